@@ -1,0 +1,8 @@
+module github.com/streamhttp/streamhttp
+
+go 1.26
+
+require (
+	github.com/google/go-cmp v0.7.0 // indirect
+	github.com/reugn/go-streams v0.13.0 // indirect
+)

@@ -1,0 +1,303 @@
+package stream
+
+import "fmt"
+
+// Map applies f to every element. It is fused: f runs in the goroutine that
+// pulls, with no channel hop.
+//
+//	in  -- 1 -- 2 -- 3 --|
+//	      [ map(x => x*10) ]
+//	out -- 10 - 20 - 30 -|
+func Map[I, O any](f func(I) O) Flow[I, O] {
+	return NewFlow(func(_ *Materializer, up Puller[I]) Puller[O] {
+		return &mapStage[I, O]{up: up, f: f}
+	})
+}
+
+type mapStage[I, O any] struct {
+	up Puller[I]
+	f  func(I) O
+}
+
+func (s *mapStage[I, O]) Pull() (O, error) {
+	v, err := s.up.Pull()
+	if err != nil {
+		var zero O
+		return zero, err
+	}
+	return s.f(v), nil
+}
+
+func (s *mapStage[I, O]) Cancel(cause error) { s.up.Cancel(cause) }
+
+// Filter passes on the elements for which keep returns true.
+//
+//	in  -- 1 -- 2 -- 3 -- 4 --|
+//	      [ filter(even) ]
+//	out ------- 2 ------- 4 --|
+func Filter[T any](keep func(T) bool) Flow[T, T] {
+	return NewFlow(func(_ *Materializer, up Puller[T]) Puller[T] {
+		return &filterStage[T]{up: up, keep: keep}
+	})
+}
+
+type filterStage[T any] struct {
+	up   Puller[T]
+	keep func(T) bool
+}
+
+func (s *filterStage[T]) Pull() (T, error) {
+	for {
+		v, err := s.up.Pull()
+		if err != nil || s.keep(v) {
+			return v, err
+		}
+	}
+}
+
+func (s *filterStage[T]) Cancel(cause error) { s.up.Cancel(cause) }
+
+// Take passes on the first n elements, then cancels upstream (with
+// [ErrCancelled]) and completes. It panics if n < 0.
+//
+//	in  -- 1 -- 2 -- 3 -- 4 --
+//	      [ take(2) ]
+//	out -- 1 -- 2|
+func Take[T any](n int) Flow[T, T] {
+	if n < 0 {
+		panic(fmt.Sprintf("stream: Take(%d): negative count", n))
+	}
+	return NewFlow(func(_ *Materializer, up Puller[T]) Puller[T] {
+		return &takeStage[T]{up: up, left: n}
+	})
+}
+
+type takeStage[T any] struct {
+	up   Puller[T]
+	left int
+	done error
+}
+
+func (s *takeStage[T]) Pull() (T, error) {
+	var zero T
+	if s.done != nil {
+		return zero, s.done
+	}
+	if s.left == 0 {
+		s.done = EOS
+		s.up.Cancel(ErrCancelled)
+		return zero, EOS
+	}
+	v, err := s.up.Pull()
+	if err != nil {
+		s.done = err
+		return zero, err
+	}
+	s.left--
+	return v, nil
+}
+
+func (s *takeStage[T]) Cancel(cause error) {
+	if s.done == nil {
+		s.done = cause
+		s.up.Cancel(cause)
+	}
+}
+
+// TakeWhile passes on elements while ok returns true; at the first element for
+// which it returns false it cancels upstream and completes (that element is
+// dropped).
+//
+//	in  -- 1 -- 2 -- 5 -- 3 --
+//	      [ takeWhile(x < 4) ]
+//	out -- 1 -- 2 -|
+func TakeWhile[T any](ok func(T) bool) Flow[T, T] {
+	return NewFlow(func(_ *Materializer, up Puller[T]) Puller[T] {
+		return &takeWhileStage[T]{up: up, ok: ok}
+	})
+}
+
+type takeWhileStage[T any] struct {
+	up   Puller[T]
+	ok   func(T) bool
+	done error
+}
+
+func (s *takeWhileStage[T]) Pull() (T, error) {
+	var zero T
+	if s.done != nil {
+		return zero, s.done
+	}
+	v, err := s.up.Pull()
+	if err != nil {
+		s.done = err
+		return zero, err
+	}
+	if !s.ok(v) {
+		s.done = EOS
+		s.up.Cancel(ErrCancelled)
+		return zero, EOS
+	}
+	return v, nil
+}
+
+func (s *takeWhileStage[T]) Cancel(cause error) {
+	if s.done == nil {
+		s.done = cause
+		s.up.Cancel(cause)
+	}
+}
+
+// Grouped collects elements into slices of n; the last slice may be shorter.
+// Each slice is new and belongs to the receiver. A failure drops the partial
+// group. It panics if n < 1.
+//
+//	in  -- 1 -- 2 -- 3 -- 4 -- 5 --|
+//	      [ grouped(2) ]
+//	out ------ [1 2] ---- [3 4] -- [5]|
+func Grouped[T any](n int) Flow[T, []T] {
+	if n < 1 {
+		panic(fmt.Sprintf("stream: Grouped(%d): size < 1", n))
+	}
+	return NewFlow(func(_ *Materializer, up Puller[T]) Puller[[]T] {
+		return &groupedStage[T]{up: up, n: n}
+	})
+}
+
+type groupedStage[T any] struct {
+	up   Puller[T]
+	n    int
+	done error
+}
+
+func (s *groupedStage[T]) Pull() ([]T, error) {
+	if s.done != nil {
+		return nil, s.done
+	}
+	var g []T
+	for len(g) < s.n {
+		v, err := s.up.Pull()
+		if err != nil {
+			s.done = err
+			if err == EOS && len(g) > 0 {
+				return g, nil
+			}
+			return nil, err
+		}
+		if g == nil {
+			g = make([]T, 0, s.n)
+		}
+		g = append(g, v)
+	}
+	return g, nil
+}
+
+func (s *groupedStage[T]) Cancel(cause error) {
+	if s.done == nil {
+		s.done = cause
+		s.up.Cancel(cause)
+	}
+}
+
+// Recover turns an upstream failure into a last element: when upstream fails
+// (including a panic in a fused upstream stage, which arrives as a
+// [*PanicError]) and f returns (v, true), Recover emits v and completes;
+// when f returns false the failure passes on.
+//
+//	in  -- 1 -- 2 -- X(err)
+//	      [ recover(err => 0, true) ]
+//	out -- 1 -- 2 -- 0|
+func Recover[T any](f func(error) (T, bool)) Flow[T, T] {
+	return NewFlow(func(_ *Materializer, up Puller[T]) Puller[T] {
+		return &recoverStage[T]{up: up, f: f}
+	})
+}
+
+type recoverStage[T any] struct {
+	up   Puller[T]
+	f    func(error) (T, bool)
+	done error
+}
+
+func (s *recoverStage[T]) pull() (v T, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			pe := newPanicError(r)
+			s.up.Cancel(pe)
+			err = pe
+		}
+	}()
+	return s.up.Pull()
+}
+
+func (s *recoverStage[T]) Pull() (T, error) {
+	var zero T
+	if s.done != nil {
+		return zero, s.done
+	}
+	v, err := s.pull()
+	if err == nil {
+		return v, nil
+	}
+	if err != EOS {
+		if r, ok := s.f(err); ok {
+			s.done = EOS
+			return r, nil
+		}
+	}
+	s.done = err
+	return zero, err
+}
+
+func (s *recoverStage[T]) Cancel(cause error) {
+	if s.done == nil {
+		s.done = cause
+		s.up.Cancel(cause)
+	}
+}
+
+// WatchTermination calls f exactly once when the stage terminates: with nil
+// when upstream completes or downstream cancels with [ErrCancelled], with the
+// failure when upstream fails, and with the cause when downstream cancels
+// because of a failure. Elements pass through unchanged.
+//
+//	in  -- 1 -- 2 --|
+//	      [ watchTermination(f) ]
+//	out -- 1 -- 2 --|              f(nil)
+func WatchTermination[T any](f func(err error)) Flow[T, T] {
+	return NewFlow(func(_ *Materializer, up Puller[T]) Puller[T] {
+		return &watchStage[T]{up: up, f: f}
+	})
+}
+
+type watchStage[T any] struct {
+	up   Puller[T]
+	f    func(error)
+	done bool
+}
+
+func (s *watchStage[T]) Pull() (T, error) {
+	v, err := s.up.Pull()
+	if err != nil && !s.done {
+		s.done = true
+		if err == EOS {
+			s.f(nil)
+		} else {
+			s.f(err)
+		}
+	}
+	return v, err
+}
+
+func (s *watchStage[T]) Cancel(cause error) {
+	if s.done {
+		return
+	}
+	s.done = true
+	s.up.Cancel(cause)
+	if isCancel(cause) {
+		s.f(nil)
+	} else {
+		s.f(cause)
+	}
+}

@@ -1,0 +1,283 @@
+package stream
+
+import (
+	"fmt"
+	"sync"
+	"time"
+)
+
+// OverflowStrategy says what a [Buffer] does with an element that arrives
+// when it is full.
+type OverflowStrategy int
+
+const (
+	// Backpressure stops pulling upstream until there is room (the default).
+	Backpressure OverflowStrategy = iota
+	// DropHead drops the oldest buffered element to make room.
+	DropHead
+	// DropTail drops the youngest buffered element to make room.
+	DropTail
+	// DropNew drops the arriving element.
+	DropNew
+	// Fail fails the stream with a [*BufferOverflowError].
+	Fail
+)
+
+func (s OverflowStrategy) String() string {
+	switch s {
+	case Backpressure:
+		return "backpressure"
+	case DropHead:
+		return "drop-head"
+	case DropTail:
+		return "drop-tail"
+	case DropNew:
+		return "drop-new"
+	case Fail:
+		return "fail"
+	}
+	return fmt.Sprintf("OverflowStrategy(%d)", int(s))
+}
+
+// BufferOverflowError is the failure of a [Buffer] with the [Fail] strategy.
+type BufferOverflowError struct{ Size int }
+
+func (e *BufferOverflowError) Error() string {
+	return fmt.Sprintf("stream: buffer overflow: more than %d elements waiting", e.Size)
+}
+
+// queue is the bounded hand-off between the producer goroutines of an async
+// boundary (upstream island) and its consumer (downstream island). Producers
+// put one element at a time under the lock; the consumer takes everything
+// that is waiting in one lock acquisition into its private batch, so a busy
+// boundary costs one lock round trip per batch on the consumer side and
+// nobody parks while elements flow.
+type queue[T any] struct {
+	size     int
+	strategy OverflowStrategy
+
+	mu        sync.Mutex
+	ring      []T // len(ring) == size; guarded by mu
+	head, n   int
+	producers int   // producers still running
+	term      error // set once: EOS after the last producer ends, or the first failure
+	cancelled error // set when the consumer cancels; producers stop
+	waitingC  bool  // consumer parked on notEmpty
+	waitingP  int   // producers parked on notFull
+
+	notEmpty chan struct{} // cap 1: wakes the consumer
+	notFull  chan struct{} // wakes parked producers
+
+	// Owned by the consumer goroutine.
+	batch []T
+	pos   int
+	done  error // terminal error already returned to the consumer
+}
+
+func newQueue[T any](size int, strategy OverflowStrategy, producers int) *queue[T] {
+	if size < 1 {
+		panic(fmt.Sprintf("stream: buffer size %d < 1", size))
+	}
+	return &queue[T]{
+		size: size, strategy: strategy, producers: producers,
+		ring:     make([]T, size),
+		notEmpty: make(chan struct{}, 1),
+		notFull:  make(chan struct{}, 1),
+	}
+}
+
+func signal(c chan struct{}) {
+	select {
+	case c <- struct{}{}:
+	default:
+	}
+}
+
+// addProducer registers one more producer (FlatMapMerge's substreams).
+func (q *queue[T]) addProducer() {
+	q.mu.Lock()
+	q.producers++
+	q.mu.Unlock()
+}
+
+// put adds v, applying the overflow strategy. It returns a non-nil error when
+// the producer must stop: the consumer cancelled (the cause), the island was
+// cancelled, or the buffer overflowed with the Fail strategy.
+func (q *queue[T]) put(island *Materializer, v T) error {
+	q.mu.Lock()
+	for {
+		if q.cancelled != nil {
+			err := q.cancelled
+			q.mu.Unlock()
+			return err
+		}
+		if island.Stopped() {
+			q.mu.Unlock()
+			return island.Cause()
+		}
+		if q.term != nil {
+			// Another producer failed: stop quietly.
+			q.mu.Unlock()
+			return ErrCancelled
+		}
+		if q.n < q.size {
+			q.ring[(q.head+q.n)%q.size] = v
+			q.n++
+			break
+		}
+		switch q.strategy {
+		case DropHead:
+			q.ring[q.head] = v
+			q.head = (q.head + 1) % q.size
+		case DropTail:
+			q.ring[(q.head+q.n-1)%q.size] = v
+		case DropNew:
+		case Fail:
+			err := &BufferOverflowError{Size: q.size}
+			q.term = err
+			wake := q.waitingC
+			q.waitingC = false
+			q.mu.Unlock()
+			if wake {
+				signal(q.notEmpty)
+			}
+			return err
+		default: // Backpressure
+			q.waitingP++
+			q.mu.Unlock()
+			select {
+			case <-q.notFull:
+			case <-island.Done():
+				q.mu.Lock()
+				q.waitingP--
+				q.mu.Unlock()
+				return island.Cause()
+			}
+			q.mu.Lock()
+			q.waitingP--
+			continue
+		}
+		break
+	}
+	wake := q.waitingC
+	q.waitingC = false
+	// Pass the wake-up on to the next parked producer while room remains.
+	wakeP := q.waitingP > 0 && q.n < q.size
+	q.mu.Unlock()
+	if wake {
+		signal(q.notEmpty)
+	}
+	if wakeP {
+		signal(q.notFull)
+	}
+	return nil
+}
+
+// end records that one producer ended with err (EOS or a failure). A failure
+// ends the stream at once; EOS does when the last producer has ended.
+func (q *queue[T]) end(err error) {
+	q.mu.Lock()
+	if q.term == nil {
+		if err != EOS {
+			q.term = err
+		} else if q.producers--; q.producers <= 0 {
+			q.term = EOS
+		}
+	}
+	wake := q.waitingC && q.term != nil
+	if wake {
+		q.waitingC = false
+	}
+	q.mu.Unlock()
+	if wake {
+		signal(q.notEmpty)
+	}
+}
+
+// take returns the next element for the consumer, waiting for one if needed.
+// It returns the terminal error once the buffer is drained, the downstream
+// island's cause if that is cancelled first, and a *TimeoutError if timeout
+// (when positive) passes without an element.
+func (q *queue[T]) take(down *Materializer, timeout time.Duration, op string) (T, error) {
+	var zero T
+	if q.pos < len(q.batch) {
+		v := q.batch[q.pos]
+		q.batch[q.pos] = zero
+		q.pos++
+		return v, nil
+	}
+	if q.done != nil {
+		return zero, q.done
+	}
+	var timer *time.Timer
+	for {
+		q.mu.Lock()
+		if q.n > 0 {
+			q.batch = q.batch[:0]
+			q.pos = 0
+			for ; q.n > 0; q.n-- {
+				q.batch = append(q.batch, q.ring[q.head])
+				q.ring[q.head] = zero
+				q.head = (q.head + 1) % q.size
+			}
+			wake := q.waitingP > 0
+			q.mu.Unlock()
+			if wake {
+				// One token wakes one parked producer, which passes it on
+				// while room remains (see put).
+				signal(q.notFull)
+			}
+			if timer != nil {
+				timer.Stop()
+			}
+			v := q.batch[0]
+			q.batch[0] = zero
+			q.pos = 1
+			return v, nil
+		}
+		if q.term != nil {
+			q.done = q.term
+			q.mu.Unlock()
+			if timer != nil {
+				timer.Stop()
+			}
+			return zero, q.done
+		}
+		q.waitingC = true
+		q.mu.Unlock()
+		var expired <-chan time.Time
+		if timeout > 0 {
+			if timer == nil {
+				timer = time.NewTimer(timeout)
+			}
+			expired = timer.C
+		}
+		select {
+		case <-q.notEmpty:
+		case <-down.Done():
+			q.mu.Lock()
+			q.waitingC = false
+			q.mu.Unlock()
+			q.done = down.Cause()
+			return zero, q.done
+		case <-expired:
+			q.mu.Lock()
+			q.waitingC = false
+			q.mu.Unlock()
+			q.done = &TimeoutError{Op: op, Limit: timeout}
+			return zero, q.done
+		}
+	}
+}
+
+// cancel stops the producers with cause; the caller also cancels their island.
+func (q *queue[T]) cancel(cause error) {
+	q.mu.Lock()
+	if q.cancelled == nil {
+		q.cancelled = cause
+	}
+	q.mu.Unlock()
+	if q.done == nil {
+		q.done = cause
+	}
+}

@@ -1,0 +1,252 @@
+package stream
+
+import (
+	"context"
+	"errors"
+)
+
+// NotUsed is the materialized value of a blueprint that materializes nothing.
+type NotUsed struct{}
+
+// EOS is returned by [Puller.Pull] when the stage has completed normally: it
+// is the end-of-stream signal, not a failure.
+var EOS = errors.New("stream: end of stream")
+
+// Puller is the run-time face of a stage's output: demand is the call to
+// Pull itself, so a stage never produces an element nobody asked for.
+//
+// Pull returns the next element, or [EOS] on completion, or another error on
+// failure. That error is the stage's one terminal signal: after it the caller
+// never pulls again, and the stage never pulls its own upstream again.
+//
+// Cancel tells the stage that no more elements are wanted, with a cause
+// ([ErrCancelled] for a plain "no more elements needed", an error when the
+// cancellation comes from a failure downstream). The stage passes the
+// cancellation upstream unless its upstream has already terminated. Cancel
+// is idempotent and a no-op after a terminal Pull; after Cancel the caller
+// never pulls again.
+//
+// A Puller is owned by one goroutine at a time: Pull and Cancel are never
+// called concurrently. A stage that blocks inside Pull (on a channel, a timer,
+// another goroutine) must also wake when its [Materializer]'s Done channel
+// closes, and treat that as a cancellation with [Materializer.Cause].
+type Puller[T any] interface {
+	Pull() (T, error)
+	Cancel(cause error)
+}
+
+// SourceMat is a blueprint of a stage with one output of type T that
+// materializes a value of type M when the graph it is part of starts to run
+// (for example the server binding of a bound socket).
+//
+// A blueprint is an immutable value: it may be shared and run any number of
+// times, and nothing happens until it runs. The zero SourceMat is not usable;
+// build sources with the constructors of this package.
+type SourceMat[T, M any] struct {
+	build func(m *Materializer) (Puller[T], M)
+}
+
+// Source is a [SourceMat] that materializes nothing.
+type Source[T any] = SourceMat[T, NotUsed]
+
+// Flow is a blueprint of a stage with one input of type I and one output of
+// type O: a request handler reads as Flow[*httpcore.Request, *httpcore.Response].
+// The zero Flow is not usable; build flows with the operators of this package.
+type Flow[I, O any] struct {
+	// build materializes the flow: it must call up exactly once, before
+	// returning, with the Materializer of the island the upstream belongs to
+	// (the flow's own m, unless the flow is an async boundary).
+	build func(m *Materializer, up func(*Materializer) Puller[I]) Puller[O]
+}
+
+// Sink is a blueprint of a stage with one input of type T that drives the
+// run: it pulls until it is done and then yields its result of type R (the
+// collected elements, a fold, the first element, or [NotUsed]).
+type Sink[T, R any] struct {
+	// consume builds the upstream with up (exactly once) and drives it.
+	consume func(m *Materializer, up func(*Materializer) Puller[T]) (R, error)
+}
+
+// FromPuller makes a Source from a function that creates a fresh Puller for
+// every run. It is the extension point for custom sources; a Puller that
+// blocks must honour m.Done() as documented on [Puller].
+func FromPuller[T any](newPuller func(m *Materializer) Puller[T]) Source[T] {
+	return Source[T]{build: func(m *Materializer) (Puller[T], NotUsed) {
+		return newPuller(m), NotUsed{}
+	}}
+}
+
+// FromPullerMat is [FromPuller] for a source that materializes a value.
+func FromPullerMat[T, M any](newPuller func(m *Materializer) (Puller[T], M)) SourceMat[T, M] {
+	return SourceMat[T, M]{build: newPuller}
+}
+
+// NewFlow makes a Flow from a function that wraps the upstream Puller of every
+// run into a new Puller. The wrapper runs in the same goroutine as its
+// upstream and downstream (it is fused); to run something concurrently, start
+// a goroutine with [Materializer.Go].
+func NewFlow[I, O any](wrap func(m *Materializer, up Puller[I]) Puller[O]) Flow[I, O] {
+	return Flow[I, O]{build: func(m *Materializer, up func(*Materializer) Puller[I]) Puller[O] {
+		return wrap(m, up(m))
+	}}
+}
+
+// NewSink makes a Sink from a function that drives the upstream Puller of a
+// run to its end. A panic in consume becomes a [*PanicError] failure and
+// cancels the upstream. When consume returns an error without having seen a
+// terminal Pull it must have cancelled up itself.
+func NewSink[T, R any](consume func(m *Materializer, up Puller[T]) (R, error)) Sink[T, R] {
+	return Sink[T, R]{consume: func(m *Materializer, upB func(*Materializer) Puller[T]) (r R, err error) {
+		up := upB(m)
+		defer func() {
+			if v := recover(); v != nil {
+				err = newPanicError(v)
+				up.Cancel(err)
+			}
+		}()
+		return consume(m, up)
+	}}
+}
+
+// Via attaches a Flow to a Source and keeps the source's materialized value.
+func Via[T, U, M any](src SourceMat[T, M], f Flow[T, U]) SourceMat[U, M] {
+	return SourceMat[U, M]{build: func(m *Materializer) (Puller[U], M) {
+		var mat M
+		p := f.build(m, func(m2 *Materializer) Puller[T] {
+			var p Puller[T]
+			p, mat = src.build(m2)
+			return p
+		})
+		return p, mat
+	}}
+}
+
+// ViaFlow composes two flows into one: the output of f feeds g.
+func ViaFlow[A, B, C any](f Flow[A, B], g Flow[B, C]) Flow[A, C] {
+	return Flow[A, C]{build: func(m *Materializer, up func(*Materializer) Puller[A]) Puller[C] {
+		return g.build(m, func(m2 *Materializer) Puller[B] { return f.build(m2, up) })
+	}}
+}
+
+// FlowTo attaches a Flow in front of a Sink, giving a Sink of the flow's input.
+func FlowTo[A, B, R any](f Flow[A, B], s Sink[B, R]) Sink[A, R] {
+	return Sink[A, R]{consume: func(m *Materializer, up func(*Materializer) Puller[A]) (R, error) {
+		return s.consume(m, func(m2 *Materializer) Puller[B] { return f.build(m2, up) })
+	}}
+}
+
+// Via attaches a Flow that keeps the element type; see the package function
+// [Via] for one that changes it.
+func (s SourceMat[T, M]) Via(f Flow[T, T]) SourceMat[T, M] { return Via(s, f) }
+
+// Via appends a Flow that keeps the element type; see [ViaFlow] for one that
+// changes it.
+func (f Flow[I, O]) Via(g Flow[O, O]) Flow[I, O] { return ViaFlow(f, g) }
+
+// MapMaterialized transforms the materialized value of a source.
+func MapMaterialized[T, M, N any](src SourceMat[T, M], f func(M) N) SourceMat[T, N] {
+	return SourceMat[T, N]{build: func(m *Materializer) (Puller[T], N) {
+		p, mat := src.build(m)
+		return p, f(mat)
+	}}
+}
+
+// RunnableGraph is a source connected to a sink: a blueprint ready to run. M is
+// the source's materialized value, available as soon as the run has started;
+// R is the sink's result, available when the run has finished.
+type RunnableGraph[M, R any] struct {
+	run func(m *Materializer, materialized func(M)) (R, error)
+}
+
+// To connects a source to a sink.
+func To[T, M, R any](src SourceMat[T, M], sink Sink[T, R]) RunnableGraph[M, R] {
+	return RunnableGraph[M, R]{run: func(m *Materializer, materialized func(M)) (R, error) {
+		return sink.consume(m, func(m2 *Materializer) Puller[T] {
+			p, mat := src.build(m2)
+			materialized(mat)
+			return p
+		})
+	}}
+}
+
+// RunWith runs src into sink in the calling goroutine and returns the sink's
+// result once the run has finished, with every goroutine it started gone.
+// A fully fused graph runs without starting any goroutine.
+func RunWith[T, M, R any](ctx context.Context, src SourceMat[T, M], sink Sink[T, R]) (R, error) {
+	return To(src, sink).Run(ctx)
+}
+
+// Run runs the graph in the calling goroutine until it finishes and returns the
+// sink's result and the run's first failure. Cancelling ctx cancels the run;
+// the error is then the context's cause.
+func (g RunnableGraph[M, R]) Run(ctx context.Context) (R, error) {
+	m := newRoot(ctx)
+	r, err := runSafely(m, g.run, func(M) {})
+	return r, m.finish(err)
+}
+
+// Start materializes the graph, starts running it in a new goroutine and
+// returns once the source's materialized value exists.
+func (g RunnableGraph[M, R]) Start(ctx context.Context) *Running[M, R] {
+	m := newRoot(ctx)
+	r := &Running[M, R]{m: m, done: make(chan struct{})}
+	ready := make(chan struct{})
+	go func() {
+		defer close(r.done)
+		once := false
+		r.result, r.err = runSafely(m, g.run, func(mat M) {
+			if !once {
+				once = true
+				r.mat = mat
+				close(ready)
+			}
+		})
+		if !once {
+			close(ready)
+		}
+		r.err = m.finish(r.err)
+	}()
+	<-ready
+	return r
+}
+
+func runSafely[M, R any](m *Materializer, run func(*Materializer, func(M)) (R, error), materialized func(M)) (r R, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = newPanicError(v)
+		}
+	}()
+	return run(m, materialized)
+}
+
+// Running is a graph that has been started with [RunnableGraph.Start].
+type Running[M, R any] struct {
+	m      *Materializer
+	mat    M
+	done   chan struct{}
+	result R
+	err    error
+}
+
+// Materialized returns the source's materialized value.
+func (r *Running[M, R]) Materialized() M { return r.mat }
+
+// Done is closed when the run has finished and every goroutine it started has
+// exited.
+func (r *Running[M, R]) Done() <-chan struct{} { return r.done }
+
+// Wait waits for the run to finish and returns the sink's result and the
+// run's first failure.
+func (r *Running[M, R]) Wait() (R, error) {
+	<-r.done
+	return r.result, r.err
+}
+
+// Cancel cancels the run with the given cause (nil means [ErrCancelled]); it
+// does not wait for the run to finish.
+func (r *Running[M, R]) Cancel(cause error) {
+	if cause == nil {
+		cause = ErrCancelled
+	}
+	r.m.cancel(cause)
+}
