@@ -44,7 +44,7 @@ func (e *PanicError) Unwrap() error {
 
 // TimeoutError is the failure of a stage whose time limit ran out.
 type TimeoutError struct {
-	Op      string        // the stage, e.g. "idle timeout"
+	Op    string        // the stage, e.g. "idle timeout"
 	Limit time.Duration // the limit that ran out
 }
 

@@ -227,4 +227,3 @@ func (s *flatMapMergeStage[I, O]) feed() {
 		})
 	}
 }
-

@@ -62,7 +62,7 @@ func Failed[T any](err error) Source[T] {
 type failedSource[T any] struct{ err error }
 
 func (s *failedSource[T]) Pull() (T, error) { var zero T; return zero, s.err }
-func (s *failedSource[T]) Cancel(error)      {}
+func (s *failedSource[T]) Cancel(error)     {}
 
 // FromChannel emits what arrives on ch and completes when ch is closed.
 // Cancelling the stream stops reading; it never closes ch.
