@@ -3,7 +3,6 @@ package stream_test
 import (
 	"context"
 	"testing"
-	"time"
 
 	"github.com/reugn/go-streams/extension"
 	"github.com/reugn/go-streams/flow"
@@ -50,11 +49,7 @@ func BenchmarkFusedMapChain(b *testing.B) {
 func BenchmarkGoStreamsMapChain(b *testing.B) {
 	in := make(chan any)
 	out := make(chan any)
-	var f interface {
-		Via(s streamsFlow) streamsFlow
-	}
-	_ = f
-	var cur = extension.NewChanSource(in).Via(flow.NewMap(inc, 1))
+	cur := extension.NewChanSource(in).Via(flow.NewMap(inc, 1))
 	for range chainLen - 1 {
 		cur = cur.Via(flow.NewMap(inc, 1))
 	}
@@ -78,8 +73,6 @@ func BenchmarkGoStreamsMapChain(b *testing.B) {
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N), "ns/elem")
 }
 
-type streamsFlow = interface{}
-
 // BenchmarkAsyncBoundary moves b.N ints across one Async boundary between two
 // goroutines and reports the throughput in elements per second.
 func BenchmarkAsyncBoundary(b *testing.B) {
@@ -93,5 +86,3 @@ func BenchmarkAsyncBoundary(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "elem/s")
 }
-
-var _ = time.Second
