@@ -33,7 +33,10 @@
 // downstream stage asks for one element by calling Pull, and a stage never
 // produces an element that was not pulled. A stage that needs several inputs
 // for one output (Filter, Grouped) pulls several times; a stage that stops
-// early (Take, Head) cancels its upstream. Async boundaries hold a bounded
+// early (Take, Head) cancels its upstream. Sinks that consume everything
+// (Collect, Fold, Ignore) ask runs of FromSlice, Map and Filter for up to 64
+// elements per call, which makes such a chain a loop over a slice; their user
+// functions then run up to one batch ahead of the sink. Async boundaries hold a bounded
 // buffer: their upstream runs ahead by at most that many elements, then
 // waits (or, for [Buffer], drops or fails as its [OverflowStrategy] says).
 //

@@ -10,6 +10,9 @@ import "fmt"
 //	out -- 10 - 20 - 30 -|
 func Map[I, O any](f func(I) O) Flow[I, O] {
 	return NewFlow(func(_ *Materializer, up Puller[I]) Puller[O] {
+		if bup, ok := up.(batchPuller[I]); ok {
+			return &mapBatchStage[I, O]{mapStage: mapStage[I, O]{up: up, f: f}, bup: bup}
+		}
 		return &mapStage[I, O]{up: up, f: f}
 	})
 }
@@ -37,6 +40,9 @@ func (s *mapStage[I, O]) Cancel(cause error) { s.up.Cancel(cause) }
 //	out ------- 2 ------- 4 --|
 func Filter[T any](keep func(T) bool) Flow[T, T] {
 	return NewFlow(func(_ *Materializer, up Puller[T]) Puller[T] {
+		if bup, ok := up.(batchPuller[T]); ok {
+			return &filterBatchStage[T]{filterStage: filterStage[T]{up: up, keep: keep}, bup: bup}
+		}
 		return &filterStage[T]{up: up, keep: keep}
 	})
 }

@@ -17,7 +17,7 @@ func ForEach[T any](f func(T)) Sink[T, NotUsed] {
 func Collect[T any]() Sink[T, []T] {
 	return NewSink(func(m *Materializer, up Puller[T]) ([]T, error) {
 		var xs []T
-		err := drive(m, up, func(v T) error { xs = append(xs, v); return nil })
+		err := driveAll(m, up, func(v T) { xs = append(xs, v) })
 		return xs, err
 	})
 }
@@ -27,7 +27,7 @@ func Collect[T any]() Sink[T, []T] {
 //	in -- 1 -- 2 --|    result NotUsed
 func Ignore[T any]() Sink[T, NotUsed] {
 	return NewSink(func(m *Materializer, up Puller[T]) (NotUsed, error) {
-		return NotUsed{}, drive(m, up, func(T) error { return nil })
+		return NotUsed{}, driveAll(m, up, func(T) {})
 	})
 }
 
@@ -37,7 +37,7 @@ func Ignore[T any]() Sink[T, NotUsed] {
 func Fold[T, A any](zero A, f func(A, T) A) Sink[T, A] {
 	return NewSink(func(m *Materializer, up Puller[T]) (A, error) {
 		acc := zero
-		err := drive(m, up, func(v T) error { acc = f(acc, v); return nil })
+		err := driveAll(m, up, func(v T) { acc = f(acc, v) })
 		return acc, err
 	})
 }
