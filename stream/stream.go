@@ -91,6 +91,21 @@ func NewFlow[I, O any](wrap func(m *Materializer, up Puller[I]) Puller[O]) Flow[
 	}}
 }
 
+// NewAsyncFlow makes a Flow that is an async boundary, for custom stages that
+// pull their upstream from a goroutine of their own (as [Buffer] does). The
+// upstream is materialized in a new island below m; wrap gets m, that island
+// and the upstream Puller. Start the goroutine that pulls up with island.Go:
+// from then on it owns up (Pull and Cancel), and the downstream stops it with
+// island.Cancel(cause), which wakes a pull blocked upstream. Until that
+// goroutine starts, up belongs to the goroutine that calls the returned
+// Puller, which cancels up directly if the stage ends first.
+func NewAsyncFlow[I, O any](wrap func(m, island *Materializer, up Puller[I]) Puller[O]) Flow[I, O] {
+	return Flow[I, O]{build: func(m *Materializer, up func(*Materializer) Puller[I]) Puller[O] {
+		island, _ := m.Island()
+		return wrap(m, island, up(island))
+	}}
+}
+
 // NewSink makes a Sink from a function that drives the upstream Puller of a
 // run to its end. A panic in consume becomes a [*PanicError] failure and
 // cancels the upstream. When consume returns an error without having seen a
