@@ -8,8 +8,9 @@ import (
 // MapAsync runs f on up to parallelism elements at once, each in its own
 // goroutine, and emits the results in the order of the input. A slow
 // element holds back the ones after it (up to parallelism in flight or
-// waiting). An error returned by f, or a panic in it, fails the stream and
-// cancels upstream and the other calls. f's context is cancelled when the
+// waiting). An error returned by f, or a panic in it, fails the stream at
+// once (without waiting for earlier elements) and cancels upstream and the
+// other calls with that failure. f's context is cancelled when the
 // stream is cancelled or the run ends. It panics if parallelism < 1.
 //
 //	in  -- 1 -- 2 -- 3 --|
@@ -82,19 +83,27 @@ func (s *mapAsyncStage[I, O]) Pull() (O, error) {
 		s.started = true
 		s.island.Go(s.feed)
 	}
+	// The island is a child of s.m, so its Done covers a cancelled
+	// downstream too; a failed call cancels it (see call), which fails the
+	// stream at once instead of after the earlier calls.
 	var t *task[O]
 	select {
 	case t = <-s.queue:
-	case <-s.m.Done():
-		return zero, s.fail(s.m.Cause())
+	case <-s.island.Done():
+		return zero, s.fail(s.island.Cause())
 	}
 	select {
 	case <-t.done:
-	case <-s.m.Done():
-		return zero, s.fail(s.m.Cause())
+	case <-s.island.Done():
+		return zero, s.fail(s.island.Cause())
 	}
 	if t.err != nil {
-		return zero, s.fail(t.err)
+		err := t.err
+		if err != EOS && s.island.Stopped() {
+			// Report the first failure, not the cancellation it caused.
+			err = s.island.Cause()
+		}
+		return zero, s.fail(err)
 	}
 	<-s.slots
 	return t.val, nil
@@ -160,6 +169,11 @@ func (s *mapAsyncStage[I, O]) call(ctx context.Context, t *task[O], v I) {
 	defer func() {
 		if r := recover(); r != nil {
 			t.err = newPanicError(r)
+		}
+		if t.err != nil {
+			// Stop upstream and the other calls now, not when the
+			// consumer reaches this result.
+			s.cancelIsland(t.err)
 		}
 		close(t.done)
 		if !s.ordered {

@@ -121,19 +121,24 @@ func (s *mergeStage[T]) Cancel(cause error) {
 }
 
 // pump moves the elements of p into q until either ends; it runs in p's own
-// goroutine. A failure (or panic) of p ends q and so cancels the others.
+// goroutine. A failure (or panic) of p ends q and cancels the island at once,
+// so the others stop with that failure even if downstream is not pulling.
 func pump[T any](island *Materializer, p Puller[T], q *queue[T]) {
 	defer func() {
 		if v := recover(); v != nil {
 			err := newPanicError(v)
 			p.Cancel(err)
 			q.end(err)
+			island.Cancel(err)
 		}
 	}()
 	for {
 		v, err := p.Pull()
 		if err != nil {
 			q.end(err)
+			if err != EOS {
+				island.Cancel(err)
+			}
 			return
 		}
 		if err := q.put(island, v); err != nil {
@@ -200,6 +205,7 @@ func (s *flatMapMergeStage[I, O]) feed() {
 			err := newPanicError(v)
 			s.up.Cancel(err)
 			s.q.end(err)
+			s.island.Cancel(err)
 		}
 	}()
 	ctx := s.island.Context()
@@ -217,6 +223,9 @@ func (s *flatMapMergeStage[I, O]) feed() {
 		v, err := s.up.Pull()
 		if err != nil {
 			s.q.end(err) // the feeder's own share of the producer count
+			if err != EOS {
+				s.island.Cancel(err) // stop the substreams now
+			}
 			return
 		}
 		p, _ := s.f(v).build(s.island)

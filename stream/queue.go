@@ -116,9 +116,11 @@ func (q *queue[T]) put(island *Materializer, v T) error {
 			return island.Cause()
 		}
 		if q.term != nil {
-			// Another producer failed: stop quietly.
+			// Another producer failed (term is never EOS while a producer
+			// runs): stop with that failure.
+			err := q.term
 			q.mu.Unlock()
-			return ErrCancelled
+			return err
 		}
 		if q.n < q.size {
 			q.ring[(q.head+q.n)%q.size] = v
