@@ -99,7 +99,13 @@ func (s *takeStage[T]) Pull() (T, error) {
 		s.done = err
 		return zero, err
 	}
+	// Release upstream as soon as the n-th element is out, not at the next
+	// pull: downstream may hold on to it for long.
 	s.left--
+	if s.left == 0 {
+		s.done = EOS
+		s.up.Cancel(ErrCancelled)
+	}
 	return v, nil
 }
 
@@ -245,7 +251,7 @@ func (s *recoverStage[T]) Pull() (T, error) {
 	if err == nil {
 		return v, nil
 	}
-	if err != EOS {
+	if err != EOS && !isCancel(err) {
 		if r, ok := s.f(err); ok {
 			s.done = EOS
 			return r, nil
@@ -286,7 +292,9 @@ func (s *watchStage[T]) Pull() (T, error) {
 	v, err := s.up.Pull()
 	if err != nil && !s.done {
 		s.done = true
-		if err == EOS {
+		// A cancellation from downstream can surface as the error of a
+		// blocked pull: it is no failure.
+		if err == EOS || isCancel(err) {
 			s.f(nil)
 		} else {
 			s.f(err)

@@ -95,6 +95,9 @@ func ToWriter(w io.Writer) Sink[[]byte, int64] {
 		err := drive(m, up, func(p []byte) error {
 			k, err := w.Write(p)
 			n += int64(k)
+			if err == nil && k < len(p) {
+				err = io.ErrShortWrite // a Writer that breaks its contract
+			}
 			return err
 		})
 		return n, err
