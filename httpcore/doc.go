@@ -1,0 +1,59 @@
+// Package httpcore is the HTTP/1.1 message layer of streamhttp: the model
+// ([Request], [Response], [Headers], [Method], [Status]), a streaming request
+// [Parser] and a response renderer. It does no I/O and starts no goroutines:
+// bytes in, events out; messages in, bytes out. Sockets, timeouts and
+// connection management belong to the server layer in the root package.
+//
+// # Overview
+//
+// A connection feeds its input to a [Parser] with [Parser.Next], which
+// returns one [Event] at a time: a request head as soon as it is complete
+// (with its body already attached as an [entity.Strict] when the whole body
+// was in the input), then the body's data or chunks, then the end of the
+// message. Several pipelined requests in one buffer come out one after the
+// other; any split of the input gives the same events.
+//
+// Responses are rendered with the Append functions (AppendResponseHead,
+// AppendChunk, AppendLastChunk, AppendResponse) into a caller's buffer: the
+// renderer decides Content-Length, chunked or close-delimited framing from
+// the entity and the request, and whether the connection must close.
+//
+// # Strictness
+//
+// The parser is the first line of defence against request smuggling, so it
+// follows RFC 9112 to the letter where leniency is a known attack vector:
+// CRLF only (a bare LF or CR is a 400, in the head and in chunked framing);
+// Transfer-Encoding together with Content-Length is a 400; chunked must be
+// the final transfer coding; chunk-size lines are hex digits only; obsolete
+// line folding is rejected (RFC 9112 §5.2 lets a server reject it, and
+// replacing it invites disagreement with other parsers); a request-target
+// may contain only the characters of RFC 3986, and neither a fragment nor
+// userinfo; HTTP/1.1 requests need exactly one valid Host.
+//
+// # Limits
+//
+// Every limit is a field of [ParserSettings] whose zero value means the
+// default: URI 2 KiB (414), method 16 bytes (400), header name 64 bytes,
+// value 8 KiB, 64 fields and a trailer section of 8 KiB (431), declared body
+// 8 MiB (413), chunk 1 MiB and chunk extensions 256 bytes. A [ParseError]
+// names the setting to raise, and its text never echoes request bytes.
+//
+// # Memory
+//
+// Everything a handler receives is safe to keep: the parser copies a head
+// (and a body that is already complete) into memory the [Request] owns, and
+// every string of the request points into that copy. Small heads and up to
+// a dozen header fields live inside the Request itself, so parsing a
+// typical request costs one or two allocations. Event.Data, the bytes of a
+// streamed body, aliases the caller's input and is valid until the caller
+// reuses that buffer.
+//
+// # Errors
+//
+// A request the parser rejects yields a Failed event with a [*ParseError]:
+// the status to answer with (400, 413, 414, 431, 501, 505) and a reason. A
+// failure inside a body that is already being delivered has InBody set: the
+// request has been dispatched, and the error fails its entity stream. In
+// both cases the connection must close after answering, because the framing
+// of anything that follows can no longer be trusted.
+package httpcore

@@ -1,0 +1,150 @@
+package httpcore
+
+import (
+	"context"
+	"crypto/tls"
+	"net"
+	"net/url"
+	"unsafe"
+
+	"github.com/streamhttp/streamhttp/entity"
+)
+
+// URI is a parsed request-target (RFC 9112 §3.2). Its fields are substrings
+// of the target as sent: nothing is decoded.
+//
+//	origin-form     /path?query          Path, RawQuery
+//	absolute-form   http://host/p?q      Scheme, Authority, Path, RawQuery
+//	authority-form  host:port (CONNECT)  Authority
+//	asterisk-form   * (OPTIONS)          Path "*"
+type URI struct {
+	Scheme    string
+	Authority string
+	Path      string
+	RawQuery  string
+}
+
+// inlineHeaders is how many header fields a Request holds without a
+// separate allocation; inlineHead is how many bytes of request head.
+const (
+	inlineHeaders = 12
+	inlineHead    = 160
+)
+
+// Request is an HTTP request as the server hands it to a handler. Every
+// field is safe to keep after the handler has returned: its strings are
+// backed by memory the request owns, never by a reused connection buffer.
+type Request struct {
+	Method Method
+	Target string // the request-target exactly as sent
+	URI    URI    // Target, split up
+	Proto  Protocol
+	Header Headers // in wire order, names and values as sent
+	Entity entity.Entity
+
+	// Typed views of the headers the server acts on.
+	Host          string // the Host field, "" if absent (HTTP/1.0)
+	ContentLength int64  // -1 when there is no Content-Length
+	Chunked       bool   // Transfer-Encoding: chunked
+	ContentType   string
+	Expect        string // the Expect field as sent, "" if absent
+	Close         bool   // the client asked to close after this request (RFC 9112 §9.3)
+	Upgrade       bool   // Connection lists "upgrade"
+
+	RemoteAddr net.Addr
+	LocalAddr  net.Addr
+	TLS        *tls.ConnectionState // nil on a plain connection
+	Seq        uint64               // position on its connection, from 1
+
+	ctx context.Context
+
+	headerArr [inlineHeaders]Header
+	headArr   [inlineHead]byte
+	strict    entity.Strict
+}
+
+// Context returns the request's context: it is cancelled when the client
+// goes away or the response has been written. Never nil.
+func (r *Request) Context() context.Context {
+	if r.ctx == nil {
+		return context.Background()
+	}
+	return r.ctx
+}
+
+// WithContext returns a shallow copy of r with its context replaced.
+func (r *Request) WithContext(ctx context.Context) *Request {
+	if ctx == nil {
+		panic("httpcore: nil context")
+	}
+	r2 := new(Request)
+	*r2 = *r
+	if len(r.Header) > 0 && &r.Header[0] == &r.headerArr[0] {
+		r2.Header = r2.headerArr[:len(r.Header):len(r.Header)]
+	}
+	if r.Entity == entity.Entity(&r.strict) {
+		r2.Entity = &r2.strict
+	}
+	r2.ctx = ctx
+	return r2
+}
+
+// URL parses the request-target into a net/url URL (it allocates; the URI
+// field is the cheap view).
+func (r *Request) URL() (*url.URL, error) {
+	if r.Method == MethodConnect && r.URI.Scheme == "" {
+		return &url.URL{Host: r.URI.Authority}, nil
+	}
+	return url.ParseRequestURI(r.Target)
+}
+
+// ExpectsContinue reports whether the client sent Expect: 100-continue.
+func (r *Request) ExpectsContinue() bool { return equalFold(r.Expect, "100-continue") }
+
+// Response is an HTTP response as a handler returns it.
+type Response struct {
+	Status Status
+	Proto  Protocol // HTTP11 unless set
+	Header Headers  // user fields in order; the server manages framing fields
+	Entity entity.Entity
+
+	// Seq links the response to the request it answers (Request.Seq). A
+	// handler that answers out of order sets it (ForRequest does); 0 means
+	// "the oldest unanswered request".
+	Seq uint64
+
+	strict entity.Strict
+}
+
+// NewResponse returns a response with the status and entity (nil means
+// empty).
+func NewResponse(status Status, e entity.Entity) *Response {
+	if e == nil {
+		e = entity.Empty
+	}
+	return &Response{Status: status, Entity: e}
+}
+
+// Text returns a response with a text/plain; charset=utf-8 body. The body
+// shares the string's memory: it is never modified.
+func Text(status Status, text string) *Response {
+	r := &Response{Status: status}
+	r.strict = entity.Strict{Type: "text/plain; charset=utf-8", Data: unsafe.Slice(unsafe.StringData(text), len(text))}
+	r.Entity = &r.strict
+	return r
+}
+
+// Bytes returns a response with the given content type and body.
+func Bytes(status Status, contentType string, body []byte) *Response {
+	r := &Response{Status: status}
+	r.strict = entity.Strict{Type: contentType, Data: body}
+	r.Entity = &r.strict
+	return r
+}
+
+// ForRequest links r to req (r.Seq = req.Seq) and returns r, so that a
+// handler may complete responses out of order.
+func (r *Response) ForRequest(req *Request) *Response {
+	r.Seq = req.Seq
+	return r
+}

@@ -1,0 +1,774 @@
+package httpcore
+
+import (
+	"bytes"
+	"math"
+	"unsafe"
+
+	"github.com/streamhttp/streamhttp/entity"
+)
+
+// EventKind says what a parser [Event] carries.
+type EventKind uint8
+
+const (
+	// NeedMore: the input holds no complete event; call Next again with the
+	// unconsumed bytes followed by more input.
+	NeedMore EventKind = iota
+	// RequestHead: a request head is complete (Event.Request). When
+	// Event.Body is BodyNone the request is whole (its Entity is set, Strict
+	// or empty); otherwise body events follow, ending with MessageEnd.
+	RequestHead
+	// BodyData: bytes of a Content-Length body (Event.Data).
+	BodyData
+	// ChunkData: bytes of a chunk (Event.Data); Event.Extension is set on the
+	// first piece of a chunk whose data arrives in several pieces.
+	ChunkData
+	// LastChunk: the last chunk with its extension and trailer fields.
+	LastChunk
+	// MessageEnd: the body of the current request is complete.
+	MessageEnd
+	// Failed: the input is not a valid request (Event.Err). The parser stays
+	// failed: the connection must answer Event.Err.Status and close.
+	Failed
+)
+
+// BodyKind is how the body of a request arrives.
+type BodyKind uint8
+
+const (
+	BodyNone    BodyKind = iota // no body events follow: Request.Entity is complete
+	BodyLength                  // BodyData events for Request.ContentLength bytes
+	BodyChunked                 // ChunkData and LastChunk events
+)
+
+// Event is one step of the parse. Data aliases the input passed to Next and
+// is valid only until the caller modifies that buffer; everything else (the
+// Request, Extension, Trailer) is owned by the event's receiver.
+type Event struct {
+	Kind      EventKind
+	Request   *Request
+	Body      BodyKind
+	Data      []byte
+	Extension string
+	Trailer   []Header
+	Err       *ParseError
+}
+
+// Parser is a resumable HTTP/1.1 request parser (RFC 9112): bytes in,
+// events out, no I/O and no goroutines. It handles any split of the input
+// and several pipelined requests per buffer. The caller keeps the bytes
+// that Next did not consume and passes them again, followed by new input.
+//
+// The head is scanned byte by byte in one pass that resumes where the
+// previous call stopped, and every error is decided at the byte that makes
+// the input invalid: so any split of the input gives the same events, and
+// a prefix of a valid request never gets an error.
+//
+// A Parser is not safe for concurrent use.
+type Parser struct {
+	s       ParserSettings
+	maxLine int // the longest field line: name, colon, value and 64 bytes of whitespace
+
+	state  uint8
+	failed *ParseError
+
+	// Scan state of a head, trailer section or chunk-size line, as offsets
+	// into the caller's unconsumed input (stable across calls: nothing of
+	// these is consumed before it is complete).
+	phase  uint8 // what the next byte belongs to (ph* constants)
+	pos    int   // next byte to scan
+	ls     int   // start of the current field line
+	colon  int   // its colon
+	vs, ve int   // its value so far: ve is after the last non-blank byte
+	tStart int   // request-target span
+	tEnd   int
+	method Method
+	proto  Protocol
+	target targetSpans
+	fields []field
+
+	// Typed header state of the current head.
+	host        int // index into fields of the Host field, -1 if none
+	hosts       int
+	contentLen  int64 // -1 if none
+	chunked     bool
+	te          bool // a Transfer-Encoding field was seen
+	ctype       int  // index of Content-Type, -1
+	expect      int  // index of Expect, -1
+	connClose   bool
+	connKeep    bool
+	connUpgrade bool
+
+	// Body state.
+	remaining int64  // bytes left in a Content-Length body or the current chunk (the size so far on a chunk-size line)
+	extStart  int    // where a chunk-size line's extension starts
+	chunkExt  string // extension of the chunk whose first piece is not out yet
+	extOut    bool   // the current chunk's extension has been emitted
+}
+
+// field is a header field as offsets into the input.
+type field struct{ ns, ne, vs, ve int32 }
+
+const (
+	stHead uint8 = iota
+	stBody
+	stChunkSize
+	stChunkData
+	stChunkCRLF
+	stTrailer
+	stEnd
+	stFailed
+)
+
+// Scan phases: where in a line the next byte belongs.
+const (
+	phLead      uint8 = iota // empty lines before a request line
+	phMethod                 // request line: method
+	phTarget                 // request-target
+	phVersion                // HTTP-version
+	phLineStart              // start of a field line or of the empty line ending the section
+	phName                   // field name
+	phOWS                    // whitespace after the colon
+	phValue                  // field value
+	phSize                   // chunk-size line: the size
+	phExt                    // its extensions
+)
+
+// NewParser returns a parser with the given settings (the zero value means
+// the defaults).
+func NewParser(s ParserSettings) *Parser {
+	p := &Parser{s: s.withDefaults()}
+	p.maxLine = p.s.MaxHeaderNameLength + 1 + p.s.MaxHeaderValueLength + 64
+	p.resetHead()
+	return p
+}
+
+func (p *Parser) resetHead() {
+	p.state, p.phase = stHead, phLead
+	p.pos = 0
+	p.fields = p.fields[:0]
+	p.host, p.hosts, p.contentLen, p.ctype, p.expect = -1, 0, -1, -1, -1
+	p.chunked, p.te, p.connClose, p.connKeep, p.connUpgrade = false, false, false, false, false
+	p.method, p.remaining = "", 0
+}
+
+// fail puts the parser in its failed state.
+func (p *Parser) fail(e *ParseError) (Event, int) {
+	p.failed, p.state = e, stFailed
+	return Event{Kind: Failed, Err: e}, 0
+}
+
+func (p *Parser) failBody(e *ParseError) (Event, int) {
+	e.InBody = true
+	return p.fail(e)
+}
+
+// Next parses the next event from in, which must start with the bytes the
+// previous call did not consume, and returns it with the number of bytes of
+// in it consumed. A NeedMore event may consume bytes too (skipped framing).
+func (p *Parser) Next(in []byte) (Event, int) {
+	consumed := 0
+	for {
+		switch p.state {
+		case stHead:
+			if p.phase == phLead {
+				n, err := p.skipEmptyLines(in)
+				if err != nil {
+					return p.fail(err)
+				}
+				in, consumed = in[n:], consumed+n
+				if p.phase == phLead {
+					return Event{Kind: NeedMore}, consumed
+				}
+			}
+			ev, n := p.parseHead(in)
+			return ev, consumed + n
+		case stBody:
+			if len(in) == 0 {
+				return Event{Kind: NeedMore}, consumed
+			}
+			n := int(min(p.remaining, int64(len(in))))
+			p.remaining -= int64(n)
+			if p.remaining == 0 {
+				p.state = stEnd
+			}
+			return Event{Kind: BodyData, Data: in[:n:n]}, consumed + n
+		case stChunkSize:
+			n, err := p.parseChunkSize(in)
+			if err != nil {
+				return p.failBody(err)
+			}
+			if n == 0 {
+				return Event{Kind: NeedMore}, consumed
+			}
+			in, consumed = in[n:], consumed+n
+		case stChunkData:
+			if len(in) == 0 {
+				return Event{Kind: NeedMore}, consumed
+			}
+			n := int(min(p.remaining, int64(len(in))))
+			p.remaining -= int64(n)
+			ev := Event{Kind: ChunkData, Data: in[:n:n]}
+			if !p.extOut {
+				ev.Extension, p.extOut = p.chunkExt, true
+			}
+			if p.remaining == 0 {
+				p.state = stChunkCRLF
+			}
+			return ev, consumed + n
+		case stChunkCRLF:
+			if len(in) < 2 {
+				if len(in) == 1 && in[0] != '\r' {
+					return p.failBody(badRequest("chunk data is not followed by CRLF"))
+				}
+				return Event{Kind: NeedMore}, consumed
+			}
+			if in[0] != '\r' || in[1] != '\n' {
+				return p.failBody(badRequest("chunk data is not followed by CRLF"))
+			}
+			in, consumed = in[2:], consumed+2
+			p.state, p.phase, p.pos = stChunkSize, phSize, 0
+		case stTrailer:
+			ev, n := p.parseTrailer(in)
+			return ev, consumed + n
+		case stEnd:
+			p.resetHead()
+			return Event{Kind: MessageEnd}, consumed
+		default:
+			return Event{Kind: Failed, Err: p.failed}, consumed
+		}
+	}
+}
+
+// skipEmptyLines consumes the empty lines a client may send before a
+// request line (RFC 9112 §2.2) and moves to the method at its first byte.
+func (p *Parser) skipEmptyLines(in []byte) (int, *ParseError) {
+	i := 0
+	for i < len(in) {
+		switch in[i] {
+		case '\r':
+			if i+1 == len(in) {
+				return i, nil
+			}
+			if in[i+1] != '\n' {
+				return 0, errBareCR()
+			}
+			i += 2
+		case '\n':
+			return 0, errBareLF()
+		case 0x16:
+			return 0, badRequest("a TLS handshake on a plain HTTP connection (perhaps an HTTPS request sent to an HTTP port?)")
+		default:
+			p.phase = phMethod
+			return i, nil
+		}
+	}
+	return i, nil
+}
+
+// errBareCR and errBareLF return the errors of a line ending other than CRLF
+// (RFC 9112 §2.2): a new one each time, as failBody marks it.
+func errBareCR() *ParseError { return badRequest("bare CR (not followed by LF)") }
+func errBareLF() *ParseError { return badRequest("bare LF (not preceded by CR)") }
+
+// parseHead scans the head, which starts at in[0]; see Next.
+func (p *Parser) parseHead(in []byte) (Event, int) {
+	if p.phase < phLineStart {
+		done, err := p.scanRequestLine(in)
+		if err != nil {
+			return p.fail(err)
+		}
+		if !done {
+			return Event{Kind: NeedMore}, 0
+		}
+	}
+	end, err := p.scanFields(in, false)
+	if err != nil {
+		return p.fail(err)
+	}
+	if end == 0 {
+		return Event{Kind: NeedMore}, 0
+	}
+	return p.finishHead(in, end)
+}
+
+// scanRequestLine scans method SP request-target SP HTTP-version CRLF
+// (RFC 9112 §3) from p.pos and reports whether the line is complete.
+func (p *Parser) scanRequestLine(in []byte) (bool, *ParseError) {
+	i := p.pos
+	for {
+		switch p.phase {
+		case phMethod:
+			j := i
+			for j < len(in) && charClass[in[j]]&cToken != 0 {
+				j++
+			}
+			if j > p.s.MaxMethodLength {
+				return false, limitError(StatusBadRequest, "the method", "MaxMethodLength", int64(p.s.MaxMethodLength))
+			}
+			if j == len(in) {
+				p.pos = j
+				return false, nil
+			}
+			if c := in[j]; c != ' ' || j == 0 {
+				if c == '\r' || c == '\n' {
+					return false, badRequest("malformed request line")
+				}
+				return false, badRequest("the method is not a token")
+			}
+			if err := p.setMethod(in[:j]); err != nil {
+				return false, err
+			}
+			p.tStart, i, p.phase = j+1, j+1, phTarget
+		case phTarget:
+			j := i
+			for j < len(in) && charClass[in[j]]&cTarget != 0 {
+				j++
+			}
+			if j-p.tStart > p.s.MaxURILength {
+				return false, limitError(StatusURITooLong, "the request-target", "MaxURILength", int64(p.s.MaxURILength))
+			}
+			if j == len(in) {
+				p.pos = j
+				return false, nil
+			}
+			if c := in[j]; c != ' ' {
+				if c == '\r' || c == '\n' {
+					return false, badRequest("malformed request line")
+				}
+				return false, badRequest("invalid character in the request-target")
+			}
+			if j == p.tStart {
+				return false, badRequest("empty request-target")
+			}
+			ts, err := p.parseTarget(in[p.tStart:j])
+			if err != nil {
+				return false, err
+			}
+			p.target, p.tEnd, i, p.phase = ts, j, j+1, phVersion
+		case phVersion:
+			// HTTP-version = "HTTP/" DIGIT "." DIGIT (RFC 9112 §2.3):
+			// HTTP/1.0 and HTTP/1.1 as they are, a higher 1.x minor as
+			// HTTP/1.1, other majors 505.
+			vs := p.tEnd + 1
+			for ; i < len(in); i++ {
+				c, k := in[i], i-vs
+				switch {
+				case k < 5:
+					if c != "HTTP/"[k] {
+						return false, errBadVersion()
+					}
+				case k == 5:
+					if charClass[c]&cDigit == 0 {
+						return false, errBadVersion()
+					}
+					if c != '1' {
+						return false, &ParseError{Status: StatusHTTPVersionNotSupported, Reason: "only HTTP/1.0 and HTTP/1.1 are supported on this connection"}
+					}
+				case k == 6:
+					if c != '.' {
+						return false, errBadVersion()
+					}
+				case k == 7:
+					if charClass[c]&cDigit == 0 {
+						return false, errBadVersion()
+					}
+					p.proto = HTTP11
+					if c == '0' {
+						p.proto = HTTP10
+					}
+				default:
+					switch {
+					case c == '\n':
+						return false, errBareLF()
+					case c != '\r':
+						return false, errBadVersion()
+					case i+1 == len(in):
+						p.pos = i
+						return false, nil
+					case in[i+1] != '\n':
+						return false, errBareCR()
+					}
+					p.pos, p.phase = i+2, phLineStart
+					return true, nil
+				}
+			}
+			p.pos = i
+			return false, nil
+		}
+	}
+}
+
+func errBadVersion() *ParseError { return badRequest("malformed HTTP version") }
+
+// setMethod resolves the method token: a standard method or a registered
+// custom one, anything else 501 (RFC 9110 §9.1).
+func (p *Parser) setMethod(m []byte) *ParseError {
+	if meth, ok := standardMethod(m); ok {
+		p.method = meth
+		return nil
+	}
+	for _, c := range p.s.CustomMethods {
+		if string(c) == string(m) {
+			p.method = c
+			return nil
+		}
+	}
+	return &ParseError{Status: StatusNotImplemented, Reason: "unsupported method (register it in ParserSettings.CustomMethods)"}
+}
+
+// scanFields scans field lines (RFC 9112 §5) from p.pos up to and including
+// the empty line that ends the section, and returns the offset after that
+// line, or 0 when more input is needed. Obsolete line folding is rejected
+// (RFC 9112 §5.2 allows it), as is whitespace before the colon (§5.1) and a
+// CTL other than HTAB in a value (RFC 9110 §5.5).
+//
+// A value is bounded by MaxHeaderValueLength, and the whole line by the
+// name and value limits plus 64 bytes of whitespace around the value; both
+// are reported as the value limit. In a trailer section (trailer set) the
+// section, counted at the end of each line, is bounded by MaxTrailerSize.
+func (p *Parser) scanFields(in []byte, trailer bool) (int, *ParseError) {
+	// The line state lives in locals while scanning and goes back to p
+	// when more input is needed.
+	i, ph, ls, colon, vs, ve := p.pos, p.phase, p.ls, p.colon, p.vs, p.ve
+	for {
+		switch ph {
+		case phLineStart:
+			if i == len(in) {
+				goto more
+			}
+			switch in[i] {
+			case '\r':
+				if i+1 == len(in) {
+					goto more
+				}
+				if in[i+1] != '\n' {
+					return 0, errBareCR()
+				}
+				if trailer && i+2 > p.s.MaxTrailerSize {
+					return 0, p.trailerTooLarge()
+				}
+				return i + 2, nil
+			case '\n':
+				return 0, errBareLF()
+			case ' ', '\t':
+				return 0, badRequest("obsolete line folding or whitespace before a header field")
+			}
+			ls, ph = i, phName
+		case phName:
+			for i < len(in) && charClass[in[i]]&cToken != 0 {
+				i++
+			}
+			if i-ls > p.s.MaxHeaderNameLength {
+				return 0, limitError(StatusRequestHeaderFieldsTooLarge, "a header field name", "MaxHeaderNameLength", int64(p.s.MaxHeaderNameLength))
+			}
+			if i == len(in) {
+				goto more
+			}
+			if c := in[i]; c != ':' || i == ls {
+				if c == '\r' || c == '\n' {
+					return 0, badRequest("header field without a colon")
+				}
+				// Also whitespace between the name and the colon (§5.1).
+				return 0, badRequest("invalid header field name")
+			}
+			colon, ph = i, phOWS
+			i++
+		case phOWS:
+			for i < len(in) && (in[i] == ' ' || in[i] == '\t') {
+				i++
+			}
+			if i-ls > p.maxLine {
+				return 0, p.valueTooLong()
+			}
+			if i == len(in) {
+				goto more
+			}
+			vs, ve, ph = i, i, phValue
+		case phValue:
+			j := i
+			for j < len(in) && charClass[in[j]]&cValue != 0 {
+				j++
+			}
+			// ve: after the last non-blank byte; the bytes from ve to i
+			// are blank, so only the new ones need a look.
+			for k := j; k > i; k-- {
+				if c := in[k-1]; c != ' ' && c != '\t' {
+					ve = k
+					break
+				}
+			}
+			i = j
+			// Both limits give the same error, so which one a split
+			// meets first makes no difference.
+			if ve-vs > p.s.MaxHeaderValueLength || i-ls > p.maxLine {
+				return 0, p.valueTooLong()
+			}
+			switch {
+			case i == len(in):
+				goto more
+			case in[i] == '\n':
+				return 0, errBareLF()
+			case in[i] != '\r':
+				return 0, badRequest("invalid character in a header field value")
+			case i+1 == len(in):
+				goto more
+			case in[i+1] != '\n':
+				return 0, errBareCR()
+			}
+			if len(p.fields) >= p.s.MaxHeaderCount {
+				return 0, limitError(StatusRequestHeaderFieldsTooLarge, "the number of header fields", "MaxHeaderCount", int64(p.s.MaxHeaderCount))
+			}
+			p.fields = append(p.fields, field{int32(ls), int32(colon), int32(vs), int32(ve)})
+			i, ph = i+2, phLineStart
+			if trailer {
+				if i > p.s.MaxTrailerSize {
+					return 0, p.trailerTooLarge()
+				}
+			} else if err := p.knownField(in[ls:colon], in[vs:ve], len(p.fields)-1); err != nil {
+				return 0, err
+			}
+		}
+	}
+more:
+	p.pos, p.phase, p.ls, p.colon, p.vs, p.ve = i, ph, ls, colon, vs, ve
+	return 0, nil
+}
+
+func (p *Parser) valueTooLong() *ParseError {
+	return limitError(StatusRequestHeaderFieldsTooLarge, "a header field value", "MaxHeaderValueLength", int64(p.s.MaxHeaderValueLength))
+}
+
+func (p *Parser) trailerTooLarge() *ParseError {
+	return limitError(StatusRequestHeaderFieldsTooLarge, "the trailer section", "MaxTrailerSize", int64(p.s.MaxTrailerSize))
+}
+
+// knownField records the fields that decide framing and connection handling.
+func (p *Parser) knownField(name, value []byte, idx int) *ParseError {
+	switch len(name) {
+	case 4:
+		if equalFoldBytes(name, "host") {
+			p.hosts++
+			if p.hosts > 1 {
+				return badRequest("more than one Host header field")
+			}
+			if !validHost(value) {
+				return badRequest("invalid Host header field")
+			}
+			p.host = idx
+		}
+	case 6:
+		if equalFoldBytes(name, "expect") && p.expect < 0 {
+			p.expect = idx // the first, as Headers.Get has it
+		}
+	case 10:
+		if equalFoldBytes(name, "connection") {
+			p.connection(value)
+		}
+	case 12:
+		if equalFoldBytes(name, "content-type") {
+			if p.ctype >= 0 {
+				return badRequest("more than one Content-Type header field")
+			}
+			p.ctype = idx
+		}
+	case 14:
+		if equalFoldBytes(name, "content-length") {
+			return p.contentLength(value)
+		}
+	case 17:
+		if equalFoldBytes(name, "transfer-encoding") {
+			return p.transferEncoding(value)
+		}
+	}
+	return nil
+}
+
+// contentLength parses Content-Length = 1*DIGIT (RFC 9112 §6.3): anything
+// else (a sign, "0x", inner whitespace, a list), an overflow of int64, or a
+// second field with another value is a 400.
+func (p *Parser) contentLength(v []byte) *ParseError {
+	if len(v) == 0 {
+		return badRequest("invalid Content-Length")
+	}
+	var n int64
+	for _, c := range v {
+		if charClass[c]&cDigit == 0 {
+			return badRequest("invalid Content-Length")
+		}
+		d := int64(c - '0')
+		if n > (math.MaxInt64-d)/10 {
+			return badRequest("Content-Length overflows")
+		}
+		n = n*10 + d
+	}
+	if p.contentLen >= 0 && p.contentLen != n {
+		return badRequest("conflicting Content-Length header fields")
+	}
+	p.contentLen = n
+	return nil
+}
+
+// transferEncoding parses a Transfer-Encoding list (RFC 9112 §6.1): chunked
+// must be the final coding and appear once; codings other than chunked are
+// not implemented (501).
+func (p *Parser) transferEncoding(v []byte) *ParseError {
+	p.te = true
+	for rest := v; rest != nil; {
+		var elem []byte
+		elem, rest = nextListElem(rest)
+		if len(elem) == 0 {
+			continue // empty list elements are allowed (RFC 9110 §5.6.1)
+		}
+		if p.chunked {
+			return badRequest("chunked is not the final transfer coding")
+		}
+		if !equalFoldBytes(elem, "chunked") {
+			if !isToken(elem) {
+				return badRequest("invalid Transfer-Encoding")
+			}
+			return &ParseError{Status: StatusNotImplemented, Reason: "unsupported transfer coding"}
+		}
+		p.chunked = true
+	}
+	return nil
+}
+
+// nextListElem splits the first element off a comma-separated list
+// (RFC 9110 §5.6.1), trimmed of whitespace; rest is nil after the last.
+func nextListElem(v []byte) (elem, rest []byte) {
+	if c := bytes.IndexByte(v, ','); c >= 0 {
+		elem, rest = v[:c], v[c+1:]
+	} else {
+		elem = v
+	}
+	for len(elem) > 0 && (elem[0] == ' ' || elem[0] == '\t') {
+		elem = elem[1:]
+	}
+	for len(elem) > 0 && (elem[len(elem)-1] == ' ' || elem[len(elem)-1] == '\t') {
+		elem = elem[:len(elem)-1]
+	}
+	return elem, rest
+}
+
+// connection records the options of a Connection field (RFC 9110 §7.6.1).
+func (p *Parser) connection(v []byte) {
+	for rest := v; rest != nil; {
+		var elem []byte
+		elem, rest = nextListElem(rest)
+		switch {
+		case equalFoldBytes(elem, "close"):
+			p.connClose = true
+		case equalFoldBytes(elem, "keep-alive"):
+			p.connKeep = true
+		case equalFoldBytes(elem, "upgrade"):
+			p.connUpgrade = true
+		}
+	}
+}
+
+// finishHead builds the request once the empty line ending at headEnd
+// has been seen; the head starts at in[0].
+func (p *Parser) finishHead(in []byte, headEnd int) (Event, int) {
+	if p.proto == HTTP11 && p.hosts == 0 {
+		return p.fail(badRequest("missing Host header field"))
+	}
+	if p.te {
+		if p.contentLen >= 0 {
+			// RFC 9112 §6.3: a smuggling vector; reject and close.
+			return p.fail(badRequest("both Transfer-Encoding and Content-Length"))
+		}
+		if p.proto == HTTP10 {
+			return p.fail(badRequest("Transfer-Encoding in an HTTP/1.0 request"))
+		}
+		if !p.chunked {
+			return p.fail(badRequest("chunked is not the final transfer coding"))
+		}
+	}
+	if p.contentLen > p.s.MaxContentLength {
+		return p.fail(limitError(StatusContentTooLarge, "the declared Content-Length", "MaxContentLength", p.s.MaxContentLength))
+	}
+	body, strictLen := BodyNone, 0
+	switch {
+	case p.chunked:
+		body = BodyChunked
+	case p.contentLen > 0 && int64(len(in)-headEnd) >= p.contentLen:
+		strictLen = int(p.contentLen)
+	case p.contentLen > 0:
+		body = BodyLength
+	}
+
+	// Copy the head (and a body that is already here) into memory the
+	// request owns; every string of the request points into it.
+	r := new(Request)
+	n := headEnd + strictLen
+	var buf []byte
+	if n <= len(r.headArr) {
+		buf = r.headArr[:n]
+	} else {
+		buf = make([]byte, n)
+	}
+	copy(buf, in[:n])
+	str := func(s, e int) string {
+		if s == e {
+			return ""
+		}
+		return unsafe.String(&buf[s], e-s)
+	}
+
+	r.Method = p.method // a constant or a registered custom method: never the input's memory
+	r.Target = str(p.tStart, p.tEnd)
+	uri := p.target
+	r.URI = URI{
+		Scheme:    subString(r.Target, uri.scheme),
+		Authority: subString(r.Target, uri.authority),
+		Path:      subString(r.Target, uri.path),
+		RawQuery:  subString(r.Target, uri.query),
+	}
+	r.Proto = p.proto
+	if len(p.fields) <= len(r.headerArr) {
+		r.Header = r.headerArr[:len(p.fields)]
+	} else {
+		r.Header = make(Headers, len(p.fields))
+	}
+	for i, f := range p.fields {
+		r.Header[i] = Header{Name: str(int(f.ns), int(f.ne)), Value: str(int(f.vs), int(f.ve))}
+	}
+	if p.host >= 0 {
+		r.Host = r.Header[p.host].Value
+	}
+	if p.ctype >= 0 {
+		r.ContentType = r.Header[p.ctype].Value
+	}
+	if p.expect >= 0 {
+		r.Expect = r.Header[p.expect].Value
+	}
+	r.ContentLength = p.contentLen
+	r.Chunked = p.chunked
+	r.Upgrade = p.connUpgrade
+	r.Close = p.connClose || (p.proto == HTTP10 && !p.connKeep)
+
+	switch {
+	case strictLen > 0:
+		r.strict = entity.Strict{Type: r.ContentType, Data: buf[n-strictLen : n : n]}
+		r.Entity = &r.strict
+	case body == BodyNone:
+		if r.ContentType == "" {
+			r.Entity = entity.Empty
+		} else {
+			r.strict = entity.Strict{Type: r.ContentType}
+			r.Entity = &r.strict
+		}
+	}
+
+	switch body {
+	case BodyNone:
+		p.resetHead()
+	case BodyLength:
+		p.state, p.remaining = stBody, p.contentLen
+	case BodyChunked:
+		p.state, p.phase, p.pos, p.remaining = stChunkSize, phSize, 0, 0
+	}
+	return Event{Kind: RequestHead, Request: r, Body: body}, headEnd + strictLen
+}
