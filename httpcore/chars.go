@@ -148,12 +148,19 @@ func validHost(v []byte) bool {
 		if c := bytes.LastIndexByte(v, ':'); c >= 0 {
 			host, port = v[:c], v[c+1:]
 		}
-		if len(host) == 0 || !validPct(host) {
+		if len(host) == 0 {
 			return false
 		}
-		for _, c := range host {
+		for i := 0; i < len(host); i++ {
+			c := host[i]
 			if charClass[c]&cRegName == 0 {
 				return false
+			}
+			if c == '%' { // pct-encoded = "%" HEXDIG HEXDIG
+				if i+2 >= len(host) || !isHex(host[i+1]) || !isHex(host[i+2]) {
+					return false
+				}
+				i += 2
 			}
 		}
 	}

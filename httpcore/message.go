@@ -25,11 +25,45 @@ type URI struct {
 }
 
 // inlineHeaders is how many header fields a Request holds without a
-// separate allocation; inlineHead is how many bytes of request head.
-const (
-	inlineHeaders = 12
-	inlineHead    = 160
+// separate allocation.
+const inlineHeaders = 12
+
+// A request and the copy of its head are allocated together when the head
+// is small enough: the strings point into buf, and the interior pointer
+// keeps the whole object alive. The buffer sizes make each struct plus the
+// runtime's 8-byte allocation header (objects with pointers over 512 bytes
+// have one) fill a size class: 1024, 1280 and 1792 bytes with a 704-byte
+// Request. TestRequestSizeClasses keeps them honest.
+type (
+	requestS struct {
+		Request
+		buf [312]byte
+	}
+	requestM struct {
+		Request
+		buf [568]byte
+	}
+	requestL struct {
+		Request
+		buf [1080]byte
+	}
 )
+
+// newRequest returns a zeroed Request and n bytes it owns.
+func newRequest(n int) (*Request, []byte) {
+	switch {
+	case n <= len(requestS{}.buf):
+		r := new(requestS)
+		return &r.Request, r.buf[:n:n]
+	case n <= len(requestM{}.buf):
+		r := new(requestM)
+		return &r.Request, r.buf[:n:n]
+	case n <= len(requestL{}.buf):
+		r := new(requestL)
+		return &r.Request, r.buf[:n:n]
+	}
+	return new(Request), make([]byte, n)
+}
 
 // Request is an HTTP request as the server hands it to a handler. Every
 // field is safe to keep after the handler has returned: its strings are
@@ -59,7 +93,6 @@ type Request struct {
 	ctx context.Context
 
 	headerArr [inlineHeaders]Header
-	headArr   [inlineHead]byte
 	strict    entity.Strict
 }
 

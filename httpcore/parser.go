@@ -2,6 +2,7 @@ package httpcore
 
 import (
 	"bytes"
+	"encoding/binary"
 	"math"
 	"unsafe"
 
@@ -487,10 +488,7 @@ func (p *Parser) scanFields(in []byte, trailer bool) (int, *ParseError) {
 			}
 			vs, ve, ph = i, i, phValue
 		case phValue:
-			j := i
-			for j < len(in) && charClass[in[j]]&cValue != 0 {
-				j++
-			}
+			j := scanValue(in, i)
 			// ve: after the last non-blank byte; the bytes from ve to i
 			// are blank, so only the new ones need a look.
 			for k := j; k > i; k-- {
@@ -534,6 +532,30 @@ func (p *Parser) scanFields(in []byte, trailer bool) (int, *ParseError) {
 more:
 	p.pos, p.phase, p.ls, p.colon, p.vs, p.ve = i, ph, ls, colon, vs, ve
 	return 0, nil
+}
+
+// scanValue returns the index of the first byte at or after i that cannot be
+// in a field value (CR, LF, NUL, other controls but HTAB, DEL). It checks
+// eight bytes at a time while none of them is a control character.
+func scanValue(in []byte, i int) int {
+	const (
+		ones  = 0x0101010101010101
+		highs = 0x8080808080808080
+	)
+	for i+8 <= len(in) {
+		x := binary.LittleEndian.Uint64(in[i:])
+		ctl := (x - 0x20*ones) &^ x & highs // some byte < 0x20
+		d := x ^ 0x7f*ones
+		del := (d - ones) &^ d & highs // some byte == 0x7f
+		if ctl|del != 0 {
+			break
+		}
+		i += 8
+	}
+	for i < len(in) && charClass[in[i]]&cValue != 0 {
+		i++
+	}
+	return i
 }
 
 func (p *Parser) valueTooLong() *ParseError {
@@ -701,14 +723,8 @@ func (p *Parser) finishHead(in []byte, headEnd int) (Event, int) {
 
 	// Copy the head (and a body that is already here) into memory the
 	// request owns; every string of the request points into it.
-	r := new(Request)
 	n := headEnd + strictLen
-	var buf []byte
-	if n <= len(r.headArr) {
-		buf = r.headArr[:n]
-	} else {
-		buf = make([]byte, n)
-	}
+	r, buf := newRequest(n)
 	copy(buf, in[:n])
 	str := func(s, e int) string {
 		if s == e {

@@ -3,6 +3,7 @@ package httpcore
 import (
 	"strings"
 	"testing"
+	"unsafe"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/streamhttp/streamhttp/entity"
@@ -780,5 +781,23 @@ func TestParserAllocs(t *testing.T) {
 	}
 	if n := testing.AllocsPerRun(100, func() { p.Next(browserGET) }); n > 2 {
 		t.Errorf("browser head: %v allocations, want <= 2", n)
+	}
+}
+
+// The request-with-buffer structs are sized to fill runtime size classes;
+// a field added to Request must come with new buffer sizes.
+func TestRequestSizeClasses(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		size uintptr
+		want uintptr
+	}{
+		{"requestS", unsafe.Sizeof(requestS{}) + 8, 1024}, // + the allocation header
+		{"requestM", unsafe.Sizeof(requestM{}) + 8, 1280},
+		{"requestL", unsafe.Sizeof(requestL{}) + 8, 1792},
+	} {
+		if c.size != c.want {
+			t.Errorf("sizeof %s = %d, want %d (resize its buf to fill the size class)", c.name, c.size, c.want)
+		}
 	}
 }
