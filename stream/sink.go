@@ -59,6 +59,8 @@ func Head[T any]() Sink[T, T] {
 }
 
 // Cancelled cancels its upstream at once with [ErrCancelled].
+//
+//	in -- (cancelled before the first element)    result NotUsed
 func Cancelled[T any]() Sink[T, NotUsed] {
 	return NewSink(func(_ *Materializer, up Puller[T]) (NotUsed, error) {
 		up.Cancel(ErrCancelled)
