@@ -42,7 +42,7 @@ vet:
 
 # Micro-benchmarks of the stream core; later issues add load runs.
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./stream/...
+	$(GO) test -run '^$$' -bench . -benchmem ./stream/... ./httpcore/...
 
 fuzz:
 	@GO='$(GO)' FUZZTIME='$(FUZZTIME)' bash scripts/fuzz.sh
