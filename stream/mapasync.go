@@ -89,13 +89,23 @@ func (s *mapAsyncStage[I, O]) Pull() (O, error) {
 	var t *task[O]
 	select {
 	case t = <-s.queue:
-	case <-s.island.Done():
-		return zero, s.fail(s.island.Cause())
+	default:
+		s.m.WillBlock()
+		select {
+		case t = <-s.queue:
+		case <-s.island.Done():
+			return zero, s.fail(s.island.Cause())
+		}
 	}
 	select {
 	case <-t.done:
-	case <-s.island.Done():
-		return zero, s.fail(s.island.Cause())
+	default:
+		s.m.WillBlock()
+		select {
+		case <-t.done:
+		case <-s.island.Done():
+			return zero, s.fail(s.island.Cause())
+		}
 	}
 	if t.err != nil {
 		err := t.err

@@ -18,6 +18,10 @@ type Materializer struct {
 	ctx    context.Context
 	cancel context.CancelCauseFunc
 	run    *runState
+
+	// onBlock are called, in the island's goroutine, before a stage of the
+	// island blocks; owned by that goroutine.
+	onBlock []func()
 }
 
 // runState is shared by every island of one run.
@@ -75,6 +79,22 @@ func (m *Materializer) Go(f func()) {
 // A custom stage uses it to interrupt its own upstream from another
 // goroutine (the sink probe of package streamtest does).
 func (m *Materializer) Cancel(cause error) { m.cancel(cause) }
+
+// OnBlock registers f to run in the island's goroutine whenever a stage of
+// the island is about to block (to wait for another goroutine, a timer or
+// I/O). A sink that buffers output uses it to flush before the island goes
+// idle: pipelined results leave together, and nothing waits in a buffer
+// while the island sleeps. Register during materialization or from the
+// island's goroutine.
+func (m *Materializer) OnBlock(f func()) { m.onBlock = append(m.onBlock, f) }
+
+// WillBlock runs the OnBlock functions of m's island. Stages call it right
+// before they block, and only then: on the fast path nothing is called.
+func (m *Materializer) WillBlock() {
+	for _, f := range m.onBlock {
+		f()
+	}
+}
 
 // Island returns a Materializer for a new island below m and the function
 // that cancels it with a cause. Async boundaries use it for their upstream.

@@ -254,6 +254,7 @@ func (q *queue[T]) take(down *Materializer, timeout time.Duration, op string) (T
 			}
 			expired = timer.C
 		}
+		down.WillBlock()
 		select {
 		case <-q.notEmpty:
 		case <-down.Done():

@@ -89,6 +89,16 @@ func (s *chanSource[T]) Pull() (T, error) {
 			return v, nil
 		}
 		s.done = EOS
+		return zero, s.done
+	default:
+	}
+	s.m.WillBlock()
+	select {
+	case v, ok := <-s.ch:
+		if ok {
+			return v, nil
+		}
+		s.done = EOS
 	case <-s.m.Done():
 		s.done = s.m.Cause()
 	}

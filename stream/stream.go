@@ -123,6 +123,15 @@ func NewSink[T, R any](consume func(m *Materializer, up Puller[T]) (R, error)) S
 	}}
 }
 
+// Materialize builds src inside the run of the stage that calls it and returns
+// its Puller, owned by the caller, and its materialized value. It is for
+// stages that consume a source per element (a renderer streaming a response
+// body): the sub-stream runs in the caller's island, fused with the caller.
+// The caller must pull it to its end or cancel it.
+func Materialize[T, M any](m *Materializer, src SourceMat[T, M]) (Puller[T], M) {
+	return src.build(m)
+}
+
 // Via attaches a Flow to a Source and keeps the source's materialized value.
 func Via[T, U, M any](src SourceMat[T, M], f Flow[T, U]) SourceMat[U, M] {
 	return SourceMat[U, M]{build: func(m *Materializer) (Puller[U], M) {

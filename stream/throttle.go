@@ -52,6 +52,7 @@ func (s *throttleStage[T]) Pull() (T, error) {
 		s.earliest = now
 	}
 	if wait := s.earliest.Sub(now) - slack; wait > 0 {
+		s.m.WillBlock()
 		t := time.NewTimer(wait)
 		select {
 		case <-t.C:
