@@ -5,6 +5,8 @@ import (
 	"crypto/tls"
 	"net"
 	"net/url"
+	"sync/atomic"
+	"time"
 	"unsafe"
 
 	"github.com/streamhttp/streamhttp/entity"
@@ -32,20 +34,20 @@ const inlineHeaders = 12
 // is small enough: the strings point into buf, and the interior pointer
 // keeps the whole object alive. The buffer sizes make each struct plus the
 // runtime's 8-byte allocation header (objects with pointers over 512 bytes
-// have one) fill a size class: 1024, 1280 and 1792 bytes with a 704-byte
+// have one) fill a size class: 1024, 1280 and 1792 bytes with a 712-byte
 // Request. TestRequestSizeClasses keeps them honest.
 type (
 	requestS struct {
 		Request
-		buf [312]byte
+		buf [304]byte
 	}
 	requestM struct {
 		Request
-		buf [568]byte
+		buf [560]byte
 	}
 	requestL struct {
 		Request
-		buf [1080]byte
+		buf [1072]byte
 	}
 )
 
@@ -90,7 +92,8 @@ type Request struct {
 	TLS        *tls.ConnectionState // nil on a plain connection
 	Seq        uint64               // position on its connection, from 1
 
-	ctx context.Context
+	ctx     context.Context
+	timeout int64 // SetTimeout's override, accessed atomically
 
 	headerArr [inlineHeaders]Header
 	strict    entity.Strict
@@ -104,6 +107,25 @@ func (r *Request) Context() context.Context {
 	}
 	return r.ctx
 }
+
+// SetContext sets the request's context. It is for servers, before the
+// request is handed to a handler; handlers use WithContext.
+func (r *Request) SetContext(ctx context.Context) { r.ctx = ctx }
+
+// SetTimeout overrides the server's request timeout for this request: the
+// server answers 503 if no response is ready d after the request was
+// received in full. A handler calls it before the server's own timeout has
+// expired; d <= 0 means no timeout. It is safe to call from any goroutine.
+func (r *Request) SetTimeout(d time.Duration) {
+	if d <= 0 {
+		d = -1
+	}
+	atomic.StoreInt64(&r.timeout, int64(d))
+}
+
+// Timeout returns the override set with SetTimeout: 0 when there is none,
+// a negative value for "no timeout".
+func (r *Request) Timeout() time.Duration { return time.Duration(atomic.LoadInt64(&r.timeout)) }
 
 // WithContext returns a shallow copy of r with its context replaced.
 func (r *Request) WithContext(ctx context.Context) *Request {

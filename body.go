@@ -1,0 +1,163 @@
+package streamhttp
+
+import (
+	"github.com/streamhttp/streamhttp/entity"
+	"github.com/streamhttp/streamhttp/httpcore"
+	"github.com/streamhttp/streamhttp/stream"
+)
+
+// body is a request body that streams from the connection as the handler
+// pulls it. Its flags are written with both conn.inMu and conn.mu held, so
+// either lock is enough to read them; answered is a channel.
+type body struct {
+	c       *conn
+	x       *exchange
+	chunked bool
+
+	started      bool // the handler pulled (demand: 100 Continue goes out then)
+	finished     bool // the parser reached the end of the body
+	cancelled    bool // the handler cancelled the body
+	needContinue bool
+	continueSent bool
+	read         int64
+	err          error
+	answered     chan struct{} // closed when the request's response is out
+}
+
+// nextEvent returns the next piece of the body: data (a copy the caller
+// owns), or for chunked bodies the last chunk's metadata; stream.EOS at the
+// end. It reads from the connection as needed. Called with c.inMu held.
+func (b *body) nextEvent() ([]byte, *entity.ChunkPart, error) {
+	c := b.c
+	if b.err != nil {
+		return nil, nil, b.err
+	}
+	if b.finished {
+		return nil, nil, stream.EOS
+	}
+	for {
+		ev, n := c.parser.Next(c.input())
+		switch ev.Kind {
+		case httpcore.BodyData, httpcore.ChunkData:
+			data := append([]byte(nil), ev.Data...)
+			c.consume(n)
+			b.read += int64(len(data))
+			if b.chunked && b.read > c.s.Parser.MaxContentLength && c.s.Parser.MaxContentLength > 0 {
+				return nil, nil, b.fail(&entity.SizeLimitError{Limit: c.s.Parser.MaxContentLength, Declared: -1})
+			}
+			if ev.Kind == httpcore.ChunkData && ev.Extension != "" {
+				return data, &entity.ChunkPart{Data: data, Extension: ev.Extension}, nil
+			}
+			return data, nil, nil
+		case httpcore.LastChunk:
+			c.consume(n)
+			return nil, &entity.ChunkPart{Last: true, Extension: ev.Extension, Trailer: ev.Trailer}, nil
+		case httpcore.MessageEnd:
+			c.consume(n)
+			b.finish()
+			return nil, nil, stream.EOS
+		case httpcore.Failed:
+			return nil, nil, b.fail(ev.Err)
+		case httpcore.NeedMore:
+			c.consume(n)
+			more, err := c.fill()
+			if err != nil {
+				return nil, nil, b.fail(err)
+			}
+			if !more {
+				return nil, nil, b.fail(errTruncated)
+			}
+		default:
+			return nil, nil, b.fail(c.protocolError("parser event %d inside a body", ev.Kind))
+		}
+	}
+}
+
+// fail ends the body with err; the connection cannot go on after it.
+func (b *body) fail(err error) error {
+	b.c.mu.Lock()
+	b.err = err
+	b.c.closing = true
+	b.c.mu.Unlock()
+	return err
+}
+
+func (b *body) finish() {
+	b.c.mu.Lock()
+	b.finished = true
+	b.x.ready = timeNow()
+	b.c.armTimer()
+	b.c.mu.Unlock()
+}
+
+// pullStart runs on the handler's first demand for body bytes: that is when
+// a client waiting for 100 Continue gets it (RFC 9110 §10.1.1), never before.
+func (b *body) pullStart() {
+	if b.started {
+		return
+	}
+	b.c.mu.Lock()
+	b.started = true
+	send := b.needContinue && !b.continueSent
+	b.continueSent = b.continueSent || send
+	b.c.mu.Unlock()
+	if send {
+		b.c.sendContinue(b.x)
+	}
+}
+
+func (b *body) cancel(cause error) {
+	b.c.inMu.Lock()
+	defer b.c.inMu.Unlock()
+	if b.finished || b.err != nil || b.cancelled {
+		return
+	}
+	// A handler that cancels its request body closes the connection: the
+	// rest of the body is never read.
+	b.c.mu.Lock()
+	b.cancelled = true
+	b.err = cause
+	b.c.closing = true
+	b.c.mu.Unlock()
+}
+
+// dataPuller is the data stream of a Content-Length or chunked body.
+type dataPuller struct{ b *body }
+
+func (p *dataPuller) Pull() ([]byte, error) {
+	b := p.b
+	b.c.inMu.Lock()
+	defer b.c.inMu.Unlock()
+	b.pullStart()
+	for {
+		data, _, err := b.nextEvent()
+		if err != nil || len(data) > 0 {
+			return data, err
+		}
+	}
+}
+
+func (p *dataPuller) Cancel(cause error) { p.b.cancel(cause) }
+
+// chunkPuller is the chunk stream of a chunked body.
+type chunkPuller struct{ b *body }
+
+func (p *chunkPuller) Pull() (entity.ChunkPart, error) {
+	b := p.b
+	b.c.inMu.Lock()
+	defer b.c.inMu.Unlock()
+	b.pullStart()
+	for {
+		data, part, err := b.nextEvent()
+		switch {
+		case err != nil:
+			return entity.ChunkPart{}, err
+		case part != nil:
+			return *part, nil
+		case len(data) > 0:
+			return entity.ChunkPart{Data: data}, nil
+		}
+	}
+}
+
+func (p *chunkPuller) Cancel(cause error) { p.b.cancel(cause) }

@@ -1,0 +1,241 @@
+package streamhttp
+
+import (
+	"time"
+
+	"github.com/streamhttp/streamhttp/entity"
+	"github.com/streamhttp/streamhttp/httpcore"
+	"github.com/streamhttp/streamhttp/stream"
+)
+
+// inbound is the bottom direction of the layer: it parses requests and
+// hands them to the handler flow.
+type inbound struct {
+	c    *conn
+	m    *stream.Materializer
+	done error
+}
+
+func (in *inbound) Pull() (*Request, error) {
+	if in.done != nil {
+		return nil, in.done
+	}
+	req, err := in.next()
+	if err != nil {
+		in.done = err
+		in.c.mu.Lock()
+		in.c.closing = true
+		in.c.mu.Unlock()
+		in.c.inMu.Lock()
+		in.c.dropInput(stream.ErrCancelled)
+		in.c.inMu.Unlock()
+	}
+	return req, err
+}
+
+func (in *inbound) Cancel(cause error) {
+	if in.done != nil {
+		return
+	}
+	in.done = cause
+	c := in.c
+	c.mu.Lock()
+	c.closing = true
+	c.mu.Unlock()
+	c.inMu.Lock()
+	if c.body == nil {
+		c.dropInput(cause)
+	}
+	c.inMu.Unlock()
+}
+
+func (in *inbound) next() (*Request, error) {
+	c := in.c
+	// The pipelining guard: no request is parsed, nor read from the
+	// connection, while PipeliningLimit requests are inside the flow.
+	if err := in.waitSlot(); err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	closing := c.closing
+	c.mu.Unlock()
+	if closing {
+		return nil, stream.EOS
+	}
+	c.inMu.Lock()
+	defer c.inMu.Unlock()
+	if c.body != nil {
+		if err := in.finishBody(c.body); err != nil {
+			return nil, err
+		}
+	}
+	for {
+		ev, n := c.parser.Next(c.input())
+		c.consume(n)
+		switch ev.Kind {
+		case httpcore.RequestHead:
+			if req := c.dispatch(ev); req != nil {
+				return req, nil
+			}
+			return nil, stream.EOS // answered by the server, which then closes
+		case httpcore.Failed:
+			c.serverAnswer(nil, errorResponse(ev.Err))
+			return nil, stream.EOS
+		case httpcore.NeedMore:
+			more, err := c.fill()
+			if err != nil {
+				return nil, err
+			}
+			if !more {
+				if len(c.input()) > 0 {
+					c.serverAnswer(nil, errorResponse(&httpcore.ParseError{
+						Status: httpcore.StatusBadRequest, Reason: "the connection closed in the middle of a request head"}))
+				}
+				return nil, stream.EOS
+			}
+		default:
+			// Body events only come while a body is being read.
+			return nil, c.protocolError("parser event %d outside a body", ev.Kind)
+		}
+	}
+}
+
+// waitSlot waits until fewer than PipeliningLimit requests are inside the
+// flow.
+func (in *inbound) waitSlot() error {
+	c := in.c
+	for {
+		c.mu.Lock()
+		free := c.inFlow < c.s.PipeliningLimit || c.closing
+		sameIsland := c.outWaiting && c.outM == in.m
+		c.mu.Unlock()
+		if free {
+			return nil
+		}
+		if sameIsland {
+			// A synchronous flow asked for another request without
+			// answering: waiting would wait for itself.
+			return c.protocolError("the handler flow asked for a request while %d were unanswered at the pipelining limit (a synchronous flow must answer each request before it asks for the next)", c.s.PipeliningLimit)
+		}
+		select {
+		case <-c.slotFree:
+			continue
+		default:
+		}
+		in.m.WillBlock()
+		select {
+		case <-c.slotFree:
+		case <-in.m.Done():
+			return in.m.Cause()
+		}
+	}
+}
+
+// dispatch turns a parsed head into a request for the flow, or answers it
+// itself and returns nil.
+func (c *conn) dispatch(ev httpcore.Event) *Request {
+	req := ev.Request
+	c.seq++
+	req.Seq = c.seq
+	req.RemoteAddr, req.LocalAddr, req.TLS = c.info.remote, c.info.local, c.info.tls
+	req.SetContext(c.ctx)
+	x := &exchange{req: req, seq: req.Seq, method: req.Method, proto: req.Proto, closeReq: req.Close}
+
+	if req.Expect != "" && !req.ExpectsContinue() {
+		// RFC 9110 §10.1.1: an expectation the server cannot meet. The body
+		// (if any) is not read, so the connection closes after the 417.
+		c.serverAnswer(x, httpcore.Text(httpcore.StatusExpectationFailed, "Expectation Failed: only 100-continue is supported\n"))
+		return nil
+	}
+	if ev.Body != httpcore.BodyNone {
+		b := &body{c: c, x: x, chunked: ev.Body == httpcore.BodyChunked, answered: make(chan struct{})}
+		b.needContinue = req.ExpectsContinue()
+		x.body = b
+		c.body = b
+		req.Entity = b.entity(req)
+	}
+	if req.Method == httpcore.MethodHead && c.s.TransparentHEAD {
+		req.Method = httpcore.MethodGet
+	}
+
+	c.mu.Lock()
+	if x.body == nil {
+		x.ready = time.Now()
+	}
+	c.pending = append(c.pending, x)
+	c.inFlow++
+	if req.Close {
+		// RFC 9112 §9.6: nothing after a request with Connection: close.
+		c.closing = true
+	}
+	c.armTimer()
+	c.mu.Unlock()
+	return req
+}
+
+// serverAnswer queues the server's own response (x may be nil for a request
+// that never parsed) and stops reading: the connection closes after it.
+func (c *conn) serverAnswer(x *exchange, resp *Response) {
+	if x == nil {
+		c.seq++
+		x = &exchange{seq: c.seq, method: httpcore.MethodGet, proto: httpcore.HTTP11}
+	}
+	x.made, x.forceClose = resp, true
+	c.mu.Lock()
+	c.pending = append(c.pending, x)
+	c.closing = true
+	c.mu.Unlock()
+	c.dropInput(stream.ErrCancelled)
+}
+
+// finishBody deals with the previous request's body before the next head is
+// parsed: it waits for that request's response, then discards an untouched
+// body up to MaxDrainBytes; anything else ends the connection.
+func (in *inbound) finishBody(b *body) error {
+	c := in.c
+	if !b.finished {
+		c.inMu.Unlock()
+		select {
+		case <-b.answered:
+		case <-in.m.Done():
+			c.inMu.Lock()
+			return in.m.Cause()
+		}
+		c.inMu.Lock()
+	}
+	if b.finished {
+		c.body = nil
+		return nil
+	}
+	if b.started || b.err != nil || (b.needContinue && !b.continueSent) {
+		return stream.EOS // the response said Connection: close
+	}
+	// Drain: read and discard up to MaxDrainBytes.
+	var drained int64
+	for !b.finished {
+		data, _, err := b.nextEvent()
+		if err != nil {
+			return stream.EOS
+		}
+		drained += int64(len(data))
+		if drained > c.s.MaxDrainBytes {
+			return stream.EOS
+		}
+	}
+	c.body = nil
+	return nil
+}
+
+// entity makes the streamed entity of a request whose body is still to come.
+func (b *body) entity(req *Request) entity.Entity {
+	if b.chunked {
+		chunks := entity.Once(stream.FromPuller(func(m *stream.Materializer) stream.Puller[entity.ChunkPart] {
+			return &chunkPuller{b: b}
+		}))
+		return &entity.Chunked{Type: req.ContentType, Chunks: chunks}
+	}
+	data := entity.Once(stream.FromPuller(func(m *stream.Materializer) stream.Puller[[]byte] {
+		return &dataPuller{b: b}
+	}))
+	return &entity.Default{Type: req.ContentType, Length: req.ContentLength, Data: data}
+}

@@ -1,0 +1,210 @@
+package streamhttp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/streamhttp/streamhttp/bidi"
+	"github.com/streamhttp/streamhttp/httpcore"
+	"github.com/streamhttp/streamhttp/stream"
+)
+
+// ServerLayer returns the HTTP/1.1 server side of one connection as a bidi
+// flow: bytes in, requests out to the handler; responses in, bytes out. It
+// does no I/O of its own, so it runs the same over TCP, TLS, an in-memory
+// pipe or a replayed capture. Join a handler to it with bidi.JoinLeft to
+// get the bytes-to-bytes flow of a connection (ServeConn does that).
+//
+// The layer is a stack of small stages that share one per-connection state
+// (one mutex, no goroutine of their own):
+//
+//	            +---------------------------------------------------------------+
+//	 *Response  | reorder -> timeout -> controller: render ----------------------> | []byte
+//	   ~> I1    |   (by Seq)  (503)       (framing, close, 100 Continue)          |  O1 ~>
+//	            |                                                               |
+//	 *Request   | guard <--- timeout <-- controller: parse <----------------------| []byte
+//	   <~ O2    | (pipelining (arm at      (requests, bodies, errors -> 4xx/5xx)  |  <~ I2
+//	            |  limit)     body end)                                         |
+//	            +---------------------------------------------------------------+
+//
+//   - parse: requests go out as soon as their head is complete; a streamed
+//     body is read from the connection as the handler pulls it.
+//   - guard: at most PipeliningLimit requests are inside the handler; the
+//     next one is not parsed (nor read from the socket) before a slot frees.
+//   - timeout: a request not answered within RequestTimeout of its body's
+//     end gets a 503 and the connection closes.
+//   - reorder: responses linked to their request (Response.Seq, set by
+//     Response.ForRequest or by HandleWithAsyncHandler) may arrive in any
+//     order; they leave in request order. A response with Seq 0 answers the
+//     oldest unanswered request.
+//   - render: framing, keep-alive or close, Date and Server headers.
+//
+// The bytes the layer emits are valid until its next pull: a consumer that
+// keeps them must copy them.
+func ServerLayer(s ServerSettings) bidi.Flow[*Response, []byte, []byte, *Request] {
+	s = s.resolved()
+	return bidi.FromFunc(func() (stream.Flow[*Response, []byte], stream.Flow[[]byte, *Request]) {
+		c := newConn(&s)
+		top := stream.NewFlow(func(m *stream.Materializer, up stream.Puller[*Response]) stream.Puller[[]byte] {
+			c.bind(m)
+			return &outbound{c: c, m: m, up: up}
+		})
+		bottom := stream.NewFlow(func(m *stream.Materializer, up stream.Puller[[]byte]) stream.Puller[*Request] {
+			c.bind(m)
+			c.up = up
+			return &inbound{c: c, m: m}
+		})
+		return top, bottom
+	})
+}
+
+// ProtocolError is the failure of a connection whose handler flow broke the
+// contract of one response per request.
+type ProtocolError = bidi.ProtocolError
+
+var (
+	errTruncated = errors.New("streamhttp: the connection closed in the middle of a request body")
+	errLayerDone = errors.New("streamhttp: connection closing")
+)
+
+// exchange is one request and what answers it, from the moment its head is
+// parsed until its response has been rendered.
+type exchange struct {
+	req      *Request
+	seq      uint64
+	method   httpcore.Method // as received: HEAD even under TransparentHEAD
+	proto    httpcore.Protocol
+	closeReq bool
+
+	resp       *Response // the handler's answer, once linked
+	made       *Response // the server's own answer (parse error, 417, 503)
+	body       *body     // a streamed request body, nil otherwise
+	ready      time.Time // when the request was received in full; zero before
+	forceClose bool
+	late       bool // timed out: made is the 503, the handler's answer is dropped
+}
+
+// conn is the state of one connection, shared by the stages of the layer.
+type conn struct {
+	s      *ServerSettings
+	parser *httpcore.Parser
+	ctx    context.Context // handed to requests
+	info   connInfo
+	oob    oobWriter // nil: out-of-band bytes go in-band
+
+	mu         sync.Mutex
+	pending    []*exchange // oldest first
+	inFlow     int         // requests handed out and not yet answered by the flow
+	slotFree   chan struct{}
+	closing    bool   // no further request is read
+	inband     []byte // out-of-band bytes for the next outbound pull
+	outWaiting bool   // outbound is pulling the handler flow
+	outM       *stream.Materializer
+	timer      *time.Timer
+	timerAt    time.Time // when timer fires; zero when it is not armed
+	aborted    bool // a response was written out of band and the connection closed
+
+	// Input, owned by whoever holds inMu (the inbound stage or a body).
+	inMu  sync.Mutex
+	up    stream.Puller[[]byte]
+	buf   []byte // unconsumed input
+	off   int
+	inEOF bool
+	body  *body // the streamed body the parser is in, nil between messages
+	seq   uint64
+}
+
+func newConn(s *ServerSettings) *conn {
+	return &conn{
+		s:        s,
+		parser:   httpcore.NewParser(s.Parser),
+		ctx:      context.Background(),
+		slotFree: make(chan struct{}, 1),
+	}
+}
+
+// bind picks up what ServeConn put in the run's context: the connection's
+// addresses and the out-of-band writer.
+func (c *conn) bind(m *stream.Materializer) {
+	ctx := m.Context()
+	if h, ok := ctx.Value(connKey{}).(*connHooks); ok {
+		c.info, c.oob = h.info, h.oob
+		c.ctx = h.ctx
+	}
+}
+
+// connKey is the context key under which ServeConn passes its connHooks.
+type connKey struct{}
+
+type connHooks struct {
+	ctx  context.Context
+	info connInfo
+	oob  oobWriter
+}
+
+// oobWriter writes bytes to the connection now, ahead of the stream: 100
+// Continue, and the 503 of a request whose handler blocks.
+type oobWriter interface {
+	writeOOB(p []byte) error
+	// abort writes p, then closes the connection after lingering.
+	abort(p []byte)
+}
+
+// input returns the unconsumed input.
+func (c *conn) input() []byte { return c.buf[c.off:] }
+
+func (c *conn) consume(n int) {
+	c.off += n
+	if c.off == len(c.buf) {
+		c.buf, c.off = c.buf[:0], 0
+	}
+}
+
+// fill reads one more chunk from the connection; false at its end.
+func (c *conn) fill() (bool, error) {
+	if c.inEOF {
+		return false, nil
+	}
+	chunk, err := c.up.Pull()
+	if err != nil {
+		c.inEOF = true
+		if err == stream.EOS {
+			return false, nil
+		}
+		return false, err
+	}
+	if c.off > 0 && c.off == len(c.buf) {
+		c.buf, c.off = c.buf[:0], 0
+	} else if c.off > 0 && len(c.buf)+len(chunk) > cap(c.buf) {
+		c.buf, c.off = append(c.buf[:0], c.buf[c.off:]...), 0
+	}
+	c.buf = append(c.buf, chunk...)
+	return true, nil
+}
+
+// dropInput releases the input after the last request.
+func (c *conn) dropInput(cause error) {
+	if !c.inEOF {
+		c.inEOF = true
+		c.up.Cancel(cause)
+	}
+	c.buf, c.off = nil, 0
+}
+
+// errorResponse is the answer to a request the parser rejected.
+func errorResponse(e *httpcore.ParseError) *Response {
+	r := httpcore.Text(e.Status, e.Status.Reason()+": "+e.Reason+"\n")
+	return r
+}
+
+// logf logs at warning level with the connection's attributes.
+func (c *conn) warn(msg string, args ...any) {
+	c.s.Logger.Warn(msg, append(c.info.attrs(), args...)...)
+}
+
+func (c *conn) protocolError(format string, args ...any) error {
+	return &ProtocolError{Reason: fmt.Sprintf(format, args...)}
+}

@@ -1,0 +1,107 @@
+package streamhttp
+
+import (
+	"log/slog"
+	"time"
+
+	"github.com/streamhttp/streamhttp/httpcore"
+)
+
+// Request and Response are the message types handlers see; they are the
+// httpcore types.
+type (
+	Request  = httpcore.Request
+	Response = httpcore.Response
+)
+
+// ServerSettings configures the server layer of a connection. The zero value
+// means the documented defaults; so does a zero field. Durations accept a
+// negative value for "no limit".
+type ServerSettings struct {
+	// Parser holds the limits of the request parser (URI length, header
+	// sizes and count, body size, chunk sizes, custom methods).
+	Parser httpcore.ParserSettings
+
+	// IdleTimeout closes a connection on which no bytes moved in either
+	// direction for this long while no request was in progress. Default 60 s.
+	IdleTimeout time.Duration
+	// RequestTimeout is how long a handler may take to start its response,
+	// counted from the end of the request body. When it runs out the server
+	// answers 503 (or TimeoutResponse), drops the late response and closes
+	// the connection. Request.SetTimeout overrides it per request.
+	// Default 20 s.
+	RequestTimeout time.Duration
+	// LingerTimeout bounds how long a closing connection keeps reading (and
+	// discarding) input after its last response, so that the client reads
+	// that response before it sees a reset. Default 1 min.
+	LingerTimeout time.Duration
+	// PipeliningLimit is how many requests may be inside the handler at
+	// once; further requests are not read from the connection. Default 1,
+	// at most 1024.
+	PipeliningLimit int
+	// MaxDrainBytes is how much of a request body the handler never read the
+	// server reads and discards after the response to keep the connection
+	// alive; a larger unread body closes the connection. Default 64 KiB.
+	MaxDrainBytes int64
+
+	// ServerHeader is the value of the Server header; default "streamhttp".
+	// DisableServerHeader sends none.
+	ServerHeader        string
+	DisableServerHeader bool
+	// TransparentHEAD hands HEAD requests to the handler as GET and sends
+	// only the head of its response.
+	TransparentHEAD bool
+	// TimeoutResponse makes the response for a timed-out request; nil means
+	// a plain 503.
+	TimeoutResponse func(*Request) *Response
+	// Logger receives connection errors and handler panics; nil means
+	// slog.Default().
+	Logger *slog.Logger
+}
+
+// Defaults of ServerSettings.
+const (
+	DefaultIdleTimeout     = 60 * time.Second
+	DefaultRequestTimeout  = 20 * time.Second
+	DefaultLingerTimeout   = time.Minute
+	DefaultPipeliningLimit = 1
+	MaxPipeliningLimit     = 1024
+	DefaultMaxDrainBytes   = 64 << 10
+	DefaultServerHeader    = "streamhttp"
+)
+
+// resolved returns s with every default applied; negative durations become
+// 0, which means "none" from here on.
+func (s ServerSettings) resolved() ServerSettings {
+	dur := func(v, d time.Duration) time.Duration {
+		switch {
+		case v < 0:
+			return 0
+		case v == 0:
+			return d
+		}
+		return v
+	}
+	s.IdleTimeout = dur(s.IdleTimeout, DefaultIdleTimeout)
+	s.RequestTimeout = dur(s.RequestTimeout, DefaultRequestTimeout)
+	s.LingerTimeout = dur(s.LingerTimeout, DefaultLingerTimeout)
+	switch {
+	case s.PipeliningLimit <= 0:
+		s.PipeliningLimit = DefaultPipeliningLimit
+	case s.PipeliningLimit > MaxPipeliningLimit:
+		s.PipeliningLimit = MaxPipeliningLimit
+	}
+	if s.MaxDrainBytes <= 0 {
+		s.MaxDrainBytes = DefaultMaxDrainBytes
+	}
+	if s.ServerHeader == "" {
+		s.ServerHeader = DefaultServerHeader
+	}
+	if s.DisableServerHeader {
+		s.ServerHeader = ""
+	}
+	if s.Logger == nil {
+		s.Logger = slog.Default()
+	}
+	return s
+}
