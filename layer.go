@@ -21,26 +21,26 @@ import (
 // The layer is a stack of small stages that share one per-connection state
 // (one mutex, no goroutine of their own):
 //
-//	            +---------------------------------------------------------------+
-//	 *Response  | reorder -> timeout -> controller: render ----------------------> | []byte
-//	   ~> I1    |   (by Seq)  (503)       (framing, close, 100 Continue)          |  O1 ~>
-//	            |                                                               |
-//	 *Request   | guard <--- timeout <-- controller: parse <----------------------| []byte
-//	   <~ O2    | (pipelining (arm at      (requests, bodies, errors -> 4xx/5xx)  |  <~ I2
-//	            |  limit)     body end)                                         |
-//	            +---------------------------------------------------------------+
+//		            +---------------------------------------------------------------+
+//		 *Response  | reorder -> timeout -> controller: render ----------------------> | []byte
+//		   ~> I1    |   (by Seq)  (503)       (framing, close, 100 Continue)          |  O1 ~>
+//		            |                                                               |
+//		 *Request   | guard <--- timeout <-- controller: parse <----------------------| []byte
+//		   <~ O2    | (pipelining (arm at      (requests, bodies, errors -> 4xx/5xx)  |  <~ I2
+//		            |  limit)     body end)                                         |
+//		            +---------------------------------------------------------------+
 //
-//   - parse: requests go out as soon as their head is complete; a streamed
-//     body is read from the connection as the handler pulls it.
-//   - guard: at most PipeliningLimit requests are inside the handler; the
-//     next one is not parsed (nor read from the socket) before a slot frees.
-//   - timeout: a request not answered within RequestTimeout of its body's
-//     end gets a 503 and the connection closes.
-//   - reorder: responses linked to their request (Response.Seq, set by
-//     Response.ForRequest or by HandleWithAsyncHandler) may arrive in any
-//     order; they leave in request order. A response with Seq 0 answers the
-//     oldest unanswered request.
-//   - render: framing, keep-alive or close, Date and Server headers.
+//	  - parse: requests go out as soon as their head is complete; a streamed
+//	    body is read from the connection as the handler pulls it.
+//	  - guard: at most PipeliningLimit requests are inside the handler; the
+//	    next one is not parsed (nor read from the socket) before a slot frees.
+//	  - timeout: a request not answered within RequestTimeout of its body's
+//	    end gets a 503 and the connection closes.
+//	  - reorder: responses linked to their request (Response.Seq, set by
+//	    Response.ForRequest or by HandleWithAsyncHandler) may arrive in any
+//	    order; they leave in request order. A response with Seq 0 answers the
+//	    oldest unanswered request.
+//	  - render: framing, keep-alive or close, Date and Server headers.
 //
 // The bytes the layer emits are valid until its next pull: a consumer that
 // keeps them must copy them.
@@ -105,7 +105,7 @@ type conn struct {
 	outM       *stream.Materializer
 	timer      *time.Timer
 	timerAt    time.Time // when timer fires; zero when it is not armed
-	aborted    bool // a response was written out of band and the connection closed
+	aborted    bool      // a response was written out of band and the connection closed
 
 	// Input, owned by whoever holds inMu (the inbound stage or a body).
 	inMu  sync.Mutex
