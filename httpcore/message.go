@@ -26,45 +26,55 @@ type URI struct {
 	RawQuery  string
 }
 
-// inlineHeaders is how many header fields a Request holds without a
-// separate allocation.
-const inlineHeaders = 12
-
-// A request and the copy of its head are allocated together when the head
-// is small enough: the strings point into buf, and the interior pointer
-// keeps the whole object alive. The buffer sizes make each struct plus the
+// A request, its header fields and the copy of its head are allocated
+// together when they are small enough: the strings point into buf, and the
+// interior pointers keep the whole object alive. Each struct plus the
 // runtime's 8-byte allocation header (objects with pointers over 512 bytes
-// have one) fill a size class: 1024, 1280 and 1792 bytes with a 712-byte
-// Request. TestRequestSizeClasses keeps them honest.
+// have one) fills a size class: 640, 1024, 1280 and 1792 bytes with a
+// 328-byte Request. TestRequestSizeClasses keeps them honest.
 type (
+	requestXS struct {
+		Request
+		hdr [4]Header
+		buf [176]byte
+	}
 	requestS struct {
 		Request
+		hdr [12]Header
 		buf [304]byte
 	}
 	requestM struct {
 		Request
+		hdr [12]Header
 		buf [560]byte
 	}
 	requestL struct {
 		Request
+		hdr [12]Header
 		buf [1072]byte
 	}
 )
 
-// newRequest returns a zeroed Request and n bytes it owns.
-func newRequest(n int) (*Request, []byte) {
+// newRequest returns a zeroed Request with room for nh header fields and n
+// bytes of head, all owned by the request.
+func newRequest(nh, n int) (*Request, Headers, []byte) {
 	switch {
+	case nh <= len(requestXS{}.hdr) && n <= len(requestXS{}.buf):
+		r := new(requestXS)
+		return &r.Request, r.hdr[:nh], r.buf[:n:n]
+	case nh > len(requestS{}.hdr):
+		// Many fields: separate allocations.
 	case n <= len(requestS{}.buf):
 		r := new(requestS)
-		return &r.Request, r.buf[:n:n]
+		return &r.Request, r.hdr[:nh], r.buf[:n:n]
 	case n <= len(requestM{}.buf):
 		r := new(requestM)
-		return &r.Request, r.buf[:n:n]
+		return &r.Request, r.hdr[:nh], r.buf[:n:n]
 	case n <= len(requestL{}.buf):
 		r := new(requestL)
-		return &r.Request, r.buf[:n:n]
+		return &r.Request, r.hdr[:nh], r.buf[:n:n]
 	}
-	return new(Request), make([]byte, n)
+	return new(Request), make(Headers, nh), make([]byte, n)
 }
 
 // Request is an HTTP request as the server hands it to a handler. Every
@@ -95,7 +105,6 @@ type Request struct {
 	ctx     context.Context
 	timeout int64 // SetTimeout's override, accessed atomically
 
-	headerArr [inlineHeaders]Header
 	strict    entity.Strict
 }
 
@@ -134,9 +143,8 @@ func (r *Request) WithContext(ctx context.Context) *Request {
 	}
 	r2 := new(Request)
 	*r2 = *r
-	if len(r.Header) > 0 && &r.Header[0] == &r.headerArr[0] {
-		r2.Header = r2.headerArr[:len(r.Header):len(r.Header)]
-	}
+	// The copy must not append into the original's field storage.
+	r2.Header = r.Header[:len(r.Header):len(r.Header)]
 	if r.Entity == entity.Entity(&r.strict) {
 		r2.Entity = &r2.strict
 	}

@@ -724,7 +724,7 @@ func (p *Parser) finishHead(in []byte, headEnd int) (Event, int) {
 	// Copy the head (and a body that is already here) into memory the
 	// request owns; every string of the request points into it.
 	n := headEnd + strictLen
-	r, buf := newRequest(n)
+	r, hdr, buf := newRequest(len(p.fields), n)
 	copy(buf, in[:n])
 	str := func(s, e int) string {
 		if s == e {
@@ -743,11 +743,7 @@ func (p *Parser) finishHead(in []byte, headEnd int) (Event, int) {
 		RawQuery:  subString(r.Target, uri.query),
 	}
 	r.Proto = p.proto
-	if len(p.fields) <= len(r.headerArr) {
-		r.Header = r.headerArr[:len(p.fields)]
-	} else {
-		r.Header = make(Headers, len(p.fields))
-	}
+	r.Header = hdr
 	for i, f := range p.fields {
 		r.Header[i] = Header{Name: str(int(f.ns), int(f.ne)), Value: str(int(f.vs), int(f.ve))}
 	}

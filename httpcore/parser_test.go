@@ -792,7 +792,8 @@ func TestRequestSizeClasses(t *testing.T) {
 		size uintptr
 		want uintptr
 	}{
-		{"requestS", unsafe.Sizeof(requestS{}) + 8, 1024}, // + the allocation header
+		{"requestXS", unsafe.Sizeof(requestXS{}) + 8, 640}, // + the allocation header
+		{"requestS", unsafe.Sizeof(requestS{}) + 8, 1024},
 		{"requestM", unsafe.Sizeof(requestM{}) + 8, 1280},
 		{"requestL", unsafe.Sizeof(requestL{}) + 8, 1792},
 	} {
