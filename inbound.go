@@ -53,14 +53,11 @@ func (in *inbound) next() (*Request, error) {
 	c := in.c
 	// The pipelining guard: no request is parsed, nor read from the
 	// connection, while PipeliningLimit requests are inside the flow.
-	if err := in.waitSlot(); err != nil {
+	if closing, err := in.waitSlot(); err != nil || closing {
+		if err == nil {
+			err = stream.EOS
+		}
 		return nil, err
-	}
-	c.mu.Lock()
-	closing := c.closing
-	c.mu.Unlock()
-	if closing {
-		return nil, stream.EOS
 	}
 	c.inMu.Lock()
 	defer c.inMu.Unlock()
@@ -101,21 +98,24 @@ func (in *inbound) next() (*Request, error) {
 }
 
 // waitSlot waits until fewer than PipeliningLimit requests are inside the
-// flow.
-func (in *inbound) waitSlot() error {
+// flow, and reports whether the connection is closing instead.
+func (in *inbound) waitSlot() (closing bool, err error) {
 	c := in.c
 	for {
 		c.mu.Lock()
-		free := c.inFlow < c.s.PipeliningLimit || c.closing
+		closing = c.closing
+		// Count the requests whose responses are not out yet: that bounds
+		// the flow and the reorder window alike.
+		free := len(c.pending)-c.phead < c.s.PipeliningLimit
 		sameIsland := c.outWaiting && c.outM == in.m
 		c.mu.Unlock()
-		if free {
-			return nil
+		if free || closing {
+			return closing, nil
 		}
 		if sameIsland {
 			// A synchronous flow asked for another request without
 			// answering: waiting would wait for itself.
-			return c.protocolError("the handler flow asked for a request while %d were unanswered at the pipelining limit (a synchronous flow must answer each request before it asks for the next)", c.s.PipeliningLimit)
+			return false, c.protocolError("the handler flow asked for a request while %d were unanswered at the pipelining limit (a synchronous flow must answer each request before it asks for the next)", c.s.PipeliningLimit)
 		}
 		select {
 		case <-c.slotFree:
@@ -126,7 +126,7 @@ func (in *inbound) waitSlot() error {
 		select {
 		case <-c.slotFree:
 		case <-in.m.Done():
-			return in.m.Cause()
+			return false, in.m.Cause()
 		}
 	}
 }
@@ -139,6 +139,10 @@ func (c *conn) dispatch(ev httpcore.Event) *Request {
 	req.Seq = c.seq
 	req.RemoteAddr, req.LocalAddr, req.TLS = c.info.remote, c.info.local, c.info.tls
 	req.SetContext(c.ctx)
+	if req.Expect == "" && ev.Body == httpcore.BodyNone {
+		// The common case: one critical section, a recycled exchange.
+		return c.dispatchPlain(req)
+	}
 	x := &exchange{req: req, seq: req.Seq, method: req.Method, proto: req.Proto, closeReq: req.Close}
 
 	if req.Expect != "" && !req.ExpectsContinue() {
@@ -162,13 +166,35 @@ func (c *conn) dispatch(ev httpcore.Event) *Request {
 	if x.body == nil {
 		x.ready = time.Now()
 	}
-	c.pending = append(c.pending, x)
+	c.pushPending(x)
 	c.inFlow++
 	if req.Close {
 		// RFC 9112 §9.6: nothing after a request with Connection: close.
 		c.closing = true
 	}
 	c.armTimer()
+	c.mu.Unlock()
+	return req
+}
+
+// dispatchPlain is dispatch for a request without a body or expectation.
+func (c *conn) dispatchPlain(req *Request) *Request {
+	method := req.Method
+	if method == httpcore.MethodHead && c.s.TransparentHEAD {
+		req.Method = httpcore.MethodGet
+	}
+	now := timeNow()
+	c.mu.Lock()
+	x := c.newExchange()
+	x.req, x.seq, x.method, x.proto, x.closeReq, x.ready = req, req.Seq, method, req.Proto, req.Close, now
+	c.pushPending(x)
+	c.inFlow++
+	if req.Close {
+		c.closing = true // RFC 9112 §9.6
+	}
+	if c.timerAt.IsZero() {
+		c.armTimer()
+	}
 	c.mu.Unlock()
 	return req
 }
@@ -182,7 +208,7 @@ func (c *conn) serverAnswer(x *exchange, resp *Response) {
 	}
 	x.made, x.forceClose = resp, true
 	c.mu.Lock()
-	c.pending = append(c.pending, x)
+	c.pushPending(x)
 	c.closing = true
 	c.mu.Unlock()
 	c.dropInput(stream.ErrCancelled)

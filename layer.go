@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/streamhttp/streamhttp/bidi"
@@ -96,12 +97,15 @@ type conn struct {
 	oob    oobWriter // nil: out-of-band bytes go in-band
 
 	mu         sync.Mutex
-	pending    []*exchange // oldest first
+	pending    []*exchange // oldest first, from phead on
+	phead      int
+	free       []*exchange // recycled exchanges
 	inFlow     int         // requests handed out and not yet answered by the flow
 	slotFree   chan struct{}
-	closing    bool   // no further request is read
-	inband     []byte // out-of-band bytes for the next outbound pull
-	outWaiting bool   // outbound is pulling the handler flow
+	closing    bool        // no further request is read
+	inband     []byte      // out-of-band bytes for the next outbound pull
+	hasInband  atomic.Bool // len(inband) > 0, readable without the lock
+	outWaiting bool        // outbound is pulling the handler flow
 	outM       *stream.Materializer
 	timer      *time.Timer
 	timerAt    time.Time // when timer fires; zero when it is not armed

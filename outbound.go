@@ -53,19 +53,21 @@ func (o *outbound) pull() ([]byte, error) {
 	if o.closeAfter {
 		return nil, stream.EOS
 	}
-	c.mu.Lock()
-	if len(c.inband) > 0 {
+	if c.hasInband.Load() {
+		c.mu.Lock()
 		o.buf = append(o.buf[:0], c.inband...)
 		c.inband = c.inband[:0]
+		c.hasInband.Store(false)
 		c.mu.Unlock()
-		return o.buf, nil
+		if len(o.buf) > 0 {
+			return o.buf, nil
+		}
 	}
-	c.mu.Unlock()
-	x, resp, err := o.next()
+	x, resp, force, err := o.next()
 	if err != nil {
 		return nil, err
 	}
-	return o.render(x, resp)
+	return o.render(x, resp, force)
 }
 
 // end stops the stage: the handler flow is cancelled, what is left of a
@@ -102,34 +104,35 @@ func (o *outbound) Cancel(cause error) {
 	}
 }
 
-// next returns the exchange to answer now and its response: the oldest one,
-// once the handler (or the server) has answered it.
-func (o *outbound) next() (*exchange, *Response, error) {
+// next returns the exchange to answer now, its response, and whether the
+// connection must close after it: the oldest exchange, once the handler (or
+// the server) has answered it. One lock round trip per pull of the flow.
+func (o *outbound) next() (*exchange, *Response, bool, error) {
 	c := o.c
+	c.mu.Lock()
 	for {
-		c.mu.Lock()
 		if c.aborted {
 			c.mu.Unlock()
-			return nil, nil, stream.EOS
+			return nil, nil, false, stream.EOS
 		}
-		if len(c.pending) > 0 {
-			x := c.pending[0]
-			if x.made != nil {
-				c.mu.Unlock()
-				return x, x.made, nil
+		if x := c.head(); x != nil {
+			resp := x.made
+			if resp == nil {
+				resp = x.resp
 			}
-			if x.resp != nil {
+			if resp != nil {
+				force := x.forceClose || c.mustClose(x)
 				c.mu.Unlock()
-				return x, x.resp, nil
+				return x, resp, force, nil
 			}
 		}
 		if o.upDone {
 			n := c.inFlow
 			c.mu.Unlock()
 			if n > 0 {
-				return nil, nil, c.protocolError("the handler flow completed with %d request(s) unanswered", n)
+				return nil, nil, false, c.protocolError("the handler flow completed with %d request(s) unanswered", n)
 			}
-			return nil, nil, stream.EOS
+			return nil, nil, false, stream.EOS
 		}
 		c.outWaiting, c.outM = true, o.m
 		c.mu.Unlock()
@@ -148,7 +151,7 @@ func (o *outbound) next() (*exchange, *Response, error) {
 			x := c.oldestUnanswered()
 			if x == nil {
 				c.mu.Unlock()
-				return nil, nil, err
+				return nil, nil, false, err
 			}
 			x.made, x.forceClose = internalError(), true
 			c.inFlow--
@@ -162,10 +165,9 @@ func (o *outbound) next() (*exchange, *Response, error) {
 		default:
 			if perr := c.link(resp); perr != nil {
 				c.mu.Unlock()
-				return nil, nil, perr
+				return nil, nil, false, perr
 			}
 		}
-		c.mu.Unlock()
 	}
 }
 
@@ -176,7 +178,7 @@ func internalError() *Response {
 // oldestUnanswered returns the oldest exchange the handler still owes a
 // response. Called with c.mu held.
 func (c *conn) oldestUnanswered() *exchange {
-	for _, x := range c.pending {
+	for _, x := range c.pending[c.phead:] {
 		if x.resp == nil && (x.made == nil || x.late) {
 			return x
 		}
@@ -197,7 +199,7 @@ func (c *conn) link(resp *Response) error {
 			return c.protocolError("the handler flow emitted a response while no request was unanswered")
 		}
 	} else {
-		for _, p := range c.pending {
+		for _, p := range c.pending[c.phead:] {
 			if p.seq == resp.Seq && p.req != nil {
 				x = p
 				break
@@ -240,11 +242,8 @@ func (c *conn) mustClose(x *exchange) bool {
 }
 
 // render writes x's response head (and a body that is in memory).
-func (o *outbound) render(x *exchange, resp *Response) ([]byte, error) {
+func (o *outbound) render(x *exchange, resp *Response, force bool) ([]byte, error) {
 	c := o.c
-	c.mu.Lock()
-	force := x.forceClose || c.mustClose(x)
-	c.mu.Unlock()
 	rc := httpcore.RenderContext{
 		Method:         x.method,
 		Proto:          x.proto,
@@ -345,14 +344,60 @@ func (o *outbound) streamBody() ([]byte, error) {
 	}
 }
 
+// head returns the oldest exchange, or nil. Called with c.mu held.
+func (c *conn) head() *exchange {
+	if c.phead < len(c.pending) {
+		return c.pending[c.phead]
+	}
+	return nil
+}
+
+// pushPending appends x, reusing the slice's storage once it has drained.
+// Called with c.mu held.
+func (c *conn) pushPending(x *exchange) {
+	if c.phead > 0 && len(c.pending) == cap(c.pending) {
+		n := copy(c.pending, c.pending[c.phead:])
+		clear(c.pending[n:])
+		c.pending, c.phead = c.pending[:n], 0
+	}
+	c.pending = append(c.pending, x)
+}
+
+// popPending removes the oldest exchange and recycles it when nothing else
+// refers to it. Called with c.mu held.
+func (c *conn) popPending() {
+	x := c.pending[c.phead]
+	c.pending[c.phead] = nil
+	c.phead++
+	if c.phead == len(c.pending) {
+		c.pending, c.phead = c.pending[:0], 0
+	}
+	if x.body == nil {
+		c.free = append(c.free, x)
+	}
+}
+
+// newExchange returns a recycled exchange or a new one. Called with c.mu held.
+func (c *conn) newExchange() *exchange {
+	if n := len(c.free); n > 0 {
+		x := c.free[n-1]
+		c.free = c.free[:n-1]
+		// Reset field by field: assigning a whole struct to a heap object
+		// costs a bulk write barrier while the collector runs.
+		x.resp, x.made, x.body = nil, nil, nil
+		x.forceClose, x.late = false, false
+		return x
+	}
+	return new(exchange)
+}
+
 // finish retires x once its response is out.
 func (o *outbound) finish(x *exchange) {
 	c := o.c
 	o.cur = nil
 	c.mu.Lock()
-	if len(c.pending) > 0 && c.pending[0] == x {
-		c.pending[0] = nil
-		c.pending = c.pending[1:]
+	if c.head() == x {
+		c.popPending()
 	}
 	if o.closeAfter {
 		c.closing = true
@@ -374,9 +419,10 @@ func (o *outbound) finish(x *exchange) {
 func (c *conn) sendContinue(x *exchange) {
 	cont := append(append([]byte(nil), "HTTP/1.1 100 Continue\r\n"...), "\r\n"...)
 	c.mu.Lock()
-	direct := c.oob != nil && c.outWaiting && len(c.pending) > 0 && c.pending[0] == x && len(c.inband) == 0
+	direct := c.oob != nil && c.outWaiting && c.head() == x && len(c.inband) == 0
 	if !direct {
 		c.inband = append(c.inband, cont...)
+		c.hasInband.Store(true)
 	}
 	c.mu.Unlock()
 	if direct {
@@ -453,10 +499,10 @@ func (c *conn) onTimer() {
 	c.warn("streamhttp: request timed out", "seq", x.seq, "timeout", d)
 	// A handler that blocks must not hold back the 503: when the outbound
 	// side is only waiting for the handler, write it now and close.
-	direct := c.oob != nil && c.outWaiting && len(c.pending) > 0 && c.pending[0] == x && len(c.inband) == 0
+	direct := c.oob != nil && c.outWaiting && c.head() == x && len(c.inband) == 0
 	if direct {
 		c.aborted = true
-		c.pending = c.pending[1:]
+		c.popPending()
 	}
 	c.mu.Unlock()
 	if direct {

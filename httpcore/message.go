@@ -30,9 +30,15 @@ type URI struct {
 // together when they are small enough: the strings point into buf, and the
 // interior pointers keep the whole object alive. Each struct plus the
 // runtime's 8-byte allocation header (objects with pointers over 512 bytes
-// have one) fills a size class: 640, 1024, 1280 and 1792 bytes with a
-// 328-byte Request. TestRequestSizeClasses keeps them honest.
+// have one) fills a size class: 512 (no header at that size), 640, 1024,
+// 1280 and 1792 bytes with a 328-byte Request. TestRequestSizeClasses keeps
+// them honest.
 type (
+	requestXXS struct {
+		Request
+		hdr [2]Header
+		buf [120]byte
+	}
 	requestXS struct {
 		Request
 		hdr [4]Header
@@ -59,6 +65,9 @@ type (
 // bytes of head, all owned by the request.
 func newRequest(nh, n int) (*Request, Headers, []byte) {
 	switch {
+	case nh <= len(requestXXS{}.hdr) && n <= len(requestXXS{}.buf):
+		r := new(requestXXS)
+		return &r.Request, r.hdr[:nh], r.buf[:n:n]
 	case nh <= len(requestXS{}.hdr) && n <= len(requestXS{}.buf):
 		r := new(requestXS)
 		return &r.Request, r.hdr[:nh], r.buf[:n:n]

@@ -792,6 +792,7 @@ func TestRequestSizeClasses(t *testing.T) {
 		size uintptr
 		want uintptr
 	}{
+		{"requestXXS", unsafe.Sizeof(requestXXS{}), 512},   // small enough for no allocation header
 		{"requestXS", unsafe.Sizeof(requestXS{}) + 8, 640}, // + the allocation header
 		{"requestS", unsafe.Sizeof(requestS{}) + 8, 1024},
 		{"requestM", unsafe.Sizeof(requestM{}) + 8, 1280},

@@ -1,0 +1,56 @@
+package streamhttp
+
+import (
+	"bytes"
+	"context"
+	"testing"
+
+	"github.com/streamhttp/streamhttp/bidi"
+	"github.com/streamhttp/streamhttp/httpcore"
+	"github.com/streamhttp/streamhttp/stream"
+)
+
+const plaintextRequest = "GET /plaintext HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n\r\n"
+
+// benchLayer runs the layer joined with a synchronous "Hello, World!"
+// handler over b.N requests in memory, perBuffer requests per input buffer,
+// and reports ns and allocations per request.
+func benchLayer(b *testing.B, perBuffer int) {
+	buf := []byte(bytes.Repeat([]byte(plaintextRequest), perBuffer))
+	nbuf := (b.N + perBuffer - 1) / perBuffer
+	hello := stream.Map(func(*Request) *Response { return httpcore.Text(httpcore.StatusOK, "Hello, World!") })
+	flow := bidi.JoinLeft(hello, ServerLayer(ServerSettings{PipeliningLimit: perBuffer}))
+	src := stream.FromPuller(func(*stream.Materializer) stream.Puller[[]byte] { return &repeatPuller{buf: buf, n: nbuf} })
+	count := stream.Fold(0, func(n int, p []byte) int { return n + bytes.Count(p, []byte("HTTP/1.1 200 OK")) })
+	b.ReportAllocs()
+	b.ResetTimer()
+	n, err := stream.RunWith(context.Background(), stream.Via(src, flow), count)
+	b.StopTimer()
+	if err != nil || n != nbuf*perBuffer {
+		b.Fatalf("got %d responses, %v; want %d", n, err, nbuf*perBuffer)
+	}
+	reqs := float64(nbuf * perBuffer)
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/reqs, "ns/req")
+}
+
+// repeatPuller emits the same buffer n times, as a connection would.
+type repeatPuller struct {
+	buf []byte
+	n   int
+}
+
+func (r *repeatPuller) Pull() ([]byte, error) {
+	if r.n == 0 {
+		return nil, stream.EOS
+	}
+	r.n--
+	return r.buf, nil
+}
+
+func (r *repeatPuller) Cancel(error) { r.n = 0 }
+
+// BenchmarkServerLayerPipelined: 16 pipelined GET /plaintext per input buffer.
+func BenchmarkServerLayerPipelined(b *testing.B) { benchLayer(b, 16) }
+
+// BenchmarkServerLayerKeepAlive: one request per input buffer.
+func BenchmarkServerLayerKeepAlive(b *testing.B) { benchLayer(b, 1) }
