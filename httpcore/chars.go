@@ -18,6 +18,7 @@ const (
 	cHex
 	cDigit
 	cTarget // cPath and '[' ']' (an IP-literal in an authority; parseTarget checks where)
+	cPlain  // cPath but '%': a target of these needs no further checks in origin-form
 )
 
 var charClass = func() (t [256]uint8) {
@@ -37,6 +38,9 @@ var charClass = func() (t [256]uint8) {
 		}
 		if unreserved || subDelim || b == ':' || b == '@' || b == '/' || b == '?' || b == '%' {
 			t[c] |= cPath
+		}
+		if t[c]&cPath != 0 && b != '%' {
+			t[c] |= cPlain
 		}
 		if t[c]&cPath != 0 || b == '[' || b == ']' {
 			t[c] |= cTarget
@@ -208,10 +212,11 @@ func subString(s string, sp span) string {
 // absolute-form without userinfo (RFC 9110 §4.2.4), authority-form only
 // and always for CONNECT, asterisk-form only for OPTIONS. Brackets may
 // only enclose an IP-literal host.
-func (p *Parser) parseTarget(t []byte) (targetSpans, *ParseError) {
-	ts := targetSpans{noSpan, noSpan, noSpan, noSpan}
+func (p *Parser) parseTarget(t []byte) *ParseError {
+	ts := &p.target
+	*ts = targetSpans{noSpan, noSpan, noSpan, noSpan}
 	if !validPct(t) {
-		return ts, badRequest("invalid percent-encoding in the request-target")
+		return badRequest("invalid percent-encoding in the request-target")
 	}
 	noBrackets := func(s []byte) bool { return bytes.IndexByte(s, '[') < 0 && bytes.IndexByte(s, ']') < 0 }
 	switch {
@@ -219,27 +224,27 @@ func (p *Parser) parseTarget(t []byte) (targetSpans, *ParseError) {
 		// authority-form = uri-host ":" port, the port required (§3.2.3).
 		c := bytes.LastIndexByte(t, ':')
 		if c <= 0 || c == len(t)-1 || bytes.IndexByte(t[c:], ']') >= 0 || !validHost(t) {
-			return ts, badRequest("CONNECT needs an authority-form request-target (host:port)")
+			return badRequest("CONNECT needs an authority-form request-target (host:port)")
 		}
 		ts.authority = span{0, len(t)}
-		return ts, nil
+		return nil
 	case t[0] == '/':
 		if !noBrackets(t) {
-			return ts, badRequest("invalid character in the request-target")
+			return badRequest("invalid character in the request-target")
 		}
 		ts.path, ts.query = splitQuery(t, 0)
-		return ts, nil
+		return nil
 	case len(t) == 1 && t[0] == '*':
 		if p.method != MethodOptions {
-			return ts, badRequest("the asterisk-form request-target is only for OPTIONS")
+			return badRequest("the asterisk-form request-target is only for OPTIONS")
 		}
 		ts.path = span{0, 1}
-		return ts, nil
+		return nil
 	}
 	// absolute-form: scheme "://" authority path-abempty [ "?" query ].
 	colon := bytes.Index(t, []byte("://"))
 	if colon <= 0 || !validScheme(t[:colon]) {
-		return ts, badRequest("invalid request-target")
+		return badRequest("invalid request-target")
 	}
 	ts.scheme = span{0, colon}
 	as := colon + 3
@@ -249,14 +254,14 @@ func (p *Parser) parseTarget(t []byte) (targetSpans, *ParseError) {
 	}
 	auth := t[as:ae]
 	if bytes.IndexByte(auth, '@') >= 0 {
-		return ts, badRequest("userinfo in the request-target")
+		return badRequest("userinfo in the request-target")
 	}
 	if len(auth) == 0 || !validHost(auth) || !noBrackets(t[ae:]) {
-		return ts, badRequest("invalid authority in the request-target")
+		return badRequest("invalid authority in the request-target")
 	}
 	ts.authority = span{as, ae}
 	ts.path, ts.query = splitQuery(t, ae)
-	return ts, nil
+	return nil
 }
 
 func splitQuery(t []byte, from int) (path, query span) {

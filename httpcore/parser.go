@@ -84,6 +84,7 @@ type Parser struct {
 	vs, ve int   // its value so far: ve is after the last non-blank byte
 	tStart int   // request-target span
 	tEnd   int
+	plain  bool // the target so far has only cPlain characters
 	method Method
 	proto  Protocol
 	target targetSpans
@@ -321,12 +322,19 @@ func (p *Parser) scanRequestLine(in []byte) (bool, *ParseError) {
 			if err := p.setMethod(in[:j]); err != nil {
 				return false, err
 			}
-			p.tStart, i, p.phase = j+1, j+1, phTarget
+			p.tStart, i, p.phase, p.plain = j+1, j+1, phTarget, true
 		case phTarget:
 			j := i
-			for j < len(in) && charClass[in[j]]&cTarget != 0 {
+			all := uint8(cPlain)
+			for j < len(in) {
+				cl := charClass[in[j]]
+				if cl&cTarget == 0 {
+					break
+				}
+				all &= cl
 				j++
 			}
+			p.plain = p.plain && all != 0
 			if j-p.tStart > p.s.MaxURILength {
 				return false, limitError(StatusURITooLong, "the request-target", "MaxURILength", int64(p.s.MaxURILength))
 			}
@@ -343,11 +351,14 @@ func (p *Parser) scanRequestLine(in []byte) (bool, *ParseError) {
 			if j == p.tStart {
 				return false, badRequest("empty request-target")
 			}
-			ts, err := p.parseTarget(in[p.tStart:j])
-			if err != nil {
+			if t := in[p.tStart:j]; p.plain && t[0] == '/' && p.method != MethodConnect {
+				// The common origin-form target: nothing more to check.
+				p.target.scheme, p.target.authority = noSpan, noSpan
+				p.target.path, p.target.query = splitQuery(t, 0)
+			} else if err := p.parseTarget(t); err != nil {
 				return false, err
 			}
-			p.target, p.tEnd, i, p.phase = ts, j, j+1, phVersion
+			p.tEnd, i, p.phase = j, j+1, phVersion
 		case phVersion:
 			// HTTP-version = "HTTP/" DIGIT "." DIGIT (RFC 9112 §2.3):
 			// HTTP/1.0 and HTTP/1.1 as they are, a higher 1.x minor as
@@ -735,17 +746,18 @@ func (p *Parser) finishHead(in []byte, headEnd int) (Event, int) {
 
 	r.Method = p.method // a constant or a registered custom method: never the input's memory
 	r.Target = str(p.tStart, p.tEnd)
-	uri := p.target
-	r.URI = URI{
-		Scheme:    subString(r.Target, uri.scheme),
-		Authority: subString(r.Target, uri.authority),
-		Path:      subString(r.Target, uri.path),
-		RawQuery:  subString(r.Target, uri.query),
-	}
+	// Field by field: a struct assignment into the heap object costs a bulk
+	// write barrier while the collector runs.
+	uri := &p.target
+	r.URI.Scheme = subString(r.Target, uri.scheme)
+	r.URI.Authority = subString(r.Target, uri.authority)
+	r.URI.Path = subString(r.Target, uri.path)
+	r.URI.RawQuery = subString(r.Target, uri.query)
 	r.Proto = p.proto
 	r.Header = hdr
 	for i, f := range p.fields {
-		r.Header[i] = Header{Name: str(int(f.ns), int(f.ne)), Value: str(int(f.vs), int(f.ve))}
+		h := &r.Header[i]
+		h.Name, h.Value = str(int(f.ns), int(f.ne)), str(int(f.vs), int(f.ve))
 	}
 	if p.host >= 0 {
 		r.Host = r.Header[p.host].Value
