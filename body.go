@@ -85,8 +85,7 @@ func (b *body) fail(err error) error {
 func (b *body) finish() {
 	b.c.mu.Lock()
 	b.finished = true
-	b.x.ready = timeNow()
-	b.c.armTimer()
+	b.c.setReady(b.x)
 	b.c.mu.Unlock()
 }
 

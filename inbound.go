@@ -1,8 +1,6 @@
 package streamhttp
 
 import (
-	"time"
-
 	"github.com/streamhttp/streamhttp/entity"
 	"github.com/streamhttp/streamhttp/httpcore"
 	"github.com/streamhttp/streamhttp/stream"
@@ -163,16 +161,15 @@ func (c *conn) dispatch(ev httpcore.Event) *Request {
 	}
 
 	c.mu.Lock()
-	if x.body == nil {
-		x.ready = time.Now()
-	}
 	c.pushPending(x)
 	c.inFlow++
 	if req.Close {
 		// RFC 9112 §9.6: nothing after a request with Connection: close.
 		c.closing = true
 	}
-	c.armTimer()
+	if x.body == nil {
+		c.setReady(x)
+	}
 	c.mu.Unlock()
 	return req
 }
@@ -183,18 +180,15 @@ func (c *conn) dispatchPlain(req *Request) *Request {
 	if method == httpcore.MethodHead && c.s.TransparentHEAD {
 		req.Method = httpcore.MethodGet
 	}
-	now := timeNow()
 	c.mu.Lock()
 	x := c.newExchange()
-	x.req, x.seq, x.method, x.proto, x.closeReq, x.ready = req, req.Seq, method, req.Proto, req.Close, now
+	x.req, x.seq, x.method, x.proto, x.closeReq = req, req.Seq, method, req.Proto, req.Close
 	c.pushPending(x)
 	c.inFlow++
 	if req.Close {
 		c.closing = true // RFC 9112 §9.6
 	}
-	if c.timerAt.IsZero() {
-		c.armTimer()
-	}
+	c.setReady(x)
 	c.mu.Unlock()
 	return req
 }

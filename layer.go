@@ -83,7 +83,8 @@ type exchange struct {
 	resp       *Response // the handler's answer, once linked
 	made       *Response // the server's own answer (parse error, 417, 503)
 	body       *body     // a streamed request body, nil otherwise
-	ready      time.Time // when the request was received in full; zero before
+	ready      bool      // the request has been received in full
+	readyTick  uint64    // conn.tick at that moment
 	forceClose bool
 	late       bool // timed out: made is the 503, the handler's answer is dropped
 }
@@ -108,8 +109,10 @@ type conn struct {
 	outWaiting bool        // outbound is pulling the handler flow
 	outM       *stream.Materializer
 	timer      *time.Timer
-	timerAt    time.Time // when timer fires; zero when it is not armed
-	aborted    bool      // a response was written out of band and the connection closed
+	timerOn    bool          // the timer is armed
+	tick       uint64        // how often the timer has fired
+	tickEvery  time.Duration // the timer's period
+	aborted    bool          // a response was written out of band and the connection closed
 
 	// Input, owned by whoever holds inMu (the inbound stage or a body).
 	inMu  sync.Mutex
@@ -123,11 +126,19 @@ type conn struct {
 
 func newConn(s *ServerSettings) *conn {
 	return &conn{
-		s:        s,
-		parser:   httpcore.NewParser(s.Parser),
-		ctx:      context.Background(),
-		slotFree: make(chan struct{}, 1),
+		s:         s,
+		parser:    httpcore.NewParser(s.Parser),
+		ctx:       context.Background(),
+		slotFree:  make(chan struct{}, 1),
+		tickEvery: tickPeriod(s.RequestTimeout),
 	}
+}
+
+// tickPeriod is the period of a connection's request timer: a tenth of the
+// timeout, between 1 ms and 1 s. Timeouts fire up to one period late, in
+// exchange for no clock reading per request.
+func tickPeriod(timeout time.Duration) time.Duration {
+	return min(max(timeout/10, time.Millisecond), time.Second)
 }
 
 // bind picks up what ServeConn put in the run's context: the connection's

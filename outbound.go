@@ -402,7 +402,6 @@ func (o *outbound) finish(x *exchange) {
 	if o.closeAfter {
 		c.closing = true
 	}
-	c.armTimer()
 	c.mu.Unlock()
 	if x.body != nil {
 		close(x.body.answered)
@@ -432,28 +431,21 @@ func (c *conn) sendContinue(x *exchange) {
 	}
 }
 
-// armTimer makes sure the request timer fires no later than the deadline
-// of the oldest unanswered request. Called with c.mu held. The timer is
-// created once per connection and re-armed lazily: it may fire early, and
-// onTimer then re-arms it; no per-request work beyond a comparison.
-func (c *conn) armTimer() {
-	x := c.oldestUnanswered()
-	if x == nil || x.ready.IsZero() || x.made != nil {
-		return
-	}
-	d := c.timeoutOf(x)
-	if d <= 0 {
-		return
-	}
-	due := x.ready.Add(d)
-	if c.timer == nil {
-		c.timer = time.AfterFunc(time.Until(due), c.onTimer)
-		c.timerAt = due
-		return
-	}
-	if c.timerAt.IsZero() || due.Before(c.timerAt) {
-		c.timer.Reset(time.Until(due))
-		c.timerAt = due
+// setReady records that x has been received in full: its timeout runs
+// from now. Called with c.mu held.
+//
+// The connection's timer ticks every tickEvery while any request is
+// unanswered; a request stamped at tick k has certainly waited its timeout
+// d once (tick-k-1)*tickEvery >= d. No clock is read per request.
+func (c *conn) setReady(x *exchange) {
+	x.ready, x.readyTick = true, c.tick
+	if !c.timerOn && c.timeoutOf(x) > 0 {
+		c.timerOn = true
+		if c.timer == nil {
+			c.timer = time.AfterFunc(c.tickEvery, c.onTimer)
+		} else {
+			c.timer.Reset(c.tickEvery)
+		}
 	}
 }
 
@@ -467,25 +459,24 @@ func (c *conn) timeoutOf(x *exchange) time.Duration {
 	return c.s.RequestTimeout
 }
 
-// onTimer runs in the timer's goroutine.
+// onTimer runs in the timer's goroutine, every tickEvery while requests
+// are unanswered.
 func (c *conn) onTimer() {
 	c.mu.Lock()
-	c.timerAt = time.Time{}
+	c.tick++
 	x := c.oldestUnanswered()
-	if x == nil || x.ready.IsZero() || x.made != nil || c.aborted {
+	if x == nil || x.made != nil || c.aborted {
+		c.timerOn = false // nothing to time out (a late request already has its 503)
 		c.mu.Unlock()
 		return
 	}
 	d := c.timeoutOf(x)
-	if d <= 0 {
+	if !x.ready || d <= 0 || time.Duration(c.tick-x.readyTick-1)*c.tickEvery < d {
+		c.timer.Reset(c.tickEvery)
 		c.mu.Unlock()
 		return
 	}
-	if due := x.ready.Add(d); timeNow().Before(due) {
-		c.armTimer()
-		c.mu.Unlock()
-		return
-	}
+	c.timerOn = false
 	resp := (*Response)(nil)
 	if c.s.TimeoutResponse != nil {
 		resp = c.s.TimeoutResponse(x.req)
