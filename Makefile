@@ -11,14 +11,13 @@ STATICCHECK_VERSION := v0.8.2
 STATICCHECK := $(BIN)/staticcheck
 
 .DEFAULT_GOAL := test
-.PHONY: run test fmtcheck vet bench fuzz conformance lint
+.PHONY: run test fmtcheck vet bench bench-load fuzz conformance lint
 
+# The example server; examples/hello takes over once the Bind API lands.
+RUN_EXAMPLE ?= $(if $(wildcard examples/hello),hello,echo)
 run:
-	@if [ -d examples/hello ]; then \
-		$(GO) run ./examples/hello -addr $(ADDR); \
-	else \
-		echo "make run: examples/hello arrives with the serving issue; nothing to run yet"; \
-	fi
+	@echo "serving http://$(ADDR)/ (examples/$(RUN_EXAMPLE)); Ctrl-C stops it"
+	$(GO) run ./examples/$(RUN_EXAMPLE) -addr $(ADDR)
 
 test: fmtcheck vet
 	$(GO) test -race -count=1 ./...
@@ -40,15 +39,23 @@ fmtcheck:
 vet:
 	$(GO) vet ./...
 
-# Micro-benchmarks of the stream core; later issues add load runs.
+# Micro-benchmarks: the stream core, the parser and renderer, the server layer.
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./stream/... ./httpcore/...
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+# Load runs over loopback: the echo example against net/http and fasthttp
+# peers (bench/peers, a module of its own); BENCH_DUR, BENCH_ROUNDS and
+# BENCH_IDLE tune it. Installs wrk, h2load and strace when missing.
+bench-load:
+	@GO='$(GO)' bash scripts/bench.sh
 
 fuzz:
 	@GO='$(GO)' FUZZTIME='$(FUZZTIME)' bash scripts/fuzz.sh
 
+# Conformance runs against the running echo example: the llhttp corpus over
+# real sockets, curl checks, and slowhttptest slow-client runs.
 conformance:
-	@echo "nothing to do yet: conformance runs arrive with the HTTP layer"
+	@GO='$(GO)' bash scripts/conformance.sh
 
 lint: $(STATICCHECK)
 	$(GO) vet ./...

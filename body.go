@@ -18,10 +18,16 @@ type body struct {
 	finished     bool // the parser reached the end of the body
 	cancelled    bool // the handler cancelled the body
 	needContinue bool
-	continueSent bool
-	read         int64
-	err          error
-	answered     chan struct{} // closed when the request's response is out
+	continueSent bool // decided: sent, or queued to go in band
+	// continueQueued: the 100 Continue waits to go in band (conn.mu only).
+	continueQueued bool
+	// continueDropped: the final response came first (conn.mu only).
+	continueDropped bool
+	discarded       bool // drained after the response: the data is gone
+	read            int64
+	err             error
+	readerM         *stream.Materializer // the pulling stage's, during a pull
+	answered        chan struct{}        // closed when the request's response is out
 }
 
 // nextEvent returns the next piece of the body: data (a copy the caller
@@ -32,8 +38,16 @@ func (b *body) nextEvent() ([]byte, *entity.ChunkPart, error) {
 	if b.err != nil {
 		return nil, nil, b.err
 	}
+	if b.discarded {
+		return nil, nil, errDiscarded
+	}
 	if b.finished {
 		return nil, nil, stream.EOS
+	}
+	if c.writeDone.Load() {
+		// The connection has written its last response: nothing more is
+		// read from it.
+		return nil, nil, b.fail(errLayerDone)
 	}
 	for {
 		ev, n := c.parser.Next(c.input())
@@ -42,8 +56,10 @@ func (b *body) nextEvent() ([]byte, *entity.ChunkPart, error) {
 			data := append([]byte(nil), ev.Data...)
 			c.consume(n)
 			b.read += int64(len(data))
-			if b.chunked && b.read > c.s.Parser.MaxContentLength && c.s.Parser.MaxContentLength > 0 {
-				return nil, nil, b.fail(&entity.SizeLimitError{Limit: c.s.Parser.MaxContentLength, Declared: -1})
+			if b.chunked && b.read > c.maxBody {
+				// The parser bounds declared lengths; a chunked body is
+				// bounded here, as it arrives.
+				return nil, nil, b.fail(&entity.SizeLimitError{Limit: c.maxBody, Declared: -1})
 			}
 			if ev.Kind == httpcore.ChunkData && ev.Extension != "" {
 				return data, &entity.ChunkPart{Data: data, Extension: ev.Extension}, nil
@@ -60,6 +76,11 @@ func (b *body) nextEvent() ([]byte, *entity.ChunkPart, error) {
 			return nil, nil, b.fail(ev.Err)
 		case httpcore.NeedMore:
 			c.consume(n)
+			if b.readerM != nil {
+				// The reader may run in another island than the connection's
+				// source: flush what its island has ready before waiting.
+				b.readerM.WillBlock()
+			}
 			more, err := c.fill()
 			if err != nil {
 				return nil, nil, b.fail(err)
@@ -74,19 +95,35 @@ func (b *body) nextEvent() ([]byte, *entity.ChunkPart, error) {
 }
 
 // fail ends the body with err; the connection cannot go on after it.
+// Called with c.inMu held.
 func (b *body) fail(err error) error {
 	b.c.mu.Lock()
 	b.err = err
 	b.c.closing = true
 	b.c.mu.Unlock()
+	b.released()
 	return err
 }
 
+// finish records the end of the body. Called with c.inMu held.
 func (b *body) finish() {
 	b.c.mu.Lock()
 	b.finished = true
 	b.c.setReady(b.x)
 	b.c.mu.Unlock()
+	b.released()
+}
+
+// ended reports whether the body needs no more input. Called with c.inMu
+// held.
+func (b *body) ended() bool { return b.finished || b.err != nil }
+
+// released lets go of the input once the body has ended if the inbound
+// side is done with it too. Called with c.inMu held.
+func (b *body) released() {
+	if b.c.inDone {
+		b.c.dropInput(stream.ErrCancelled)
+	}
 }
 
 // pullStart runs on the handler's first demand for body bytes: that is when
@@ -118,16 +155,22 @@ func (b *body) cancel(cause error) {
 	b.err = cause
 	b.c.closing = true
 	b.c.mu.Unlock()
+	b.released()
 }
 
 // dataPuller is the data stream of a Content-Length or chunked body.
-type dataPuller struct{ b *body }
+type dataPuller struct {
+	b *body
+	m *stream.Materializer
+}
 
 func (p *dataPuller) Pull() ([]byte, error) {
 	b := p.b
 	b.c.inMu.Lock()
 	defer b.c.inMu.Unlock()
 	b.pullStart()
+	b.readerM = p.m
+	defer func() { b.readerM = nil }()
 	for {
 		data, _, err := b.nextEvent()
 		if err != nil || len(data) > 0 {
@@ -139,13 +182,18 @@ func (p *dataPuller) Pull() ([]byte, error) {
 func (p *dataPuller) Cancel(cause error) { p.b.cancel(cause) }
 
 // chunkPuller is the chunk stream of a chunked body.
-type chunkPuller struct{ b *body }
+type chunkPuller struct {
+	b *body
+	m *stream.Materializer
+}
 
 func (p *chunkPuller) Pull() (entity.ChunkPart, error) {
 	b := p.b
 	b.c.inMu.Lock()
 	defer b.c.inMu.Unlock()
 	b.pullStart()
+	b.readerM = p.m
+	defer func() { b.readerM = nil }()
 	for {
 		data, part, err := b.nextEvent()
 		switch {

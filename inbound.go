@@ -21,30 +21,23 @@ func (in *inbound) Pull() (*Request, error) {
 	req, err := in.next()
 	if err != nil {
 		in.done = err
-		in.c.mu.Lock()
-		in.c.closing = true
-		in.c.mu.Unlock()
-		in.c.inMu.Lock()
-		in.c.dropInput(stream.ErrCancelled)
-		in.c.inMu.Unlock()
+		failure := err
+		if in.m.Stopped() {
+			failure = nil // the run's cancellation, not a failure of the input
+		}
+		in.c.endInput(failure, stream.ErrCancelled)
 	}
 	return req, err
 }
 
+// Cancel ends the inbound side; a body that a handler is still reading
+// goes on until it ends (or the connection closes).
 func (in *inbound) Cancel(cause error) {
 	if in.done != nil {
 		return
 	}
 	in.done = cause
-	c := in.c
-	c.mu.Lock()
-	c.closing = true
-	c.mu.Unlock()
-	c.inMu.Lock()
-	if c.body == nil {
-		c.dropInput(cause)
-	}
-	c.inMu.Unlock()
+	in.c.endInput(nil, cause)
 }
 
 func (in *inbound) next() (*Request, error) {
@@ -106,19 +99,16 @@ func (in *inbound) waitSlot() (closing bool, err error) {
 		// the flow and the reorder window alike.
 		free := len(c.pending)-c.phead < c.s.PipeliningLimit
 		sameIsland := c.outWaiting && c.outM == in.m
+		wait := !free && !closing && !sameIsland
+		c.slotWaiter = wait // finish wakes this stage only when it waits
 		c.mu.Unlock()
-		if free || closing {
+		if !wait {
+			if sameIsland && !free && !closing {
+				// A synchronous flow asked for another request without
+				// answering: waiting would wait for itself.
+				return false, c.protocolError("the handler flow asked for a request while %d were unanswered at the pipelining limit (a synchronous flow must answer each request before it asks for the next)", c.s.PipeliningLimit)
+			}
 			return closing, nil
-		}
-		if sameIsland {
-			// A synchronous flow asked for another request without
-			// answering: waiting would wait for itself.
-			return false, c.protocolError("the handler flow asked for a request while %d were unanswered at the pipelining limit (a synchronous flow must answer each request before it asks for the next)", c.s.PipeliningLimit)
-		}
-		select {
-		case <-c.slotFree:
-			continue
-		default:
 		}
 		in.m.WillBlock()
 		select {
@@ -151,7 +141,8 @@ func (c *conn) dispatch(ev httpcore.Event) *Request {
 	}
 	if ev.Body != httpcore.BodyNone {
 		b := &body{c: c, x: x, chunked: ev.Body == httpcore.BodyChunked, answered: make(chan struct{})}
-		b.needContinue = req.ExpectsContinue()
+		// RFC 9110 §10.1.1: a server ignores 100-continue from HTTP/1.0.
+		b.needContinue = req.ExpectsContinue() && req.Proto != httpcore.HTTP10
 		x.body = b
 		c.body = b
 		req.Entity = b.entity(req)
@@ -210,38 +201,52 @@ func (c *conn) serverAnswer(x *exchange, resp *Response) {
 
 // finishBody deals with the previous request's body before the next head is
 // parsed: it waits for that request's response, then discards an untouched
-// body up to MaxDrainBytes; anything else ends the connection.
+// body up to MaxDrainBytes; anything else ends the connection. Called with
+// inMu held; it lets go of it while it waits.
 func (in *inbound) finishBody(b *body) error {
 	c := in.c
 	if !b.finished {
-		c.inMu.Unlock()
-		select {
-		case <-b.answered:
-		case <-in.m.Done():
+		// A synchronous flow that asks for the next request before it
+		// answers this one cannot answer while this stage waits: move on
+		// at once, as if the response were out.
+		c.mu.Lock()
+		sameIsland := c.outWaiting && c.outM == in.m
+		c.mu.Unlock()
+		if !sameIsland {
+			c.inMu.Unlock()
+			select {
+			case <-b.answered:
+			case <-in.m.Done():
+				c.inMu.Lock()
+				return in.m.Cause()
+			}
 			c.inMu.Lock()
-			return in.m.Cause()
 		}
-		c.inMu.Lock()
 	}
 	if b.finished {
 		c.body = nil
 		return nil
 	}
 	if b.started || b.err != nil || (b.needContinue && !b.continueSent) {
-		return stream.EOS // the response said Connection: close
+		// The response said Connection: close (or the body failed).
+		b.fail(errLayerDone)
+		return stream.EOS
 	}
 	// Drain: read and discard up to MaxDrainBytes.
 	var drained int64
 	for !b.finished {
 		data, _, err := b.nextEvent()
-		if err != nil {
-			return stream.EOS
-		}
 		drained += int64(len(data))
-		if drained > c.s.MaxDrainBytes {
+		switch {
+		case err == stream.EOS:
+		case err != nil:
+			return stream.EOS
+		case drained > c.s.MaxDrainBytes:
+			b.fail(errLayerDone)
 			return stream.EOS
 		}
 	}
+	b.discarded = true
 	c.body = nil
 	return nil
 }
@@ -250,12 +255,12 @@ func (in *inbound) finishBody(b *body) error {
 func (b *body) entity(req *Request) entity.Entity {
 	if b.chunked {
 		chunks := entity.Once(stream.FromPuller(func(m *stream.Materializer) stream.Puller[entity.ChunkPart] {
-			return &chunkPuller{b: b}
+			return &chunkPuller{b: b, m: m}
 		}))
 		return &entity.Chunked{Type: req.ContentType, Chunks: chunks}
 	}
 	data := entity.Once(stream.FromPuller(func(m *stream.Materializer) stream.Puller[[]byte] {
-		return &dataPuller{b: b}
+		return &dataPuller{b: b, m: m}
 	}))
 	return &entity.Default{Type: req.ContentType, Length: req.ContentLength, Data: data}
 }

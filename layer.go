@@ -45,13 +45,22 @@ import (
 //
 // The bytes the layer emits are valid until its next pull: a consumer that
 // keeps them must copy them.
+//
+// The layer writes only when it is pulled, and while it waits for the
+// handler it cannot be: on its own it sends a 100 Continue or the 503 of a
+// timed-out request before the next response that it can write, not while
+// the handler blocks. ServeConn gives it a way to write them at once.
+// Likewise, a panic in a synchronous handler (fused with the layer) unwinds
+// to the sink of the run: ServeConn's recovers it and the layer answers
+// 500; another sink fails the run with the *stream.PanicError.
 func ServerLayer(s ServerSettings) bidi.Flow[*Response, []byte, []byte, *Request] {
 	s = s.resolved()
 	return bidi.FromFunc(func() (stream.Flow[*Response, []byte], stream.Flow[[]byte, *Request]) {
 		c := newConn(&s)
 		top := stream.NewFlow(func(m *stream.Materializer, up stream.Puller[*Response]) stream.Puller[[]byte] {
 			c.bind(m)
-			return &outbound{c: c, m: m, up: up}
+			c.out = &outbound{c: c, m: m, up: up}
+			return c.out
 		})
 		bottom := stream.NewFlow(func(m *stream.Materializer, up stream.Puller[[]byte]) stream.Puller[*Request] {
 			c.bind(m)
@@ -68,7 +77,8 @@ type ProtocolError = bidi.ProtocolError
 
 var (
 	errTruncated = errors.New("streamhttp: the connection closed in the middle of a request body")
-	errLayerDone = errors.New("streamhttp: connection closing")
+	errLayerDone = errors.New("streamhttp: the connection is closing: the rest of the request body is not read")
+	errDiscarded = errors.New("streamhttp: the request body was discarded: the handler flow asked for the next request before reading it")
 )
 
 // exchange is one request and what answers it, from the moment its head is
@@ -81,7 +91,7 @@ type exchange struct {
 	closeReq bool
 
 	resp       *Response // the handler's answer, once linked
-	made       *Response // the server's own answer (parse error, 417, 503)
+	made       *Response // the server's own answer (parse error, 417, 503, 500)
 	body       *body     // a streamed request body, nil otherwise
 	ready      bool      // the request has been received in full
 	readyTick  uint64    // conn.tick at that moment
@@ -91,37 +101,42 @@ type exchange struct {
 
 // conn is the state of one connection, shared by the stages of the layer.
 type conn struct {
-	s      *ServerSettings
-	parser *httpcore.Parser
-	ctx    context.Context // handed to requests
-	info   connInfo
-	oob    oobWriter // nil: out-of-band bytes go in-band
+	s       *ServerSettings
+	parser  *httpcore.Parser
+	ctx     context.Context // handed to requests
+	info    connInfo
+	oob     oobWriter // nil: out-of-band bytes go in-band
+	maxBody int64     // the limit of a streamed chunked body
 
 	mu         sync.Mutex
 	pending    []*exchange // oldest first, from phead on
 	phead      int
-	free       []*exchange // recycled exchanges
-	inFlow     int         // requests handed out and not yet answered by the flow
-	slotFree   chan struct{}
-	closing    bool        // no further request is read
-	inband     []byte      // out-of-band bytes for the next outbound pull
-	hasInband  atomic.Bool // len(inband) > 0, readable without the lock
-	outWaiting bool        // outbound is pulling the handler flow
+	free       []*exchange   // recycled exchanges
+	inFlow     int           // requests handed out and not yet answered by the flow
+	slotFree   chan struct{} // wakes the inbound side when slotWaiter
+	slotWaiter bool
+	closing    bool  // no further request is read
+	inErr      error // the failure the inbound side ended with, if any
+	outWaiting bool  // outbound is pulling the handler flow
 	outM       *stream.Materializer
+	out        *outbound
 	timer      *time.Timer
 	timerOn    bool          // the timer is armed
 	tick       uint64        // how often the timer has fired
 	tickEvery  time.Duration // the timer's period
+	stopped    bool          // the outbound side has ended: no timer, no response
 	aborted    bool          // a response was written out of band and the connection closed
+	writeDone  atomic.Bool   // the outbound side has ended: nothing more is written
 
 	// Input, owned by whoever holds inMu (the inbound stage or a body).
-	inMu  sync.Mutex
-	up    stream.Puller[[]byte]
-	buf   []byte // unconsumed input
-	off   int
-	inEOF bool
-	body  *body // the streamed body the parser is in, nil between messages
-	seq   uint64
+	inMu   sync.Mutex
+	up     stream.Puller[[]byte]
+	buf    []byte // unconsumed input
+	off    int
+	inEOF  bool  // the input has ended or has been cancelled
+	inDone bool  // the inbound stage has ended: release the input once no body needs it
+	body   *body // the streamed body the parser is in, nil between messages
+	seq    uint64
 }
 
 func newConn(s *ServerSettings) *conn {
@@ -131,6 +146,7 @@ func newConn(s *ServerSettings) *conn {
 		ctx:       context.Background(),
 		slotFree:  make(chan struct{}, 1),
 		tickEvery: tickPeriod(s.RequestTimeout),
+		maxBody:   s.Parser.MaxContentLength,
 	}
 }
 
@@ -142,12 +158,14 @@ func tickPeriod(timeout time.Duration) time.Duration {
 }
 
 // bind picks up what ServeConn put in the run's context: the connection's
-// addresses and the out-of-band writer.
+// addresses, the out-of-band writer, and a way for it to ask whether a
+// request is in progress.
 func (c *conn) bind(m *stream.Materializer) {
 	ctx := m.Context()
 	if h, ok := ctx.Value(connKey{}).(*connHooks); ok {
 		c.info, c.oob = h.info, h.oob
 		c.ctx = h.ctx
+		h.layer.Store(c)
 	}
 }
 
@@ -155,17 +173,34 @@ func (c *conn) bind(m *stream.Materializer) {
 type connKey struct{}
 
 type connHooks struct {
-	ctx  context.Context
-	info connInfo
-	oob  oobWriter
+	ctx   context.Context
+	info  connInfo
+	oob   oobWriter
+	layer atomic.Pointer[conn]
 }
 
 // oobWriter writes bytes to the connection now, ahead of the stream: 100
 // Continue, and the 503 of a request whose handler blocks.
 type oobWriter interface {
 	writeOOB(p []byte) error
-	// abort writes p, then closes the connection after lingering.
+	// abort writes p, closes the connection for writing and ends the run:
+	// nothing is written after p.
 	abort(p []byte)
+}
+
+// busy reports whether the server owes the client something: a response
+// to a request received in full, or the first demand for a body (which a
+// client expecting 100 Continue waits for). The idle timeout does not
+// apply then.
+func (c *conn) busy() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, x := range c.pending[c.phead:] {
+		if x.ready || x.body != nil && !x.body.started {
+			return true
+		}
+	}
+	return false
 }
 
 // input returns the unconsumed input.
@@ -200,7 +235,8 @@ func (c *conn) fill() (bool, error) {
 	return true, nil
 }
 
-// dropInput releases the input after the last request.
+// dropInput releases the input after the last request. Called with inMu
+// held.
 func (c *conn) dropInput(cause error) {
 	if !c.inEOF {
 		c.inEOF = true
@@ -209,13 +245,30 @@ func (c *conn) dropInput(cause error) {
 	c.buf, c.off = nil, 0
 }
 
-// errorResponse is the answer to a request the parser rejected.
-func errorResponse(e *httpcore.ParseError) *Response {
-	r := httpcore.Text(e.Status, e.Status.Reason()+": "+e.Reason+"\n")
-	return r
+// endInput records that the inbound stage has ended (with err, nil for a
+// cancellation): no request is read any more. The input is released now,
+// or when the body a handler is still reading ends.
+func (c *conn) endInput(err, cause error) {
+	c.mu.Lock()
+	c.closing = true
+	if err != nil && err != stream.EOS && c.inErr == nil {
+		c.inErr = err
+	}
+	c.mu.Unlock()
+	c.inMu.Lock()
+	c.inDone = true
+	if c.body == nil || c.body.ended() || c.writeDone.Load() {
+		c.dropInput(cause)
+	}
+	c.inMu.Unlock()
 }
 
-// logf logs at warning level with the connection's attributes.
+// errorResponse is the answer to a request the parser rejected.
+func errorResponse(e *httpcore.ParseError) *Response {
+	return httpcore.Text(e.Status, e.Status.Reason()+": "+e.Reason+"\n")
+}
+
+// warn logs at warning level with the connection's attributes.
 func (c *conn) warn(msg string, args ...any) {
 	c.s.Logger.Warn(msg, append(c.info.attrs(), args...)...)
 }

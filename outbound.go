@@ -10,9 +10,6 @@ import (
 	"github.com/streamhttp/streamhttp/stream"
 )
 
-// timeNow is time.Now, replaceable in tests.
-var timeNow = time.Now
-
 // outbound is the top direction of the layer: it takes the handler's
 // responses, puts them in request order and renders them.
 type outbound struct {
@@ -21,8 +18,9 @@ type outbound struct {
 	up  stream.Puller[*Response]
 	buf []byte // render buffer; what Pull returns is valid until the next Pull
 
-	upDone bool
-	done   error
+	upDone   bool
+	done     error
+	panicked *stream.PanicError // the handler's, recovered by ServeConn's sink
 
 	// The response whose body is streaming.
 	cur        *exchange
@@ -30,6 +28,7 @@ type outbound struct {
 	chunks     stream.Puller[entity.ChunkPart]
 	framing    httpcore.Framing
 	remaining  int64
+	declared   int64
 	lastSent   bool
 	closeAfter bool
 }
@@ -46,26 +45,21 @@ func (o *outbound) Pull() ([]byte, error) {
 }
 
 func (o *outbound) pull() ([]byte, error) {
-	c := o.c
 	if o.cur != nil {
 		return o.streamBody()
+	}
+	if o.panicked != nil {
+		return o.afterPanic()
 	}
 	if o.closeAfter {
 		return nil, stream.EOS
 	}
-	if c.hasInband.Load() {
-		c.mu.Lock()
-		o.buf = append(o.buf[:0], c.inband...)
-		c.inband = c.inband[:0]
-		c.hasInband.Store(false)
-		c.mu.Unlock()
-		if len(o.buf) > 0 {
-			return o.buf, nil
-		}
-	}
 	x, resp, force, err := o.next()
 	if err != nil {
 		return nil, err
+	}
+	if x == nil {
+		return o.buf, nil // an interim 100 Continue
 	}
 	return o.render(x, resp, force)
 }
@@ -75,8 +69,13 @@ func (o *outbound) pull() ([]byte, error) {
 func (o *outbound) end(err error) {
 	o.done = err
 	c := o.c
+	c.writeDone.Store(true)
 	c.mu.Lock()
 	c.closing = true
+	c.stopped = true
+	if c.timer != nil {
+		c.timer.Stop()
+	}
 	c.mu.Unlock()
 	cause := err
 	if err == stream.EOS {
@@ -92,7 +91,11 @@ func (o *outbound) end(err error) {
 		o.upDone = true
 		o.up.Cancel(cause)
 	}
-	if err != stream.EOS && !errors.As(err, new(*ProtocolError)) {
+	switch {
+	case err == stream.EOS, errors.Is(err, stream.ErrCancelled), errors.Is(err, errIdle), errors.Is(err, errAborted),
+		errors.As(err, new(*ProtocolError)), o.m.Stopped():
+		// An orderly end, or a failure that the run reports.
+	default:
 		c.warn("streamhttp: connection failed", "err", err)
 	}
 }
@@ -104,9 +107,15 @@ func (o *outbound) Cancel(cause error) {
 	}
 }
 
+// continueLine is the interim response that asks a client for its body
+// (RFC 9110 §15.2.1).
+const continueLine = "HTTP/1.1 100 Continue\r\n\r\n"
+
 // next returns the exchange to answer now, its response, and whether the
 // connection must close after it: the oldest exchange, once the handler (or
 // the server) has answered it. One lock round trip per pull of the flow.
+// It returns a nil exchange (and no error) when o.buf holds a 100 Continue
+// to send first.
 func (o *outbound) next() (*exchange, *Response, bool, error) {
 	c := o.c
 	c.mu.Lock()
@@ -121,9 +130,23 @@ func (o *outbound) next() (*exchange, *Response, bool, error) {
 				resp = x.resp
 			}
 			if resp != nil {
+				if x.body != nil && x.body.continueQueued {
+					// Too late for an interim response, unless the
+					// response streams (see continueFirst).
+					c.dequeueContinue(x.body)
+					x.body.continueDropped = true
+				}
 				force := x.forceClose || c.mustClose(x)
 				c.mu.Unlock()
 				return x, resp, force, nil
+			}
+			if x.body != nil && x.body.continueQueued {
+				// The handler of the oldest request asked for its body
+				// while this side could not write: say 100 Continue now.
+				c.dequeueContinue(x.body)
+				c.mu.Unlock()
+				o.buf = append(o.buf[:0], continueLine...)
+				return nil, nil, false, nil
 			}
 		}
 		if o.upDone {
@@ -142,25 +165,18 @@ func (o *outbound) next() (*exchange, *Response, bool, error) {
 		c.mu.Lock()
 		c.outWaiting = false
 		switch {
+		case c.aborted:
+			// The connection answered a timed-out request out of band and
+			// closed: whatever the flow says now is dropped.
+			c.mu.Unlock()
+			return nil, nil, false, stream.EOS
 		case err == stream.EOS:
 			o.upDone = true
 		case err != nil:
-			// The handler failed: the oldest unanswered request gets a 500
-			// and the connection closes after it.
 			o.upDone = true
-			x := c.oldestUnanswered()
-			if x == nil {
+			if err := o.handlerFailed(err); err != nil {
 				c.mu.Unlock()
 				return nil, nil, false, err
-			}
-			x.made, x.forceClose = internalError(), true
-			c.inFlow--
-			c.closing = true
-			var pe *stream.PanicError
-			if errors.As(err, &pe) {
-				c.s.Logger.Error("streamhttp: handler panicked", append(c.info.attrs(), "seq", x.seq, "panic", pe.Value, "stack", string(pe.Stack))...)
-			} else {
-				c.s.Logger.Error("streamhttp: handler failed", append(c.info.attrs(), "seq", x.seq, "err", err)...)
 			}
 		default:
 			if perr := c.link(resp); perr != nil {
@@ -169,10 +185,6 @@ func (o *outbound) next() (*exchange, *Response, bool, error) {
 			}
 		}
 	}
-}
-
-func internalError() *Response {
-	return httpcore.Text(httpcore.StatusInternalServerError, "Internal Server Error\n")
 }
 
 // oldestUnanswered returns the oldest exchange the handler still owes a
@@ -216,10 +228,6 @@ func (c *conn) link(resp *Response) error {
 	}
 	x.resp = resp // a late answer to a timed-out request is kept but never rendered
 	c.inFlow--
-	select {
-	case c.slotFree <- struct{}{}:
-	default:
-	}
 	return nil
 }
 
@@ -253,13 +261,22 @@ func (o *outbound) render(x *exchange, resp *Response, force bool) ([]byte, erro
 		Warn:           o.warnHeader,
 	}
 	buf, info, whole := httpcore.AppendResponse(o.buf[:0], resp, &rc)
-	o.buf = buf
-	o.closeAfter = info.Close
 	if whole {
+		o.buf = buf
+		o.closeAfter = info.Close
 		o.finish(x)
 		return buf, nil
 	}
-	o.cur, o.framing, o.remaining, o.lastSent = x, info.Framing, info.ContentLength, false
+	if x.body != nil {
+		// A 100 Continue goes first when the body may read the request's.
+		if send, force := c.continueFirst(x); send {
+			rc.ForceClose = force
+			buf, info, _ = httpcore.AppendResponse(append(buf[:0], continueLine...), resp, &rc)
+		}
+	}
+	o.buf = buf
+	o.closeAfter = info.Close
+	o.cur, o.framing, o.remaining, o.declared, o.lastSent = x, info.Framing, info.ContentLength, info.ContentLength, false
 	if ch, ok := resp.Entity.(*entity.Chunked); ok && info.Framing == httpcore.FramingChunked {
 		o.chunks, _ = stream.Materialize(o.m, ch.Chunks)
 	} else {
@@ -309,7 +326,7 @@ func (o *outbound) streamBody() ([]byte, error) {
 		if err == stream.EOS {
 			o.data = nil
 			if o.framing == httpcore.FramingLength && o.remaining != 0 {
-				return nil, &entity.LengthMismatchError{Declared: o.cur.resp.Entity.ContentLength(), Actual: o.cur.resp.Entity.ContentLength() - o.remaining}
+				return nil, &entity.LengthMismatchError{Declared: o.declared, Actual: o.declared - o.remaining}
 			}
 			if o.framing == httpcore.FramingChunked {
 				o.buf = httpcore.AppendLastChunk(o.buf[:0], "", nil)
@@ -331,7 +348,7 @@ func (o *outbound) streamBody() ([]byte, error) {
 			if int64(len(v)) > o.remaining {
 				o.data.Cancel(stream.ErrCancelled)
 				o.data = nil
-				return nil, &entity.LengthMismatchError{Declared: o.cur.resp.Entity.ContentLength(), Actual: o.cur.resp.Entity.ContentLength() - o.remaining + int64(len(v))}
+				return nil, &entity.LengthMismatchError{Declared: o.declared, Actual: o.declared - o.remaining + int64(len(v))}
 			}
 			o.remaining -= int64(len(v))
 			return v, nil
@@ -396,36 +413,154 @@ func (o *outbound) finish(x *exchange) {
 	c := o.c
 	o.cur = nil
 	c.mu.Lock()
+	b := x.body // x may be recycled once popped and the lock released
 	if c.head() == x {
 		c.popPending()
 	}
 	if o.closeAfter {
 		c.closing = true
 	}
-	c.mu.Unlock()
-	if x.body != nil {
-		close(x.body.answered)
+	if c.slotWaiter {
+		// The inbound side waits for a free slot (or for closing).
+		c.slotWaiter = false
+		select {
+		case c.slotFree <- struct{}{}:
+		default:
+		}
 	}
-	select {
-	case c.slotFree <- struct{}{}:
-	default:
+	c.mu.Unlock()
+	if b != nil {
+		close(b.answered)
 	}
 }
 
-// sendContinue writes 100 Continue for x, whose handler has asked for the
-// body: out of band when nothing else is being written, otherwise in band
-// before the next thing the outbound side writes.
-func (c *conn) sendContinue(x *exchange) {
-	cont := append(append([]byte(nil), "HTTP/1.1 100 Continue\r\n"...), "\r\n"...)
+// handlerPanicked takes over a panic of a synchronous handler, which
+// unwound through this stage (fused with the handler) to ServeConn's sink:
+// the sink recovers it, once per connection rather than once per request,
+// and pulls again. It reports whether the panic came out of the handler,
+// which this stage's next pull then deals with as its failure. Called in
+// the stage's goroutine.
+func (c *conn) handlerPanicked(pe *stream.PanicError) bool {
 	c.mu.Lock()
-	direct := c.oob != nil && c.outWaiting && c.head() == x && len(c.inband) == 0
+	defer c.mu.Unlock()
+	o := c.out
+	if o == nil || !c.outWaiting || o.done != nil {
+		return false
+	}
+	c.outWaiting = false
+	o.panicked = pe
+	return true
+}
+
+// afterPanic ends the handler flow after its panic (cancelling it, as a
+// sink would) and answers its request with a 500.
+func (o *outbound) afterPanic() ([]byte, error) {
+	pe := o.panicked
+	o.panicked = nil
+	o.upDone = true
+	o.up.Cancel(pe)
+	c := o.c
+	c.mu.Lock()
+	err := o.handlerFailed(pe)
+	c.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	return o.pull()
+}
+
+// handlerFailed deals with the failure of the handler flow. A failure the
+// flow merely passed on (of the input, of the pipelining guard, the run's
+// cancellation) ends the connection with it. A failure of the handler
+// itself gets the oldest unanswered request an error response (500, or 413
+// for a body over a limit) and the connection closes after it. Called with
+// c.mu held; it returns the error to end the connection with, if any.
+func (o *outbound) handlerFailed(err error) error {
+	c := o.c
+	if o.m.Stopped() || c.inErr != nil && errors.Is(err, c.inErr) {
+		return err
+	}
+	x := c.oldestUnanswered()
+	if x == nil {
+		return err
+	}
+	if x.made == nil { // not timed out already
+		x.made, x.forceClose = failureResponse(err), true
+	}
+	c.inFlow--
+	c.closing = true
+	// Log without the lock: the logger may write to a file.
+	seq := x.seq
+	c.mu.Unlock()
+	var pe *stream.PanicError
+	if errors.As(err, &pe) {
+		c.s.Logger.Error("streamhttp: handler panicked", append(c.info.attrs(), "seq", seq, "panic", pe.Value, "stack", string(pe.Stack))...)
+	} else {
+		c.s.Logger.Error("streamhttp: handler failed", append(c.info.attrs(), "seq", seq, "err", err)...)
+	}
+	c.mu.Lock()
+	return nil
+}
+
+// failureResponse is the answer to a request whose handler failed with err.
+func failureResponse(err error) *Response {
+	var sle *entity.SizeLimitError
+	if errors.As(err, &sle) {
+		// RFC 9110 §15.5.14; the request body (read by the handler)
+		// exceeded a limit.
+		return httpcore.Text(httpcore.StatusContentTooLarge, fmt.Sprintf("Content Too Large: the request body exceeds the limit of %d bytes\n", sle.Limit))
+	}
+	var pe *httpcore.ParseError
+	if errors.As(err, &pe) {
+		// The request body was malformed (chunked framing).
+		return errorResponse(pe)
+	}
+	return internalError()
+}
+
+func internalError() *Response {
+	return httpcore.Text(httpcore.StatusInternalServerError, "Internal Server Error\n")
+}
+
+// continueFirst reports whether a 100 Continue must precede the head of a
+// streamed response to x, and records it as sent, with the close decision
+// that follows. A streamed response may read the request body while it is
+// written (an echo): a client that waits for 100 Continue must get it
+// before the final response, never after. That is when the handler asked
+// for the body and the 100 could not go out yet, or when nothing has asked
+// for the body yet.
+func (c *conn) continueFirst(x *exchange) (send, force bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	b := x.body
+	if b.continueDropped || b.needContinue && !b.continueSent && !b.finished {
+		b.continueDropped, b.continueSent = false, true
+		return true, x.forceClose || c.mustClose(x)
+	}
+	return false, false
+}
+
+// dequeueContinue drops b's queued 100 Continue. Called with c.mu held.
+func (c *conn) dequeueContinue(b *body) { b.continueQueued = false }
+
+// sendContinue writes 100 Continue for x, whose handler has asked for the
+// body: out of band when the outbound side is waiting for x's response,
+// otherwise in band, before x's response and after the responses before
+// it (an interim response belongs to the request being answered). Once x
+// has its answer it is too late, and nothing is sent.
+func (c *conn) sendContinue(x *exchange) {
+	c.mu.Lock()
+	if x.resp != nil || x.made != nil || c.stopped {
+		c.mu.Unlock()
+		return
+	}
+	direct := c.oob != nil && c.outWaiting && c.head() == x
 	if !direct {
-		c.inband = append(c.inband, cont...)
-		c.hasInband.Store(true)
+		x.body.continueQueued = true
 	}
 	c.mu.Unlock()
 	if direct {
-		if err := c.oob.writeOOB(cont); err != nil {
+		if err := c.oob.writeOOB([]byte(continueLine)); err != nil {
 			c.warn("streamhttp: writing 100 Continue failed", "err", err)
 		}
 	}
@@ -439,7 +574,7 @@ func (c *conn) sendContinue(x *exchange) {
 // d once (tick-k-1)*tickEvery >= d. No clock is read per request.
 func (c *conn) setReady(x *exchange) {
 	x.ready, x.readyTick = true, c.tick
-	if !c.timerOn && c.timeoutOf(x) > 0 {
+	if !c.timerOn && !c.stopped && c.timeoutOf(x) > 0 {
 		c.timerOn = true
 		if c.timer == nil {
 			c.timer = time.AfterFunc(c.tickEvery, c.onTimer)
@@ -465,7 +600,7 @@ func (c *conn) onTimer() {
 	c.mu.Lock()
 	c.tick++
 	x := c.oldestUnanswered()
-	if x == nil || x.made != nil || c.aborted {
+	if x == nil || x.made != nil || c.aborted || c.stopped {
 		c.timerOn = false // nothing to time out (a late request already has its 503)
 		c.mu.Unlock()
 		return
@@ -477,28 +612,53 @@ func (c *conn) onTimer() {
 		return
 	}
 	c.timerOn = false
-	resp := (*Response)(nil)
-	if c.s.TimeoutResponse != nil {
-		resp = c.s.TimeoutResponse(x.req)
+	resp := c.timeoutResponse(x.req)
+	x.made, x.forceClose, x.late = resp, true, true
+	c.closing = true
+	// A handler that blocks must not hold back the 503: when the outbound
+	// side is only waiting for the handler, write it now, close the
+	// connection and end the run. A response with a streamed body cannot
+	// be written from here; it goes in band.
+	var p []byte
+	if c.oob != nil && c.outWaiting && c.head() == x {
+		rc := httpcore.RenderContext{Method: x.method, Proto: x.proto, ForceClose: true, Server: c.s.ServerHeader}
+		var complete bool
+		if p, _, complete = httpcore.AppendResponse(nil, resp, &rc); complete {
+			c.aborted = true
+			if x.body != nil {
+				close(x.body.answered)
+			}
+			c.popPending()
+		} else {
+			p = nil
+		}
+	}
+	seq := x.seq
+	c.mu.Unlock()
+	c.warn("streamhttp: request timed out", "seq", seq, "timeout", d)
+	if p != nil {
+		c.oob.abort(p)
+	}
+}
+
+// timeoutResponse makes the answer to a timed-out request: the user's
+// TimeoutResponse, or a plain 503 when there is none or it fails. Called
+// with c.mu held.
+func (c *conn) timeoutResponse(req *Request) (resp *Response) {
+	if f := c.s.TimeoutResponse; f != nil {
+		func() {
+			defer func() {
+				if v := recover(); v != nil {
+					pe := stream.NewPanicError(v)
+					c.s.Logger.Error("streamhttp: TimeoutResponse panicked", append(c.info.attrs(), "panic", pe.Value, "stack", string(pe.Stack))...)
+					resp = nil
+				}
+			}()
+			resp = f(req)
+		}()
 	}
 	if resp == nil {
 		resp = httpcore.Text(httpcore.StatusServiceUnavailable, "Service Unavailable: the server did not answer in time\n")
 	}
-	resp.Status = httpcore.StatusServiceUnavailable
-	x.made, x.forceClose, x.late = resp, true, true
-	c.closing = true
-	c.warn("streamhttp: request timed out", "seq", x.seq, "timeout", d)
-	// A handler that blocks must not hold back the 503: when the outbound
-	// side is only waiting for the handler, write it now and close.
-	direct := c.oob != nil && c.outWaiting && c.head() == x && len(c.inband) == 0
-	if direct {
-		c.aborted = true
-		c.popPending()
-	}
-	c.mu.Unlock()
-	if direct {
-		rc := httpcore.RenderContext{Method: x.method, Proto: x.proto, ForceClose: true, Server: c.s.ServerHeader}
-		p, _, _ := httpcore.AppendResponse(nil, resp, &rc)
-		c.oob.abort(p)
-	}
+	return resp
 }

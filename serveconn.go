@@ -49,66 +49,106 @@ const flushThreshold = 64 << 10
 
 // ServeConn serves HTTP/1.1 on rwc (a net.Conn, a *tls.Conn, one end of a
 // net.Pipe, ...) with handler until the connection is done: the client
-// closed it, a response closed it, ctx was cancelled, or it failed. It
-// closes rwc before it returns. The error is nil for an orderly end.
+// closed it, a response closed it, it was idle for IdleTimeout, ctx was
+// cancelled, or it failed. It closes rwc before it returns. The error is
+// nil for an orderly end. A *tls.Conn completes its handshake first (within
+// IdleTimeout), so that requests carry the TLS state.
 //
 // Responses are collected in one write buffer and written when the
 // connection is about to wait (for input, or for the handler) or the buffer
 // is full, so pipelined responses leave in one write.
+//
+// A handler that blocks does not hold back a request timeout: the 503 is
+// written while it blocks, the connection closes for writing and the
+// requests' context is cancelled; ServeConn returns once the handler has
+// returned.
 func ServeConn(ctx context.Context, rwc io.ReadWriteCloser, handler stream.Flow[*Request, *Response], s ServerSettings) error {
 	s = s.resolved()
-	cctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	cio := &connIO{rwc: rwc, s: &s}
+	if tc, ok := rwc.(*tls.Conn); ok {
+		if err := handshake(ctx, tc, s.IdleTimeout); err != nil {
+			rwc.Close()
+			return err
+		}
+	}
+	cctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	cio := &connIO{rwc: rwc, s: &s, cancel: cancel}
 	cio.dl, _ = rwc.(interface{ SetReadDeadline(time.Time) error })
 	hooks := &connHooks{ctx: cctx, info: infoOf(rwc), oob: cio}
+	cio.hooks = hooks
 	runCtx := context.WithValue(cctx, connKey{}, hooks)
 	flow := bidi.JoinLeft(handler, ServerLayer(s))
 	_, err := stream.RunWith(runCtx, stream.Via(cio.source(), flow), cio.sink())
 	cio.close()
-	if errors.Is(err, errIdle) {
-		err = nil // an idle connection closing is the normal end
+	if errors.Is(err, errIdle) || errors.Is(err, errAborted) {
+		err = nil // the normal end of an idle or a timed-out connection
 	}
 	return err
 }
 
-var errIdle = errors.New("streamhttp: idle timeout")
+// handshake runs the TLS handshake of tc, bounded by timeout (none if 0).
+func handshake(ctx context.Context, tc *tls.Conn, timeout time.Duration) error {
+	if timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
+	}
+	return tc.HandshakeContext(ctx)
+}
+
+var (
+	errIdle    = errors.New("streamhttp: idle timeout")
+	errAborted = errors.New("streamhttp: connection closed after a timeout response")
+)
 
 // connIO is the byte side of a served connection: a source of input chunks
 // and a sink that buffers output.
 type connIO struct {
-	rwc io.ReadWriteCloser
-	s   *ServerSettings
-	dl  interface{ SetReadDeadline(time.Time) error }
+	rwc    io.ReadWriteCloser
+	s      *ServerSettings
+	dl     interface{ SetReadDeadline(time.Time) error }
+	cancel context.CancelCauseFunc // ends the run
+	hooks  *connHooks
 
-	mu       sync.Mutex // guards w, wbuf and closed
-	wbuf     []byte
-	closed   bool
-	lastIO   time.Time
-	werr     error
+	mu      sync.Mutex // guards the fields below it but the reader's
+	wbuf    []byte
+	wclosed bool // nothing more is written: abort has written its last
+	closed  bool
+	lastIO  time.Time
+	werr    error
+
+	// Owned by the reader.
 	rbuf     []byte
 	deadline time.Time
+
+	// The reader's wake-up on cancellation, and its end.
+	stopReader func() bool // guarded by mu
+	readerDone chan struct{}
 }
 
 // source reads chunks; each is valid until the next pull.
 func (c *connIO) source() stream.Source[[]byte] {
 	return stream.FromPuller(func(m *stream.Materializer) stream.Puller[[]byte] {
 		// A run that ends (or is cancelled) must not stay blocked in Read.
+		c.readerDone = make(chan struct{})
 		stop := context.AfterFunc(m.Context(), func() {
+			defer close(c.readerDone)
 			if c.dl != nil {
 				c.dl.SetReadDeadline(time.Unix(1, 0))
 			} else {
 				c.rwc.Close()
 			}
 		})
-		return &connReader{c: c, m: m, stop: stop}
+		c.mu.Lock()
+		c.stopReader = stop
+		c.mu.Unlock()
+		return &connReader{c: c, m: m}
 	})
 }
 
 type connReader struct {
 	c    *connIO
 	m    *stream.Materializer
-	stop func() bool
 	done error
 }
 
@@ -145,9 +185,9 @@ func (r *connReader) Pull() ([]byte, error) {
 		case err == nil:
 			continue
 		case errors.Is(err, os.ErrDeadlineExceeded) && !r.m.Stopped():
-			if c.idleFor() < c.s.IdleTimeout {
+			if c.idleFor() < c.s.IdleTimeout || c.busy() {
 				c.deadline = time.Time{}
-				continue // output moved recently: not idle
+				continue // output moved recently, or a request is in progress
 			}
 			r.done = errIdle
 		case err == io.EOF || r.m.Stopped():
@@ -163,7 +203,19 @@ func (r *connReader) Cancel(error) {
 	if r.done == nil {
 		r.done = stream.ErrCancelled
 	}
-	r.stop()
+	r.c.quiesceReader()
+}
+
+// quiesceReader makes sure that the reader's wake-up does not run from now
+// on: it stops it, or waits for it to have run.
+func (c *connIO) quiesceReader() {
+	c.mu.Lock()
+	stop := c.stopReader
+	c.stopReader = nil
+	c.mu.Unlock()
+	if stop != nil && !stop() {
+		<-c.readerDone
+	}
 }
 
 func (c *connIO) touch() {
@@ -178,32 +230,66 @@ func (c *connIO) idleFor() time.Duration {
 	return time.Since(c.lastIO)
 }
 
+// busy reports whether the layer has a request in progress, which the idle
+// timeout leaves alone.
+func (c *connIO) busy() bool {
+	l := c.hooks.layer.Load()
+	return l != nil && l.busy()
+}
+
 // sink buffers the layer's output and writes it when the island is about
 // to wait, when the buffer is full, and at the end.
+//
+// It also recovers the panics of a synchronous handler, which is fused with
+// the layer and so unwinds through it to here: the layer answers 500 and
+// closes, where a plain sink would fail the run. One deferred recovery per
+// connection (per panic) rather than one per request keeps the hot path
+// free of it.
 func (c *connIO) sink() stream.Sink[[]byte, stream.NotUsed] {
 	return stream.NewSink(func(m *stream.Materializer, up stream.Puller[[]byte]) (stream.NotUsed, error) {
 		m.OnBlock(func() { c.flush() })
 		for {
-			p, err := up.Pull()
-			if err == stream.EOS {
-				return stream.NotUsed{}, c.flush()
-			}
-			if err != nil {
-				c.flush()
+			pe, err := c.pump(up)
+			if pe == nil {
 				return stream.NotUsed{}, err
 			}
-			c.mu.Lock()
-			c.wbuf = append(c.wbuf, p...)
-			full := len(c.wbuf) >= flushThreshold
-			c.mu.Unlock()
-			if full {
-				if err := c.flush(); err != nil {
-					up.Cancel(err)
-					return stream.NotUsed{}, err
-				}
+			if l := c.hooks.layer.Load(); l == nil || !l.handlerPanicked(pe) {
+				up.Cancel(pe)
+				c.flush()
+				return stream.NotUsed{}, pe
 			}
 		}
 	})
+}
+
+// pump moves the layer's output to the write buffer until the output ends,
+// and returns how it ended, or the panic that unwound to it.
+func (c *connIO) pump(up stream.Puller[[]byte]) (pe *stream.PanicError, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			pe = stream.NewPanicError(v)
+		}
+	}()
+	for {
+		p, err := up.Pull()
+		if err == stream.EOS {
+			return nil, c.flush()
+		}
+		if err != nil {
+			c.flush()
+			return nil, err
+		}
+		c.mu.Lock()
+		c.wbuf = append(c.wbuf, p...)
+		full := len(c.wbuf) >= flushThreshold
+		c.mu.Unlock()
+		if full {
+			if err := c.flush(); err != nil {
+				up.Cancel(err)
+				return nil, err
+			}
+		}
+	}
 }
 
 // flush writes the buffered output.
@@ -214,7 +300,7 @@ func (c *connIO) flush() error {
 }
 
 func (c *connIO) writeLocked(extra []byte) error {
-	if c.werr != nil {
+	if c.werr != nil || c.wclosed {
 		return c.werr
 	}
 	if len(extra) > 0 {
@@ -239,12 +325,27 @@ func (c *connIO) writeOOB(p []byte) error {
 	return c.writeLocked(p)
 }
 
-// abort writes p and closes the connection after lingering.
+// abort writes p, closes the connection for writing so that the client
+// sees the end after p, and ends the run (which cancels the requests'
+// context). The linger and the close follow when ServeConn returns.
 func (c *connIO) abort(p []byte) {
 	c.mu.Lock()
 	c.writeLocked(p)
+	c.wclosed = true
 	c.mu.Unlock()
-	c.close()
+	// Cancel first: a read that fails because of the close below then
+	// reports the end of the run, not an error.
+	c.cancel(errAborted)
+	if !c.closeWrite() {
+		c.rwc.Close()
+	}
+}
+
+// closeWrite closes the write side of a TCP or TLS connection and reports
+// whether it could.
+func (c *connIO) closeWrite() bool {
+	cw, ok := c.rwc.(interface{ CloseWrite() error })
+	return ok && cw.CloseWrite() == nil
 }
 
 // close flushes, then closes gracefully: the write side first, then reading
@@ -258,16 +359,18 @@ func (c *connIO) close() {
 	}
 	c.closed = true
 	c.writeLocked(nil)
+	halfClosed := c.wclosed // by abort
+	c.wclosed = true
+	werr := c.werr
 	c.mu.Unlock()
-	type closeWriter interface{ CloseWrite() error }
-	if cw, ok := c.rwc.(closeWriter); ok && c.werr == nil && c.dl != nil && c.s.LingerTimeout > 0 {
-		if cw.CloseWrite() == nil {
-			c.dl.SetReadDeadline(time.Now().Add(c.s.LingerTimeout))
-			var discard [512]byte
-			for {
-				if _, err := c.rwc.Read(discard[:]); err != nil {
-					break
-				}
+	// The reader's wake-up must not move the deadline under the linger.
+	c.quiesceReader()
+	if werr == nil && c.dl != nil && c.s.LingerTimeout > 0 && (halfClosed || c.closeWrite()) {
+		c.dl.SetReadDeadline(time.Now().Add(c.s.LingerTimeout))
+		var discard [512]byte
+		for {
+			if _, err := c.rwc.Read(discard[:]); err != nil {
+				break
 			}
 		}
 	}

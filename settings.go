@@ -52,7 +52,8 @@ type ServerSettings struct {
 	// only the head of its response.
 	TransparentHEAD bool
 	// TimeoutResponse makes the response for a timed-out request; nil means
-	// a plain 503.
+	// a plain 503. It is called with the connection's state locked: it
+	// must return at once, and it must return a new response each time.
 	TimeoutResponse func(*Request) *Response
 	// Logger receives connection errors and handler panics; nil means
 	// slog.Default().
@@ -93,6 +94,11 @@ func (s ServerSettings) resolved() ServerSettings {
 	}
 	if s.MaxDrainBytes <= 0 {
 		s.MaxDrainBytes = DefaultMaxDrainBytes
+	}
+	// The layer enforces the body limit on streamed chunked bodies itself,
+	// so it needs the parser's default too.
+	if s.Parser.MaxContentLength <= 0 {
+		s.Parser.MaxContentLength = httpcore.DefaultMaxContentLength
 	}
 	if s.ServerHeader == "" {
 		s.ServerHeader = DefaultServerHeader

@@ -114,7 +114,7 @@ type Request struct {
 	ctx     context.Context
 	timeout int64 // SetTimeout's override, accessed atomically
 
-	strict    entity.Strict
+	strict entity.Strict
 }
 
 // Context returns the request's context: it is cancelled when the client

@@ -1,0 +1,500 @@
+#!/usr/bin/env bash
+# Load benchmark: the streamhttp echo server (examples/echo) against a
+# net/http and a fasthttp server with the same routes (bench/peers, a module
+# of its own so that fasthttp never enters the main module), over loopback.
+#
+# Every measured run starts its server afresh pinned to core 0 (taskset -c 0),
+# waits until it answers, drives it from core 1 (taskset -c 1) and stops it
+# by its PID. Within a round the three servers take turns (the first one
+# rotates from round to round); req/s, p50 and p99 are the medians over the
+# rounds, errors their sum.
+#
+# Scenarios (wrk -t1, --latency):
+#   a  GET /plaintext, 50 connections
+#   b  GET /plaintext, 256 connections
+#   c  GET /plaintext pipelined 16 deep, 256 connections (wrk times a whole
+#      batch of 16, so p50/p99 are per batch)
+#   d  POST /echo with a 4 KiB body, 50 connections
+#   e  GET /sleep?ms=10, 256 connections
+#   f  idle keep-alive connections: server RSS per connection
+#      (bench/peers/idleconns, BENCH_IDLE connections, once per server)
+#   g  syscalls per request under strace -c -f (keep-alive and pipelined,
+#      50 connections each, BENCH_STRACE_DUR seconds; strace slows the
+#      server, so its req/s there means nothing)
+#
+# Environment:
+#   BENCH_DUR        seconds per measured wrk run (default 5)
+#   BENCH_ROUNDS     rounds of a..e, medians taken (default 3)
+#   BENCH_WARMUP     seconds of unmeasured load after each start (default 1)
+#   BENCH_IDLE       connections of scenario f (default 10000)
+#   BENCH_STRACE_DUR seconds of each traced run of scenario g (default 3)
+#   BENCH_PORT       first of three loopback ports used (default 18091)
+#   BENCH_ONLY       the scenarios to run, e.g. "a c f" (default all)
+#
+# The defaults take 5 to 7 minutes on the project's 2-core machine; the
+# planned duration is printed first. BENCH_DUR defaults to 5 rather than 10
+# so that a default run stays under 10 minutes.
+#
+# Needs root to install what is missing (wrk, h2load from nghttp2-client,
+# strace) and to raise the open-files limit for scenario f. The table goes to
+# stdout and to results/bench-DATE.txt, the raw tool output to
+# results/bench-DATE.log.
+set -euo pipefail
+
+# No pathname expansion: URLs such as /sleep?ms=10 pass through word
+# splitting unquoted.
+set -f
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+GO=${GO:-go}
+BENCH_DUR=${BENCH_DUR:-5}
+BENCH_ROUNDS=${BENCH_ROUNDS:-3}
+BENCH_WARMUP=${BENCH_WARMUP:-1}
+BENCH_IDLE=${BENCH_IDLE:-10000}
+BENCH_STRACE_DUR=${BENCH_STRACE_DUR:-3}
+BENCH_PORT=${BENCH_PORT:-18091}
+BENCH_ONLY=${BENCH_ONLY:-a b c d e f g}
+
+die() { echo "bench: $*" >&2; exit 1; }
+for v in BENCH_DUR BENCH_ROUNDS BENCH_WARMUP BENCH_IDLE BENCH_STRACE_DUR BENCH_PORT; do
+	[[ ${!v} =~ ^[0-9]+$ ]] || die "$v must be a whole number, not '${!v}'"
+done
+[ "$BENCH_DUR" -ge 1 ] || die "BENCH_DUR must be at least 1"
+[ "$BENCH_ROUNDS" -ge 1 ] || die "BENCH_ROUNDS must be at least 1"
+[ "$BENCH_IDLE" -ge 1 ] || die "BENCH_IDLE must be at least 1"
+[ "$BENCH_STRACE_DUR" -ge 1 ] || die "BENCH_STRACE_DUR must be at least 1"
+[ "$BENCH_PORT" -ge 1024 ] && [ "$BENCH_PORT" -le 65530 ] || die "BENCH_PORT must be from 1024 to 65530"
+for s in $BENCH_ONLY; do
+	[[ $s =~ ^[a-g]$ ]] || die "BENCH_ONLY names scenarios a to g, not '$s'"
+done
+only() { [[ " $BENCH_ONLY " == *" $1 "* ]]; }
+[ "$(nproc)" -ge 2 ] || die "needs 2 cores: the server runs on core 0, the load on core 1"
+
+# --- tools -----------------------------------------------------------------
+
+missing=()
+command -v wrk >/dev/null || missing+=(wrk)
+command -v h2load >/dev/null || missing+=(nghttp2-client)
+command -v strace >/dev/null || missing+=(strace)
+command -v taskset >/dev/null || missing+=(util-linux)
+if [ ${#missing[@]} -gt 0 ]; then
+	echo "bench: installing ${missing[*]}" >&2
+	apt-get update -q
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}"
+fi
+
+# Scenario f holds BENCH_IDLE connections open on both ends. Go raises its
+# soft limit to the hard one by itself, so the hard limit is what counts.
+need_fds=$((BENCH_IDLE + 1024))
+if [ "$(ulimit -Hn)" != unlimited ] && [ "$(ulimit -Hn)" -lt "$need_fds" ]; then
+	ulimit -Hn "$need_fds" 2>/dev/null || true
+fi
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+if only f && [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt "$need_fds" ]; then
+	die "scenario f needs $need_fds open files but the limit is $(ulimit -n): lower BENCH_IDLE"
+fi
+
+# --- plan ------------------------------------------------------------------
+
+# Seconds: a wrk run costs its warm-up and measurement plus about one second
+# to start and stop the server; an idle run about 3 s plus 1 s per thousand
+# connections; a traced run its duration plus about 3 s; the build about 20 s.
+n_wrk=0
+for s in a b c d e; do only "$s" && n_wrk=$((n_wrk + 1)); done
+plan=$((20 + n_wrk * 3 * BENCH_ROUNDS * (BENCH_WARMUP + BENCH_DUR + 1)))
+only f && plan=$((plan + 3 * (3 + BENCH_IDLE / 1000)))
+only g && plan=$((plan + 3 * 2 * (BENCH_STRACE_DUR + 3)))
+printf 'bench: scenarios %s, %s round(s) of %ss (+%ss warm-up), %s idle connections: about %dm%02ds\n' \
+	"$BENCH_ONLY" "$BENCH_ROUNDS" "$BENCH_DUR" "$BENCH_WARMUP" "$BENCH_IDLE" $((plan / 60)) $((plan % 60))
+started=$SECONDS
+# Other work on the machine skews the numbers: the report shows the load
+# average at the start and the end.
+load_start=$(cut -d' ' -f1-3 /proc/loadavg)
+
+# --- build -----------------------------------------------------------------
+
+tmp=$(mktemp -d)
+SERVER_PID=
+STRACE_PID=
+cleanup() {
+	# Stop only the processes this script started, by their PIDs.
+	if [ -n "$STRACE_PID" ]; then kill -INT "$STRACE_PID" 2>/dev/null || true; wait "$STRACE_PID" 2>/dev/null || true; fi
+	if [ -n "$SERVER_PID" ]; then kill -KILL "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; fi
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+echo "bench: building into $tmp" >&2
+$GO build -o "$tmp/streamhttp" ./examples/echo
+(cd bench/peers && $GO build -o "$tmp/" ./nethttp ./fasthttp ./idleconns)
+
+# The pipelined batch: 16 GETs written at once; wrk counts each response.
+cat >"$tmp/pipeline.lua" <<'EOF'
+local depth = 16
+local batch
+function init(args)
+	local reqs = {}
+	for i = 1, depth do
+		reqs[i] = wrk.format("GET", "/plaintext")
+	end
+	batch = table.concat(reqs)
+end
+function request()
+	return batch
+end
+EOF
+cat >"$tmp/post4k.lua" <<'EOF'
+wrk.method = "POST"
+wrk.body = string.rep("0123456789abcdef", 256)
+wrk.headers["Content-Type"] = "application/octet-stream"
+EOF
+
+stamp=$(date +%Y-%m-%d-%H%M%S)
+mkdir -p results
+OUT=results/bench-$stamp.txt
+RAW=results/bench-$stamp.log
+: >"$RAW"
+
+# --- servers ---------------------------------------------------------------
+
+SERVERS=(streamhttp net/http fasthttp)
+declare -A PORT=([streamhttp]=$BENCH_PORT [net/http]=$((BENCH_PORT + 1)) [fasthttp]=$((BENCH_PORT + 2)))
+
+# probe PORT prints the status line's first 12 bytes of GET /plaintext.
+probe() {
+	timeout 2 bash -c '
+		exec 3<>/dev/tcp/127.0.0.1/'"$1"' || exit 1
+		printf "GET /plaintext HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n" >&3
+		head -c 12 <&3' 2>/dev/null || true
+}
+
+# start_server NAME starts it on core 0 and waits until it answers; it sets
+# SERVER_PID and returns non-zero when the server does not come up.
+start_server() {
+	local name=$1 port=${PORT[$1]} bin
+	case $name in
+	streamhttp) bin=("$tmp/streamhttp" -addr "127.0.0.1:$port" -pipelining-limit 16 -parallelism 1) ;;
+	net/http) bin=("$tmp/nethttp" -addr "127.0.0.1:$port") ;;
+	fasthttp) bin=("$tmp/fasthttp" -addr "127.0.0.1:$port") ;;
+	esac
+	if [ -n "$(probe "$port")" ]; then
+		die "port $port already answers: something else listens there (set BENCH_PORT)"
+	fi
+	SERVER_LOG=$tmp/server-${name//\//}.log
+	taskset -c 0 "${bin[@]}" >"$SERVER_LOG" 2>&1 &
+	SERVER_PID=$!
+	local i
+	for ((i = 0; i < 100; i++)); do
+		if ! kill -0 "$SERVER_PID" 2>/dev/null; then
+			echo "bench: $name exited at start:" >&2
+			tail -n 20 "$SERVER_LOG" >&2
+			wait "$SERVER_PID" 2>/dev/null || true
+			SERVER_PID=
+			return 1
+		fi
+		[ "$(probe "$port")" = "HTTP/1.1 200" ] && return 0
+		sleep 0.1
+	done
+	echo "bench: $name did not answer within 10 s" >&2
+	stop_server "$name"
+	return 1
+}
+
+# stop_server NAME stops SERVER_PID (TERM, then KILL after 6 s: the echo
+# example waits up to 5 s for its connections). It sets CRASH to
+# "crashed (exit N)" when the server had died before it was asked to stop,
+# and to "" otherwise.
+stop_server() {
+	local name=$1 rc=0 i
+	CRASH=
+	[ -n "$SERVER_PID" ] || return 0
+	if ! kill -0 "$SERVER_PID" 2>/dev/null; then
+		wait "$SERVER_PID" 2>/dev/null || rc=$?
+		CRASH="crashed (exit $rc)"
+		{
+			echo "=== $name died under load (exit $rc); its log:"
+			tail -n 50 "$SERVER_LOG"
+		} >>"$RAW"
+		SERVER_PID=
+		return 0
+	fi
+	kill -TERM "$SERVER_PID" 2>/dev/null || true
+	for ((i = 0; i < 60; i++)); do
+		kill -0 "$SERVER_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	if kill -0 "$SERVER_PID" 2>/dev/null; then
+		echo "bench: $name ignored SIGTERM for 6 s; killing it" >&2
+		echo "=== $name ignored SIGTERM for 6 s" >>"$RAW"
+		kill -KILL "$SERVER_PID" 2>/dev/null || true
+	fi
+	wait "$SERVER_PID" 2>/dev/null || true
+	SERVER_PID=
+}
+
+# --- wrk -------------------------------------------------------------------
+
+declare -A LABEL=(
+	[a]="a plaintext c50"
+	[b]="b plaintext c256"
+	[c]="c pipelined16 c256"
+	[d]="d echo 4KiB c50"
+	[e]="e sleep10ms c256"
+)
+
+# wrk_args SCENARIO PORT prints wrk's arguments after -d.
+wrk_args() {
+	local base=http://127.0.0.1:$2
+	case $1 in
+	a) echo "-c50 --latency $base/plaintext" ;;
+	b) echo "-c256 --latency $base/plaintext" ;;
+	c) echo "-c256 --latency -s $tmp/pipeline.lua $base/plaintext" ;;
+	d) echo "-c50 --latency -s $tmp/post4k.lua $base/echo" ;;
+	e) echo "-c256 --latency $base/sleep?ms=10" ;;
+	esac
+}
+
+# run_wrk DURATION ARGS... runs wrk on core 1, bounded in time.
+run_wrk() {
+	local dur=$1
+	shift
+	timeout -k 5 $((dur + 30)) taskset -c 1 wrk -t1 -d"${dur}s" "$@" 2>&1 || true
+}
+
+# to_us prints a wrk duration (12.3us, 1.2ms, 3.0s, 1.0m) in microseconds.
+to_us() {
+	awk -v s="$1" 'BEGIN {
+		if (!match(s, /^[0-9.]+/)) exit
+		v = substr(s, 1, RLENGTH); u = substr(s, RLENGTH + 1)
+		f = (u == "us") ? 1 : (u == "ms") ? 1000 : (u == "s") ? 1e6 : (u == "m") ? 6e7 : (u == "h") ? 3.6e9 : 0
+		if (f) printf "%.1f", v * f
+	}'
+}
+
+# fmt_lat prints microseconds as wrk would, roughly.
+fmt_lat() {
+	[ -n "$1" ] || { echo "-"; return; }
+	awk -v u="$1" 'BEGIN {
+		if (u < 1000) printf "%.0fus", u
+		else if (u < 1e6) printf "%.2fms", u / 1000
+		else printf "%.2fs", u / 1e6
+	}'
+}
+
+# median prints the median of its numeric arguments (nothing for none).
+median() {
+	[ $# -gt 0 ] || return 0
+	printf '%s\n' "$@" | sort -g | awk '{ a[NR] = $1 } END {
+		if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2
+	}'
+}
+
+# parse_wrk FILE prints "RPS P50US P99US ERRORS REQUESTS".
+parse_wrk() {
+	awk '
+		/^Requests\/sec:/ { rps = $2 }
+		$1 == "50%" { p50 = $2 }
+		$1 == "99%" { p99 = $2 }
+		/requests in/ { reqs = $1 }
+		/Socket errors:/ { gsub(/,/, ""); err += $4 + $6 + $8 + $10 }
+		/Non-2xx or 3xx responses:/ { err += $NF }
+		END { printf "%s %s %s %d %s\n", rps == "" ? "-" : rps, p50 == "" ? "-" : p50, p99 == "" ? "-" : p99, err, reqs == "" ? 0 : reqs }
+	' "$1"
+}
+
+declare -A RPS P50 P99 ERRS NOTE
+for s in a b c d e; do
+	only "$s" || continue
+	for ((r = 0; r < BENCH_ROUNDS; r++)); do
+		for ((k = 0; k < 3; k++)); do
+			srv=${SERVERS[$(((r + k) % 3))]}
+			key="$s|$srv"
+			tag="[$s round $((r + 1)) $srv]"
+			if ! start_server "$srv"; then
+				NOTE[$key]="did not start"
+				continue
+			fi
+			# shellcheck disable=SC2046
+			[ "$BENCH_WARMUP" -gt 0 ] && run_wrk "$BENCH_WARMUP" $(wrk_args "$s" "${PORT[$srv]}") >/dev/null
+			out=$tmp/wrk.txt
+			run_wrk "$BENCH_DUR" $(wrk_args "$s" "${PORT[$srv]}") >"$out"
+			stop_server "$srv"
+			crash=$CRASH
+			{ echo "=== $tag wrk -t1 -d${BENCH_DUR}s $(wrk_args "$s" "${PORT[$srv]}")"; cat "$out"; } >>"$RAW"
+			read -r rps p50 p99 errs _ < <(parse_wrk "$out")
+			if [ -n "$crash" ]; then
+				NOTE[$key]=$crash
+				echo "bench: $tag $srv $crash; wrk said:" >&2
+				cat "$out" >&2
+			fi
+			if [ "$rps" = "-" ]; then
+				NOTE[$key]="${NOTE[$key]:-no wrk result}"
+				echo "bench: $tag no result; wrk said:" >&2
+				cat "$out" >&2
+				continue
+			fi
+			RPS[$key]="${RPS[$key]:-} $rps"
+			P50[$key]="${P50[$key]:-} $(to_us "$p50")"
+			P99[$key]="${P99[$key]:-} $(to_us "$p99")"
+			ERRS[$key]=$((${ERRS[$key]:-0} + errs))
+			printf 'bench: %-40s %10s req/s  p50 %-8s p99 %-8s errors %s\n' "$tag" "$rps" "$p50" "$p99" "$errs" >&2
+			[ "$errs" -eq 0 ] || { echo "bench: $tag errors; wrk said:" >&2; cat "$out" >&2; }
+		done
+	done
+done
+
+# --- f: idle connections ---------------------------------------------------
+
+declare -A IDLE
+if only f; then
+	for srv in "${SERVERS[@]}"; do
+		start_server "$srv" || { IDLE[$srv]="did not start"; continue; }
+		line=$(timeout -k 5 200 taskset -c 1 "$tmp/idleconns" -addr "127.0.0.1:${PORT[$srv]}" -pid "$SERVER_PID" \
+			-n "$BENCH_IDLE" -timeout 180s 2>"$tmp/idle.err") || true
+		stop_server "$srv"
+		crash=$CRASH
+		{ echo "=== [f $srv] idleconns -n $BENCH_IDLE"; echo "$line"; cat "$tmp/idle.err"; } >>"$RAW"
+		IDLE[$srv]="$line${crash:+ $crash}"
+		[ -s "$tmp/idle.err" ] && { echo "bench: [f $srv] idleconns said:" >&2; cat "$tmp/idle.err" >&2; }
+		echo "bench: [f $srv] ${line:-no result} $crash" >&2
+	done
+fi
+
+# --- g: syscalls per request -----------------------------------------------
+
+declare -A SYS
+if only g; then
+	for mode in keepalive pipelined; do
+		for srv in "${SERVERS[@]}"; do
+			key="$mode|$srv"
+			start_server "$srv" || { SYS[$key]="did not start"; continue; }
+			args="-c50 http://127.0.0.1:${PORT[$srv]}/plaintext"
+			[ "$mode" = keepalive ] || args="-s $tmp/pipeline.lua $args"
+			taskset -c 1 strace -c -f -q -o "$tmp/strace.txt" -p "$SERVER_PID" 2>"$tmp/strace.err" &
+			STRACE_PID=$!
+			sleep 1 # let strace attach to every thread
+			# shellcheck disable=SC2086
+			run_wrk "$BENCH_STRACE_DUR" $args >"$tmp/wrk.txt"
+			kill -INT "$STRACE_PID" 2>/dev/null || true
+			for ((i = 0; i < 100; i++)); do kill -0 "$STRACE_PID" 2>/dev/null || break; sleep 0.1; done
+			kill -KILL "$STRACE_PID" 2>/dev/null || true
+			wait "$STRACE_PID" 2>/dev/null || true
+			STRACE_PID=
+			stop_server "$srv"
+			crash=$CRASH
+			{ echo "=== [g $mode $srv] wrk -t1 -d${BENCH_STRACE_DUR}s $args"; cat "$tmp/wrk.txt"; cat "$tmp/strace.txt" "$tmp/strace.err" 2>/dev/null; } >>"$RAW"
+			read -r _ _ _ errs reqs < <(parse_wrk "$tmp/wrk.txt")
+			if [ ! -s "$tmp/strace.txt" ] || [ "$reqs" -eq 0 ]; then
+				SYS[$key]="no result${crash:+ $crash}"
+				echo "bench: [g $mode $srv] no result; strace said:" >&2
+				cat "$tmp/strace.err" >&2
+				continue
+			fi
+			# strace -c rows: % time, seconds, usecs/call, calls, [errors,] syscall.
+			SYS[$key]=$(awk -v reqs="$reqs" -v errs="$errs" -v note="$crash" '
+				$NF == "total" { total = $4 }
+				$4 ~ /^[0-9]+$/ && $NF != "total" {
+					n = $4; c = $NF
+					if (c ~ /^(read|readv|recvfrom|recvmsg)$/) rd += n
+					else if (c ~ /^(write|writev|sendto|sendmsg)$/) wr += n
+					else if (c ~ /^epoll_/) ep += n
+					else if (c == "futex") fx += n
+				}
+				END { printf "%9d %8.3f %8.3f %8.3f %8.3f %8.3f %6d %s", reqs, rd / reqs, wr / reqs, ep / reqs, fx / reqs, total / reqs, errs, note }
+			' "$tmp/strace.txt")
+			echo "bench: [g $mode $srv] requests read/req write/req epoll/req futex/req all/req: ${SYS[$key]}" >&2
+		done
+	done
+fi
+
+# --- report ----------------------------------------------------------------
+
+# ratio A B prints A/B with two decimals ("-" when either is missing).
+ratio() {
+	[ -n "$1" ] && [ -n "$2" ] || { echo "-"; return; }
+	awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'
+}
+
+# spread prints (max - min) / median of its arguments as a percentage.
+spread() {
+	[ $# -gt 1 ] || { echo "-"; return; }
+	local med
+	med=$(median "$@")
+	printf '%s\n' "$@" | awk -v med="$med" 'NR == 1 { lo = hi = $1 } { if ($1 < lo) lo = $1; if ($1 > hi) hi = $1 }
+		END { if (med > 0) printf "%.0f%%", 100 * (hi - lo) / med; else print "-" }'
+}
+
+report() {
+	echo "streamhttp load benchmark, $(date '+%Y-%m-%d %H:%M:%S %Z')"
+	echo "commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD 2>/dev/null || echo ' + uncommitted changes')," \
+		"$($GO version | awk '{ print $3 }'), $(uname -sr), $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)"
+	echo "servers on core 0 (GOMAXPROCS 1), wrk -t1 on core 1; streamhttp = examples/echo -pipelining-limit 16 -parallelism 1"
+	echo "BENCH_DUR=$BENCH_DUR BENCH_ROUNDS=$BENCH_ROUNDS BENCH_WARMUP=$BENCH_WARMUP BENCH_IDLE=$BENCH_IDLE BENCH_STRACE_DUR=$BENCH_STRACE_DUR"
+	echo "req/s, p50, p99: medians over the rounds; spread: (max - min) / median of req/s over the rounds;"
+	echo "errors: their sum (socket errors + non-2xx); scenario c: wrk times whole batches of 16, so p50/p99 are per batch"
+	echo
+	local s srv key med
+	if [ "$n_wrk" -gt 0 ]; then
+		printf '%-20s %-11s %11s %7s %9s %9s %7s %11s %11s  %s\n' scenario server req/s spread p50 p99 errors "vs net/http" "vs fasthttp" note
+		for s in a b c d e; do
+			only "$s" || continue
+			declare -A med_rps=()
+			for srv in "${SERVERS[@]}"; do
+				# shellcheck disable=SC2086
+				med_rps[$srv]=$(median ${RPS["$s|$srv"]:-})
+			done
+			for srv in "${SERVERS[@]}"; do
+				key="$s|$srv"
+				med=${med_rps[$srv]}
+				# shellcheck disable=SC2086
+				printf '%-20s %-11s %11s %7s %9s %9s %7s %11s %11s  %s\n' "${LABEL[$s]}" "$srv" \
+					"$([ -n "$med" ] && printf '%.0f' "$med" || echo -)" "$(spread ${RPS[$key]:-})" \
+					"$(fmt_lat "$(median ${P50[$key]:-})")" "$(fmt_lat "$(median ${P99[$key]:-})")" \
+					"${ERRS[$key]:--}" "$(ratio "$med" "${med_rps[net/http]}")" "$(ratio "$med" "${med_rps[fasthttp]}")" \
+					"${NOTE[$key]:-}"
+			done
+			unset med_rps
+		done
+		echo
+	fi
+	if only f; then
+		echo "f: idle keep-alive connections (one GET each, then idle; server VmRSS before and after)"
+		printf '%-11s %7s %7s %8s %12s %12s %11s %11s %11s\n' server conns ok failed "rss before" "rss after" KiB/conn "vs net/http" "vs fasthttp"
+		local per_n per_f line
+		per_n=$(sed -n 's/.*kib_per_conn=\([0-9.-]*\).*/\1/p' <<<"${IDLE[net/http]:-}")
+		per_f=$(sed -n 's/.*kib_per_conn=\([0-9.-]*\).*/\1/p' <<<"${IDLE[fasthttp]:-}")
+		for srv in "${SERVERS[@]}"; do
+			line=${IDLE[$srv]:-}
+			if [[ $line != idle* ]]; then
+				printf '%-11s %s\n' "$srv" "${line:-no result}"
+				continue
+			fi
+			awk -v srv="$srv" -v rn="$(ratio "$(sed -n 's/.*kib_per_conn=\([0-9.-]*\).*/\1/p' <<<"$line")" "$per_n")" \
+				-v rf="$(ratio "$(sed -n 's/.*kib_per_conn=\([0-9.-]*\).*/\1/p' <<<"$line")" "$per_f")" '{
+				for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+				extra = ""
+				for (i = 8; i <= NF; i++) extra = extra " " $i
+				printf "%-11s %7s %7s %8s %9s KiB %9s KiB %11s %11s %11s%s\n", srv, v["conns"], v["ok"], v["failed"],
+					v["rss_before_kib"], v["rss_after_kib"], v["kib_per_conn"], rn, rf, extra
+			}' <<<"$line"
+		done
+		echo
+	fi
+	if only g; then
+		echo "g: syscalls per request under strace -c -f, wrk -c50 for ${BENCH_STRACE_DUR}s (read = read/readv/recv*, write = write/writev/send*)"
+		printf '%-10s %-11s %9s %8s %8s %8s %8s %8s %6s\n' mode server requests read write epoll futex all errors
+		local mode
+		for mode in keepalive pipelined; do
+			for srv in "${SERVERS[@]}"; do
+				printf '%-10s %-11s %s\n' "$mode" "$srv" "${SYS["$mode|$srv"]:-no result}"
+			done
+		done
+		echo
+	fi
+	echo "took $((SECONDS - started)) s (planned about $plan s); load average $load_start at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end"
+	echo "raw output in $RAW"
+}
+
+report | sed 's/ *$//' | tee "$OUT"
+echo "bench: wrote $OUT" >&2
