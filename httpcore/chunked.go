@@ -91,32 +91,43 @@ func (p *Parser) parseChunkSize(in []byte) (int, *ParseError) {
 	return i + 2, nil
 }
 
-// validChunkExt checks chunk-ext with at least one extension:
-// 1*( BWS ";" BWS name [ BWS "=" BWS value ] ) where value is a token or a
-// quoted-string. Whitespace at the end is accepted as BWS (RFC 9110 §5.6.3).
-func validChunkExt(s []byte) bool {
-	i, n := 0, 0
+// validChunkExt checks chunk-ext as it follows a chunk size (RFC 9112
+// §7.1.1), with at least one extension:
+//
+//	chunk-ext     = *( BWS ";" BWS chunk-ext-name [ BWS "=" BWS chunk-ext-val ] )
+//	chunk-ext-val = token / quoted-string
+func validChunkExt(s []byte) bool { return chunkExtSyntax(s, true) }
+
+// chunkExtSyntax checks chunk-ext syntax in s; when semicolon is false, s is
+// what follows the first ';' (as the parser reports an extension) and its
+// first extension starts without one.
+func chunkExtSyntax[S ~string | ~[]byte](s S, semicolon bool) bool {
+	i := 0
 	ws := func() {
 		for i < len(s) && (s[i] == ' ' || s[i] == '\t') {
 			i++
 		}
 	}
-	for {
-		ws()
-		if i == len(s) {
-			return n > 0
-		}
-		if s[i] != ';' {
-			return false
-		}
-		i++
-		n++
-		ws()
+	token := func() bool {
 		start := i
 		for i < len(s) && charClass[s[i]]&cToken != 0 {
 			i++
 		}
-		if i == start {
+		return i > start
+	}
+	for n := 0; ; n++ {
+		ws()
+		if i == len(s) {
+			return n > 0
+		}
+		if semicolon || n > 0 {
+			if s[i] != ';' {
+				return false
+			}
+			i++
+			ws()
+		}
+		if !token() {
 			return false
 		}
 		ws()
@@ -129,13 +140,7 @@ func validChunkExt(s []byte) bool {
 			if !skipQuoted(s, &i) {
 				return false
 			}
-			continue
-		}
-		start = i
-		for i < len(s) && charClass[s[i]]&cToken != 0 {
-			i++
-		}
-		if i == start {
+		} else if !token() {
 			return false
 		}
 	}
@@ -143,7 +148,7 @@ func validChunkExt(s []byte) bool {
 
 // skipQuoted moves *i past the quoted-string that starts at s[*i] (RFC 9110
 // §5.6.4) and reports whether there is a valid one.
-func skipQuoted(s []byte, i *int) bool {
+func skipQuoted[S ~string | ~[]byte](s S, i *int) bool {
 	for j := *i + 1; j < len(s); j++ {
 		switch c := s[j]; {
 		case c == '"':
