@@ -4,13 +4,13 @@
 // alone. scripts/conformance.sh (make conformance) runs it against the echo
 // example.
 //
-// It reads the corpus (httpcore/testdata/llhttp/cases.jsonl) and selects
-// the cases TestLLHTTPCorpus selects: type exactly "request". Like that
-// test it adds "Host: example.com" to every HTTP/1.1 request that has none.
-// The deliberate deviations (llhttpDeviations) and the methods a server
-// would register to accept what llhttp accepts (llhttpMethods) are read from
-// the test's source, httpcore/llhttp_test.go, so that this program and the
-// test cannot drift apart: the test keeps that table exact.
+// It reads the corpus (-corpus, httpcore/testdata/llhttp/cases.jsonl) and
+// selects the cases TestLLHTTPCorpus selects: type exactly "request". Like
+// that test it adds "Host: example.com" to every HTTP/1.1 request that has
+// none. The selection, the Host insertion, the deliberate deviations and
+// the methods a server would register to accept what llhttp accepts all
+// come from internal/llhttpcorpus, which the test uses too, so that this
+// program and the test cannot drift apart: the test keeps that table exact.
 //
 // For each case it dials the server, writes the bytes, half-closes its
 // write side and reads until the server closes or -timeout passes. The
@@ -53,14 +53,9 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
-	"go/ast"
-	"go/parser"
-	"go/token"
 	"io"
 	"net"
 	"net/http"
@@ -73,12 +68,12 @@ import (
 	"time"
 
 	"github.com/streamhttp/streamhttp/httpcore"
+	"github.com/streamhttp/streamhttp/internal/llhttpcorpus"
 )
 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:8080", "address of the server under test")
 	corpus := flag.String("corpus", filepath.Join("httpcore", "testdata", "llhttp", "cases.jsonl"), "llhttp cases as JSON lines")
-	table := flag.String("table", filepath.Join("httpcore", "llhttp_test.go"), "Go source holding llhttpDeviations and llhttpMethods")
 	timeout := flag.Duration("timeout", 5*time.Second, "how long one case may take, from dialling to the server's close")
 	parallel := flag.Int("parallel", 8, "cases run at once")
 	verbose := flag.Bool("v", false, "print every case, not only failures and notes")
@@ -88,12 +83,8 @@ func main() {
 		os.Exit(2)
 	}
 
-	devs, methods, err := readTable(*table)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "conformance:", err)
-		os.Exit(2)
-	}
-	cases, err := readCases(*corpus)
+	devs, methods := llhttpcorpus.Deviations(), llhttpcorpus.Methods[httpcore.Method]()
+	cases, err := llhttpcorpus.StrictRequests(*corpus)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "conformance:", err)
 		os.Exit(2)
@@ -106,121 +97,12 @@ func main() {
 	}
 	c.Close()
 
-	results := runAll(cases, *parallel, func(lc llhttpCase) outcome {
+	results := runAll(cases, *parallel, func(lc llhttpcorpus.Case) outcome {
 		return judge(lc, devs, methods, *addr, *timeout)
 	})
 	if !report(os.Stdout, *addr, results, devs, *verbose) {
 		os.Exit(1)
 	}
-}
-
-// llhttpCase is one line of cases.jsonl (the fields TestLLHTTPCorpus uses).
-type llhttpCase struct {
-	File     string
-	Line     int
-	Headings []string
-	Type     string
-	RawB64   string `json:"raw_b64"`
-	Outcome  string // ok, upgrade or error
-	Messages int    // complete messages
-	Error    *struct{ Reason string }
-}
-
-// key names a case as llhttpDeviations does: file:line.
-func (c llhttpCase) key() string { return fmt.Sprintf("%s:%d", filepath.Base(c.File), c.Line) }
-
-// readCases returns the strict request cases of the corpus at path.
-func readCases(path string) ([]llhttpCase, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	var cases []llhttpCase
-	sc := bufio.NewScanner(f)
-	sc.Buffer(nil, 1<<20)
-	for sc.Scan() {
-		var c llhttpCase
-		if err := json.Unmarshal(sc.Bytes(), &c); err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
-		}
-		if c.Type == "request" {
-			cases = append(cases, c)
-		}
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	if len(cases) == 0 {
-		return nil, fmt.Errorf("%s: no request cases", path)
-	}
-	return cases, nil
-}
-
-// readTable reads the composite literals of the variables llhttpDeviations
-// (map[string]string) and llhttpMethods ([]Method) from the Go source at
-// path. Only string literals are accepted as keys, values and elements.
-func readTable(path string) (map[string]string, []httpcore.Method, error) {
-	f, err := parser.ParseFile(token.NewFileSet(), path, nil, parser.SkipObjectResolution)
-	if err != nil {
-		return nil, nil, err
-	}
-	var devs map[string]string
-	var methods []httpcore.Method
-	for _, d := range f.Decls {
-		gd, ok := d.(*ast.GenDecl)
-		if !ok || gd.Tok != token.VAR {
-			continue
-		}
-		for _, s := range gd.Specs {
-			vs := s.(*ast.ValueSpec)
-			for i, name := range vs.Names {
-				if i >= len(vs.Values) {
-					continue
-				}
-				lit, ok := vs.Values[i].(*ast.CompositeLit)
-				if !ok {
-					continue
-				}
-				switch name.Name {
-				case "llhttpDeviations":
-					devs = map[string]string{}
-					for _, e := range lit.Elts {
-						kv, ok := e.(*ast.KeyValueExpr)
-						if !ok {
-							return nil, nil, fmt.Errorf("%s: llhttpDeviations: an element is not key: value", path)
-						}
-						k, kerr := stringLit(kv.Key)
-						v, verr := stringLit(kv.Value)
-						if err := errors.Join(kerr, verr); err != nil {
-							return nil, nil, fmt.Errorf("%s: llhttpDeviations: %w", path, err)
-						}
-						devs[k] = v
-					}
-				case "llhttpMethods":
-					for _, e := range lit.Elts {
-						m, err := stringLit(e)
-						if err != nil {
-							return nil, nil, fmt.Errorf("%s: llhttpMethods: %w", path, err)
-						}
-						methods = append(methods, httpcore.Method(m))
-					}
-				}
-			}
-		}
-	}
-	if len(devs) == 0 || len(methods) == 0 {
-		return nil, nil, fmt.Errorf("%s: llhttpDeviations or llhttpMethods is missing or empty", path)
-	}
-	return devs, methods, nil
-}
-
-func stringLit(e ast.Expr) (string, error) {
-	b, ok := e.(*ast.BasicLit)
-	if !ok || b.Kind != token.STRING {
-		return "", fmt.Errorf("%T is not a string literal", e)
-	}
-	return strconv.Unquote(b.Value)
 }
 
 // request is what the local parser makes of one request of a case.
@@ -249,55 +131,20 @@ func scan(in []byte, s httpcore.ParserSettings) ([]request, *httpcore.ParseError
 	}
 }
 
-// withHosts adds "Host: example.com" after the request line of every
-// HTTP/1.1 request of raw that has none, as TestLLHTTPCorpus does (RFC 9112
-// §3.2 requires it; llhttp does not check). The requests are found with the
-// parser, so a body that looks like a request is left alone.
-func withHosts(raw []byte, methods []httpcore.Method) []byte {
-	p := httpcore.NewParser(httpcore.ParserSettings{CustomMethods: methods})
-	var out []byte
-	rest := append([]byte(nil), raw...)
-	atStart := true
-	for {
-		if atStart {
-			rest = insertHost(rest)
-			atStart = false
+// hostNext is a fresh parser with settings s as llhttpcorpus.WithHosts
+// uses it to find where the requests of an input start.
+func hostNext(s httpcore.ParserSettings) llhttpcorpus.NextFunc {
+	p := httpcore.NewParser(s)
+	return func(b []byte) (int, llhttpcorpus.Step) {
+		ev, n := p.Next(b)
+		switch {
+		case ev.Kind == httpcore.NeedMore || ev.Kind == httpcore.Failed:
+			return n, llhttpcorpus.Stop
+		case ev.Kind == httpcore.RequestHead && ev.Body == httpcore.BodyNone || ev.Kind == httpcore.MessageEnd:
+			return n, llhttpcorpus.MessageDone
 		}
-		ev, n := p.Next(rest)
-		out, rest = append(out, rest[:n]...), rest[n:]
-		switch ev.Kind {
-		case httpcore.NeedMore, httpcore.Failed:
-			return append(out, rest...)
-		case httpcore.RequestHead:
-			atStart = ev.Body == httpcore.BodyNone
-		case httpcore.MessageEnd:
-			atStart = true
-		}
+		return n, llhttpcorpus.InMessage
 	}
-}
-
-// insertHost adds the Host field to the request at the start of b when it
-// is HTTP/1.1 and has none before the first empty line.
-func insertHost(b []byte) []byte {
-	start := 0
-	for bytes.HasPrefix(b[start:], []byte("\r\n")) {
-		start += 2
-	}
-	eol := bytes.Index(b[start:], []byte("\r\n"))
-	if eol < 0 || !bytes.HasSuffix(b[start:start+eol], []byte(" HTTP/1.1")) {
-		return b
-	}
-	fields := b[start+eol+2:]
-	if e := bytes.Index(fields, []byte("\r\n\r\n")); e >= 0 {
-		fields = fields[:e+2]
-	}
-	for _, line := range bytes.Split(fields, []byte("\r\n")) {
-		if len(line) >= 5 && bytes.EqualFold(line[:5], []byte("host:")) {
-			return b
-		}
-	}
-	at := start + eol + 2
-	return append(append(append([]byte(nil), b[:at]...), "Host: example.com\r\n"...), b[at:]...)
 }
 
 // exchange is what the server did with one case's bytes.
@@ -403,14 +250,14 @@ type kind uint8
 const (
 	passed kind = iota
 	failed
-	deviation    // listed in llhttpDeviations: reported, not judged
+	deviation    // listed in llhttpcorpus.Deviations: reported, not judged
 	unregistered // llhttp accepts a method the echo server does not register
 	early        // answered before a malformed body was read, then closed
 )
 
 // outcome is the verdict on one case.
 type outcome struct {
-	c    llhttpCase
+	c    llhttpcorpus.Case
 	in   []byte
 	kind kind
 	why  string // for failed: the reason; otherwise a note, maybe empty
@@ -418,14 +265,9 @@ type outcome struct {
 }
 
 // judge runs case lc against the server and judges the result.
-func judge(lc llhttpCase, devs map[string]string, methods []httpcore.Method, addr string, timeout time.Duration) outcome {
+func judge(lc llhttpcorpus.Case, devs map[string]string, methods []httpcore.Method, addr string, timeout time.Duration) outcome {
 	o := outcome{c: lc}
-	raw, err := base64.StdEncoding.DecodeString(lc.RawB64)
-	if err != nil {
-		o.kind, o.why = failed, "the corpus line does not decode: "+err.Error()
-		return o
-	}
-	o.in = withHosts(raw, methods)
+	o.in = llhttpcorpus.WithHosts(lc.Raw, hostNext(httpcore.ParserSettings{CustomMethods: methods}))
 	reqs, _ := scan(o.in, httpcore.ParserSettings{CustomMethods: methods})
 	x, err := exchangeWith(addr, o.in, reqs, timeout)
 	if err != nil {
@@ -453,7 +295,7 @@ func judge(lc llhttpCase, devs map[string]string, methods []httpcore.Method, add
 	default:
 		verdict = judgeRejected(x, lc.Messages)
 	}
-	if why, ok := devs[lc.key()]; ok {
+	if why, ok := devs[lc.Key()]; ok {
 		o.kind, o.why = deviation, why
 		switch {
 		case refusedAt >= 0:
@@ -552,7 +394,7 @@ func judgeRefused(x exchange, at int) string {
 }
 
 // notes says what is worth knowing about a case that passed.
-func notes(x exchange, lc llhttpCase) string {
+func notes(x exchange, lc llhttpcorpus.Case) string {
 	var n []string
 	if x.timedOut {
 		n = append(n, "the connection stayed open after the half-close until the deadline")
@@ -570,7 +412,7 @@ func notes(x exchange, lc llhttpCase) string {
 }
 
 // runAll runs f over cases with at most parallel at once, keeping order.
-func runAll(cases []llhttpCase, parallel int, f func(llhttpCase) outcome) []outcome {
+func runAll(cases []llhttpcorpus.Case, parallel int, f func(llhttpcorpus.Case) outcome) []outcome {
 	out := make([]outcome, len(cases))
 	sem := make(chan struct{}, parallel)
 	var wg sync.WaitGroup
@@ -599,7 +441,7 @@ func report(w io.Writer, addr string, results []outcome, devs map[string]string,
 	fmt.Fprintf(w, "llhttp strict request cases against %s: %d\n", addr, len(results))
 	for _, o := range results {
 		count[o.kind]++
-		seen[o.c.key()] = true
+		seen[o.c.Key()] = true
 		label := map[kind]string{passed: "ok", failed: "FAIL", deviation: "DEVIATION", unregistered: "UNREGISTERED", early: "EARLY"}[o.kind]
 		switch o.kind {
 		case passed:
@@ -616,7 +458,7 @@ func report(w io.Writer, addr string, results []outcome, devs map[string]string,
 				continue
 			}
 		}
-		fmt.Fprintf(w, "%-12s %s %q (llhttp: %s, %d messages%s)\n", label, o.c.key(), strings.Join(o.c.Headings, " / "), o.c.Outcome, o.c.Messages, llhttpReason(o.c))
+		fmt.Fprintf(w, "%-12s %s %q (llhttp: %s, %d messages%s)\n", label, o.c.Key(), strings.Join(o.c.Headings, " / "), o.c.Outcome, o.c.Messages, llhttpReason(o.c))
 		if o.why != "" {
 			fmt.Fprintf(w, "             %s\n", o.why)
 		}
@@ -631,12 +473,12 @@ func report(w io.Writer, addr string, results []outcome, devs map[string]string,
 	fmt.Fprintf(w, "passed: %d (%d accepted as llhttp does, %d rejected as llhttp does)\n", count[passed], passAccepted, passRejected)
 	fmt.Fprintf(w, "methods the echo server does not register, answered 501: %d\n", count[unregistered])
 	fmt.Fprintf(w, "answered before a malformed body was read, then closed: %d\n", count[early])
-	fmt.Fprintf(w, "deviations (httpcore/llhttp_test.go): %d\n", count[deviation])
+	fmt.Fprintf(w, "deviations (internal/llhttpcorpus): %d\n", count[deviation])
 	if count[failed] > 0 {
 		var names []string
 		for _, o := range results {
 			if o.kind == failed {
-				names = append(names, o.c.key())
+				names = append(names, o.c.Key())
 			}
 		}
 		fmt.Fprintf(w, "failed: %d: %s\n", count[failed], strings.Join(names, " "))
@@ -649,9 +491,9 @@ func report(w io.Writer, addr string, results []outcome, devs map[string]string,
 	return count[failed] == 0
 }
 
-func llhttpReason(c llhttpCase) string {
-	if c.Error == nil {
+func llhttpReason(c llhttpcorpus.Case) string {
+	if c.Reason == "" {
 		return ""
 	}
-	return ", " + strconv.Quote(c.Error.Reason)
+	return ", " + strconv.Quote(c.Reason)
 }
