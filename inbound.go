@@ -1,6 +1,9 @@
 package streamhttp
 
 import (
+	"errors"
+	"time"
+
 	"github.com/streamhttp/streamhttp/entity"
 	"github.com/streamhttp/streamhttp/httpcore"
 	"github.com/streamhttp/streamhttp/stream"
@@ -62,6 +65,11 @@ func (in *inbound) next() (*Request, error) {
 		c.consume(n)
 		switch ev.Kind {
 		case httpcore.RequestHead:
+			if !c.headSince.IsZero() {
+				c.mu.Lock()
+				c.headSince = time.Time{}
+				c.mu.Unlock()
+			}
 			if req := c.dispatch(ev); req != nil {
 				return req, nil
 			}
@@ -70,7 +78,18 @@ func (in *inbound) next() (*Request, error) {
 			c.serverAnswer(nil, errorResponse(ev.Err))
 			return nil, stream.EOS
 		case httpcore.NeedMore:
+			if len(c.input()) > 0 && c.headSince.IsZero() {
+				// A head has begun: HeadTimeout runs from now. Only the
+				// slow path gets here; a head that arrives whole never does.
+				c.mu.Lock()
+				c.headSince = time.Now()
+				c.mu.Unlock()
+			}
 			more, err := c.fill()
+			if errors.Is(err, errHeadTimeout) {
+				c.serverAnswer(nil, httpcore.Text(httpcore.StatusRequestTimeout, "Request Timeout: the request head did not arrive in time\n"))
+				return nil, stream.EOS
+			}
 			if err != nil {
 				return nil, err
 			}

@@ -76,9 +76,10 @@ func ServerLayer(s ServerSettings) bidi.Flow[*Response, []byte, []byte, *Request
 type ProtocolError = bidi.ProtocolError
 
 var (
-	errTruncated = errors.New("streamhttp: the connection closed in the middle of a request body")
-	errLayerDone = errors.New("streamhttp: the connection is closing: the rest of the request body is not read")
-	errDiscarded = errors.New("streamhttp: the request body was discarded: the handler flow asked for the next request before reading it")
+	errHeadTimeout = errors.New("streamhttp: the request head did not arrive within HeadTimeout")
+	errTruncated   = errors.New("streamhttp: the connection closed in the middle of a request body")
+	errLayerDone   = errors.New("streamhttp: the connection is closing: the rest of the request body is not read")
+	errDiscarded   = errors.New("streamhttp: the request body was discarded: the handler flow asked for the next request before reading it")
 )
 
 // exchange is one request and what answers it, from the moment its head is
@@ -120,6 +121,7 @@ type conn struct {
 	outWaiting bool  // outbound is pulling the handler flow
 	outM       *stream.Materializer
 	out        *outbound
+	headSince  time.Time // when the head being received began; written by inbound under mu
 	timer      *time.Timer
 	timerOn    bool          // the timer is armed
 	tick       uint64        // how often the timer has fired
@@ -186,6 +188,17 @@ type oobWriter interface {
 	// abort writes p, closes the connection for writing and ends the run:
 	// nothing is written after p.
 	abort(p []byte)
+}
+
+// headDeadline returns when the request head being received must be
+// complete, or the zero time when no head is under way.
+func (c *conn) headDeadline() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.headSince.IsZero() || c.s.HeadTimeout <= 0 {
+		return time.Time{}
+	}
+	return c.headSince.Add(c.s.HeadTimeout)
 }
 
 // busy reports whether the server owes the client something: a response

@@ -167,11 +167,16 @@ func (r *connReader) Pull() ([]byte, error) {
 			r.done = r.m.Cause()
 			return nil, r.done
 		}
-		if c.s.IdleTimeout > 0 && c.dl != nil {
+		head := c.headDeadline()
+		if c.dl != nil && (c.s.IdleTimeout > 0 || !head.IsZero()) {
 			now := time.Now()
+			d := now.Add(c.s.IdleTimeout)
+			if c.s.IdleTimeout <= 0 || !head.IsZero() && head.Before(d) {
+				d = head
+			}
 			// Moving the deadline is a timer operation: do it at most about
-			// once a second.
-			if d := now.Add(c.s.IdleTimeout); d.Sub(c.deadline) > time.Second {
+			// once a second, unless it must come sooner.
+			if d.Sub(c.deadline) > time.Second || d.Before(c.deadline) {
 				c.deadline = d
 				c.dl.SetReadDeadline(d)
 			}
@@ -185,7 +190,11 @@ func (r *connReader) Pull() ([]byte, error) {
 		case err == nil:
 			continue
 		case errors.Is(err, os.ErrDeadlineExceeded) && !r.m.Stopped():
-			if c.idleFor() < c.s.IdleTimeout || c.busy() {
+			if head := c.headDeadline(); !head.IsZero() && !time.Now().Before(head) {
+				r.done = errHeadTimeout // the layer answers 408
+				return nil, r.done
+			}
+			if c.s.IdleTimeout <= 0 || c.idleFor() < c.s.IdleTimeout || c.busy() {
 				c.deadline = time.Time{}
 				continue // output moved recently, or a request is in progress
 			}
@@ -228,6 +237,14 @@ func (c *connIO) idleFor() time.Duration {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return time.Since(c.lastIO)
+}
+
+// headDeadline is the layer's: when the head being received must be in.
+func (c *connIO) headDeadline() time.Time {
+	if l := c.hooks.layer.Load(); l != nil {
+		return l.headDeadline()
+	}
+	return time.Time{}
 }
 
 // busy reports whether the layer has a request in progress, which the idle

@@ -25,6 +25,10 @@ type ServerSettings struct {
 	// IdleTimeout closes a connection on which no bytes moved in either
 	// direction for this long while no request was in progress. Default 60 s.
 	IdleTimeout time.Duration
+	// HeadTimeout bounds the time from the first byte of a request head to
+	// its end; a client that sends its head slower than that (slowloris)
+	// gets 408 and the connection closes. Enforced by ServeConn. Default 10 s.
+	HeadTimeout time.Duration
 	// RequestTimeout is how long a handler may take to start its response,
 	// counted from the end of the request body. When it runs out the server
 	// answers 503 (or TimeoutResponse), drops the late response and closes
@@ -64,6 +68,7 @@ type ServerSettings struct {
 const (
 	DefaultIdleTimeout     = 60 * time.Second
 	DefaultRequestTimeout  = 20 * time.Second
+	DefaultHeadTimeout     = 10 * time.Second
 	DefaultLingerTimeout   = time.Minute
 	DefaultPipeliningLimit = 1
 	MaxPipeliningLimit     = 1024
@@ -85,6 +90,7 @@ func (s ServerSettings) resolved() ServerSettings {
 	}
 	s.IdleTimeout = dur(s.IdleTimeout, DefaultIdleTimeout)
 	s.RequestTimeout = dur(s.RequestTimeout, DefaultRequestTimeout)
+	s.HeadTimeout = dur(s.HeadTimeout, DefaultHeadTimeout)
 	s.LingerTimeout = dur(s.LingerTimeout, DefaultLingerTimeout)
 	switch {
 	case s.PipeliningLimit <= 0:
