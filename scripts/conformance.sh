@@ -51,12 +51,10 @@ echo "== building"
 "$GO" build -o "$tmp/echo" ./examples/echo
 "$GO" build -o "$tmp/conformance" ./internal/conformance
 
-# The echo example has no timeout flags (yet): it runs with the server's
-# defaults, idle timeout 60 s and request timeout 20 s.
-if "$tmp/echo" -h 2>&1 | grep -qi timeout; then
-	echo "note: examples/echo has timeout flags now; this script does not use them yet" >&2
-fi
-"$tmp/echo" -addr "$HOST:$PORT" >"$tmp/echo.log" 2>&1 &
+# Short timeouts, so the slow-client runs show them cutting slow clients
+# off within SLOW_SECONDS: a request head must arrive within 3 s.
+ECHO_FLAGS=(-head-timeout 3s -idle-timeout 10s -request-timeout 10s)
+"$tmp/echo" -addr "$HOST:$PORT" "${ECHO_FLAGS[@]}" >"$tmp/echo.log" 2>&1 &
 ECHO_PID=$!
 up=
 for _ in $(seq 1 100); do
@@ -72,7 +70,7 @@ if [ -z "$up" ]; then
 	cat "$tmp/echo.log" >&2
 	exit 1
 fi
-echo "echo server: pid $ECHO_PID on $BASE (default timeouts: idle 60 s, request 20 s)"
+echo "echo server: pid $ECHO_PID on $BASE (timeouts: head 3 s, idle 10 s, request 10 s)"
 
 passes=0
 fails=0
@@ -160,7 +158,7 @@ else
 fi
 
 # (c) slowhttptest, with normal clients alongside.
-echo "== slowhttptest (${SLOW_SECONDS} s each; the server runs with its default timeouts)"
+echo "== slowhttptest (${SLOW_SECONDS} s each; head timeout 3 s, idle 10 s, request 10 s)"
 # normal_clients OUT: GET /plaintext every 0.5 s for SLOW_SECONDS, writing
 # "served tried" to OUT. Each request may take 3 s at most.
 normal_clients() {

@@ -49,6 +49,9 @@ func main() {
 	addr := flag.String("addr", "127.0.0.1:8080", "address to listen on")
 	parallelism := flag.Int("parallelism", 1, "requests of one connection handled at once")
 	pipelining := flag.Int("pipelining-limit", 16, "requests of one connection read before the first is answered (1 to 1024)")
+	idle := flag.Duration("idle-timeout", 0, "close connections idle this long (0: the default, 60s)")
+	reqTimeout := flag.Duration("request-timeout", 0, "answer 503 when a handler takes this long (0: the default, 20s)")
+	headTimeout := flag.Duration("head-timeout", 0, "answer 408 when a request head takes this long to arrive (0: the default, 10s)")
 	flag.Parse()
 	if *parallelism < 1 {
 		fmt.Fprintln(os.Stderr, "echo: -parallelism must be at least 1")
@@ -67,7 +70,12 @@ func main() {
 	}
 	slog.Info("echo: listening", "addr", "http://"+ln.Addr().String(),
 		"parallelism", *parallelism, "pipelining-limit", *pipelining)
-	settings := streamhttp.ServerSettings{PipeliningLimit: *pipelining}
+	settings := streamhttp.ServerSettings{
+		PipeliningLimit: *pipelining,
+		IdleTimeout:     *idle,
+		RequestTimeout:  *reqTimeout,
+		HeadTimeout:     *headTimeout,
+	}
 	if err := serve(ctx, ln, echohandler.Handler(*parallelism), settings, shutdownGrace); err != nil {
 		slog.Error("echo: stopped", "err", err)
 		os.Exit(1)
