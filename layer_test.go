@@ -301,9 +301,11 @@ func TestHEAD(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			want := "HTTP/1.1 200 OK\r\n" + srvDate + plain + "\r\n" +
+			// The fields a GET would get (RFC 9110 §9.3.2), lengths included
+			// where known, and never a body.
+			want := "HTTP/1.1 200 OK\r\n" + srvDate + plain + "Content-Length: 5\r\n\r\n" +
 				"HTTP/1.1 200 OK\r\n" + srvDate + "Transfer-Encoding: chunked\r\nContent-Type: text/plain\r\n\r\n" +
-				"HTTP/1.1 200 OK\r\n" + srvDate + "Content-Type: text/plain\r\n\r\n" +
+				"HTTP/1.1 200 OK\r\n" + srvDate + "Content-Type: text/plain\r\nContent-Length: 4\r\n\r\n" +
 				"HTTP/1.1 200 OK\r\n" + srvDate + "Content-Type: text/plain\r\n\r\n" +
 				text("200 OK", "", "hello")
 			if diff := cmp.Diff(want, got); diff != "" {

@@ -247,9 +247,10 @@ func (o *connOptions) add(v string) {
 //     reported to Warn;
 //   - Date and Server are kept, and replace the defaults.
 //
-// Body (RFC 9112 §6.3): no body and no Content-Length for a HEAD request
-// (RFC 9110 §9.3.2), for 1xx, 204 and 304 (RFC 9110 §6.4.1) and for a 2xx
-// to CONNECT (RFC 9110 §9.3.6); otherwise a Strict entity and a Default
+// Body (RFC 9112 §6.3): no body for a HEAD request (RFC 9110 §9.3.2), which
+// still gets the Content-Length of a non-empty entity of known length; no
+// body and no Content-Length for 1xx, 204 and 304 (RFC 9110 §6.4.1) and for
+// a 2xx to CONNECT (RFC 9110 §9.3.6); otherwise a Strict entity and a Default
 // one of known length get Content-Length (RFC 9110 §8.6), a Chunked entity
 // (or a streamed one of unknown length) gets Transfer-Encoding: chunked
 // when request and response are HTTP/1.1 (RFC 9112 §6.1, §7.1) and is
@@ -375,7 +376,11 @@ func appendResponseHead(dst []byte, r *Response, rc *RenderContext) ([]byte, Hea
 	switch {
 	case noContent:
 	case length >= 0:
-		sendLength = !head
+		// RFC 9110 §9.3.2: a HEAD response should carry the fields a GET
+		// would; the length of a non-empty entity is known, so it is sent.
+		// An empty entity answering HEAD may just be "no body", so a
+		// Content-Length: 0 that could contradict GET is not.
+		sendLength = !head || length > 0
 		if !head && length > 0 {
 			info.Framing, info.ContentLength = FramingLength, length
 		}

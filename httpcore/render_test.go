@@ -365,15 +365,20 @@ func TestAppendResponseNoContent(t *testing.T) {
 	const tp = "Content-Type: text/plain\r\n"
 	head := RenderContext{Method: MethodHead}
 	for _, c := range []renderCase{{
-		name: "HEAD with a Strict entity: Content-Type, no Content-Length, no body",
+		name: "HEAD with a Strict entity: the fields of a GET, no body (RFC 9110 §9.3.2)",
 		resp: &Response{Status: StatusOK, Entity: strict("text/plain", "hello")},
+		rc:   head,
+		want: "HTTP/1.1 200 OK\r\n" + dflt + tp + "Content-Length: 5\r\n\r\n", complete: true,
+	}, {
+		name: "HEAD with an empty entity: no Content-Length that could contradict a GET",
+		resp: &Response{Status: StatusOK, Entity: strict("text/plain", "")},
 		rc:   head,
 		want: "HTTP/1.1 200 OK\r\n" + dflt + tp + "\r\n", complete: true,
 	}, {
 		name: "HEAD with a Default entity",
 		resp: &Response{Status: StatusOK, Entity: default5},
 		rc:   head,
-		want: "HTTP/1.1 200 OK\r\n" + dflt + "Content-Type: application/octet-stream\r\n\r\n", complete: true,
+		want: "HTTP/1.1 200 OK\r\n" + dflt + "Content-Type: application/octet-stream\r\nContent-Length: 5\r\n\r\n", complete: true,
 	}, {
 		name: "HEAD with a Chunked entity names the coding a GET would get",
 		resp: &Response{Status: StatusOK, Entity: chunked},
@@ -393,7 +398,7 @@ func TestAppendResponseNoContent(t *testing.T) {
 		name: "HEAD honours the client's close",
 		resp: &Response{Status: StatusOK, Entity: strict("", "abc")},
 		rc:   RenderContext{Method: MethodHead, CloseRequested: true},
-		want: "HTTP/1.1 200 OK\r\n" + dflt + "Connection: close\r\n\r\n",
+		want: "HTTP/1.1 200 OK\r\n" + dflt + "Connection: close\r\nContent-Length: 3\r\n\r\n",
 		info: HeadInfo{Close: true}, complete: true,
 	}, {
 		name: "204 drops the body, its length and its type",
