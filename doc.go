@@ -1,0 +1,69 @@
+// Package streamhttp is a reactive-streams HTTP server toolkit: connections
+// and requests are typed, backpressured streams (Apache Pekko HTTP's model),
+// built on package stream, with the hot path of the fastest Go servers.
+//
+// # Overview
+//
+// A request handler is a stream.Flow[*Request, *Response]: a stream.Map for
+// a synchronous function, a stream.MapAsync for concurrent ones, or any
+// composition of operators. The HTTP/1.1 protocol is a separate piece,
+// [ServerLayer]: a bidi flow that turns bytes into requests and responses
+// into bytes, with all of HTTP/1.1's connection management and no I/O of
+// its own. Joined with a handler (bidi.JoinLeft), it is the bytes-to-bytes
+// flow of one connection, which runs the same over TCP, TLS, an in-memory
+// pipe or a replayed capture.
+//
+//	handler := stream.Map(func(r *streamhttp.Request) *streamhttp.Response {
+//		return httpcore.Text(httpcore.StatusOK, "Hello, World!")
+//	})
+//	err := streamhttp.ServeConn(ctx, conn, handler, streamhttp.ServerSettings{})
+//
+// [ServeConn] serves one connection (a net.Conn, a *tls.Conn, one end of a
+// net.Pipe). Binding a listening socket as a Source of connections (Bind)
+// and the high-level binders are the next step of the project.
+//
+// # Backpressure
+//
+// Nothing is read from a connection that nobody asked for. The handler
+// pulls requests; at most ServerSettings.PipeliningLimit of them are
+// between the parser and the written response, and the next request head
+// is neither parsed nor read from the socket before a slot frees, so TCP
+// pushes back on the client. A request body streams from the socket as the
+// handler pulls it (Expect: 100-continue is answered on that first pull).
+// Responses may complete out of order when they are linked to their request
+// (Response.ForRequest); they are written in request order.
+//
+// # Writes
+//
+// Responses are rendered into one buffer that is written when the
+// connection is about to wait (for input, or for the handler) or when it is
+// full: pipelined responses to a synchronous handler leave in one write.
+//
+// # Timeouts and limits
+//
+// Every limit is a field of [ServerSettings] (and of its Parser settings)
+// whose zero value means the documented default: the request head must
+// arrive within HeadTimeout (408), the handler must answer within
+// RequestTimeout of the end of the request body (503), an idle connection
+// closes after IdleTimeout, and a closing connection lingers up to
+// LingerTimeout so that the client reads its last response.
+//
+// # Errors
+//
+// A request the parser rejects gets the status of its [httpcore.ParseError]
+// (400, 413, 414, 431, 501, 505) and the connection closes after it. A
+// handler that fails or panics gets a 500 for the oldest unanswered request
+// and the connection closes; the panic is logged with its stack through
+// ServerSettings.Logger and no other connection is affected. A handler flow
+// that breaks the contract of one response per request (a response for an
+// unknown or answered request, a flow that completes with requests
+// unanswered) fails the connection with a [ProtocolError] saying what the
+// flow did wrong.
+//
+// # Testing handlers
+//
+// [Replay] runs recorded request bytes through the layer and a handler and
+// returns the response bytes; [NormalizeDate] makes them comparable, and
+// [ReadPcapStreams] reads connections out of a tcpdump capture. Package
+// streamhttptest wraps these for tests.
+package streamhttp
