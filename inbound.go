@@ -15,6 +15,10 @@ type inbound struct {
 	c    *conn
 	m    *stream.Materializer
 	done error
+	// free is how many more requests the guard is known to allow: only
+	// this stage adds to the pending exchanges, so the free slots it last
+	// counted can only have grown since.
+	free int
 }
 
 func (in *inbound) Pull() (*Request, error) {
@@ -47,11 +51,17 @@ func (in *inbound) next() (*Request, error) {
 	c := in.c
 	// The pipelining guard: no request is parsed, nor read from the
 	// connection, while PipeliningLimit requests are inside the flow.
-	if closing, err := in.waitSlot(); err != nil || closing {
-		if err == nil {
-			err = stream.EOS
+	if in.free > 0 {
+		in.free-- // dispatch still checks that the connection is not closing
+	} else {
+		free, closing, err := in.waitSlot()
+		if err != nil || closing {
+			if err == nil {
+				err = stream.EOS
+			}
+			return nil, err
 		}
-		return nil, err
+		in.free = free - 1
 	}
 	c.inMu.Lock()
 	defer c.inMu.Unlock()
@@ -108,15 +118,17 @@ func (in *inbound) next() (*Request, error) {
 }
 
 // waitSlot waits until fewer than PipeliningLimit requests are inside the
-// flow, and reports whether the connection is closing instead.
-func (in *inbound) waitSlot() (closing bool, err error) {
+// flow and returns how many more may enter, or reports that the connection
+// is closing instead.
+func (in *inbound) waitSlot() (slots int, closing bool, err error) {
 	c := in.c
 	for {
 		c.mu.Lock()
 		closing = c.closing
 		// Count the requests whose responses are not out yet: that bounds
 		// the flow and the reorder window alike.
-		free := len(c.pending)-c.phead < c.s.PipeliningLimit
+		slots = c.s.PipeliningLimit - (len(c.pending) - c.phead)
+		free := slots > 0
 		sameIsland := c.outWaiting && c.outM == in.m
 		wait := !free && !closing && !sameIsland
 		c.slotWaiter = wait // finish wakes this stage only when it waits
@@ -125,15 +137,15 @@ func (in *inbound) waitSlot() (closing bool, err error) {
 			if sameIsland && !free && !closing {
 				// A synchronous flow asked for another request without
 				// answering: waiting would wait for itself.
-				return false, c.protocolError("the handler flow asked for a request while %d were unanswered at the pipelining limit (a synchronous flow must answer each request before it asks for the next)", c.s.PipeliningLimit)
+				return 0, false, c.protocolError("the handler flow asked for a request while %d were unanswered at the pipelining limit (a synchronous flow must answer each request before it asks for the next)", c.s.PipeliningLimit)
 			}
-			return closing, nil
+			return slots, closing, nil
 		}
 		in.m.WillBlock()
 		select {
 		case <-c.slotFree:
 		case <-in.m.Done():
-			return false, in.m.Cause()
+			return 0, false, in.m.Cause()
 		}
 	}
 }
@@ -149,6 +161,12 @@ func (c *conn) dispatch(ev httpcore.Event) *Request {
 	if req.Expect == "" && ev.Body == httpcore.BodyNone {
 		// The common case: one critical section, a recycled exchange.
 		return c.dispatchPlain(req)
+	}
+	c.mu.Lock()
+	closing := c.closing
+	c.mu.Unlock()
+	if closing {
+		return nil // see dispatchPlain
 	}
 	x := &exchange{req: req, seq: req.Seq, method: req.Method, proto: req.Proto, closeReq: req.Close}
 
@@ -191,6 +209,12 @@ func (c *conn) dispatchPlain(req *Request) *Request {
 		req.Method = httpcore.MethodGet
 	}
 	c.mu.Lock()
+	if c.closing {
+		// The connection began to close since the guard was last asked
+		// (RFC 9112 §9.6: nothing after a closing response is processed).
+		c.mu.Unlock()
+		return nil
+	}
 	x := c.newExchange()
 	x.req, x.seq, x.method, x.proto, x.closeReq = req, req.Seq, method, req.Proto, req.Close
 	c.pushPending(x)
