@@ -124,7 +124,7 @@ type conn struct {
 	headSince  time.Time // when the head being received began; written by inbound under mu
 	timer      *time.Timer
 	timerOn    bool          // the timer is armed
-	tick       uint64        // how often the timer has fired
+	tick       atomic.Uint64 // how often the timer has fired
 	tickEvery  time.Duration // the timer's period
 	stopped    bool          // the outbound side has ended: no timer, no response
 	aborted    bool          // a response was written out of band and the connection closed
@@ -133,7 +133,8 @@ type conn struct {
 	// Input, owned by whoever holds inMu (the inbound stage or a body).
 	inMu   sync.Mutex
 	up     stream.Puller[[]byte]
-	buf    []byte // unconsumed input
+	fills  atomic.Uint64 // chunks read: time may have passed since the last one
+	buf    []byte        // unconsumed input
 	off    int
 	inEOF  bool  // the input has ended or has been cancelled
 	inDone bool  // the inbound stage has ended: release the input once no body needs it
@@ -232,6 +233,7 @@ func (c *conn) fill() (bool, error) {
 		return false, nil
 	}
 	chunk, err := c.up.Pull()
+	c.fills.Add(1)
 	if err != nil {
 		c.inEOF = true
 		if err == stream.EOS {

@@ -18,9 +18,15 @@ type outbound struct {
 	up  stream.Puller[*Response]
 	buf []byte // render buffer; what Pull returns is valid until the next Pull
 
-	upDone   bool
-	done     error
-	panicked *stream.PanicError // the handler's, recovered by ServeConn's sink
+	upDone bool
+	done   error
+
+	// The Date text, read from the clock once per chunk of input: the
+	// responses to one buffer of pipelined requests share it.
+	date      []byte
+	dateFills uint64
+	dateTick  uint64
+	panicked  *stream.PanicError // the handler's, recovered by ServeConn's sink
 
 	// The response whose body is streaming.
 	cur        *exchange
@@ -258,7 +264,9 @@ func (o *outbound) render(x *exchange, resp *Response, force bool) ([]byte, erro
 		CloseRequested: x.closeReq,
 		ForceClose:     force,
 		Server:         c.s.ServerHeader,
+		ServerChecked:  true, // by ServerSettings.resolved
 		Warn:           o.warnHeader,
+		Date:           o.burstDate(),
 	}
 	buf, info, whole := httpcore.AppendResponse(o.buf[:0], resp, &rc)
 	if whole {
@@ -283,6 +291,23 @@ func (o *outbound) render(x *exchange, resp *Response, force bool) ([]byte, erro
 		o.data, _ = stream.Materialize(o.m, resp.Entity.DataBytes())
 	}
 	return buf, nil
+}
+
+// burstDate returns the Date for a response. The clock is read again when
+// the connection has read more input or its request timer has ticked since
+// the last reading: responses rendered in between belong to one burst of
+// work, and a handler that takes long leaves unanswered requests, which keep
+// the timer ticking (at most a second apart). Without a request timer the
+// clock is read for every response.
+func (o *outbound) burstDate() []byte {
+	c := o.c
+	if c.s.RequestTimeout <= 0 {
+		return nil // AppendDate per response
+	}
+	if f, t := c.fills.Load(), c.tick.Load(); f != o.dateFills || t != o.dateTick || len(o.date) == 0 {
+		o.date, o.dateFills, o.dateTick = httpcore.AppendDate(o.date[:0]), f, t
+	}
+	return o.date
 }
 
 func (o *outbound) warnHeader(name string) {
@@ -573,7 +598,7 @@ func (c *conn) sendContinue(x *exchange) {
 // unanswered; a request stamped at tick k has certainly waited its timeout
 // d once (tick-k-1)*tickEvery >= d. No clock is read per request.
 func (c *conn) setReady(x *exchange) {
-	x.ready, x.readyTick = true, c.tick
+	x.ready, x.readyTick = true, c.tick.Load()
 	if !c.timerOn && !c.stopped && c.timeoutOf(x) > 0 {
 		c.timerOn = true
 		if c.timer == nil {
@@ -598,7 +623,7 @@ func (c *conn) timeoutOf(x *exchange) time.Duration {
 // are unanswered.
 func (c *conn) onTimer() {
 	c.mu.Lock()
-	c.tick++
+	c.tick.Add(1)
 	x := c.oldestUnanswered()
 	if x == nil || x.made != nil || c.aborted || c.stopped {
 		c.timerOn = false // nothing to time out (a late request already has its 503)
@@ -606,7 +631,7 @@ func (c *conn) onTimer() {
 		return
 	}
 	d := c.timeoutOf(x)
-	if !x.ready || d <= 0 || time.Duration(c.tick-x.readyTick-1)*c.tickEvery < d {
+	if !x.ready || d <= 0 || time.Duration(c.tick.Load()-x.readyTick-1)*c.tickEvery < d {
 		c.timer.Reset(c.tickEvery)
 		c.mu.Unlock()
 		return

@@ -109,7 +109,9 @@ func (s ServerSettings) resolved() ServerSettings {
 	if s.ServerHeader == "" {
 		s.ServerHeader = DefaultServerHeader
 	}
-	if s.DisableServerHeader {
+	if s.DisableServerHeader || !httpcore.ValidFieldValue(s.ServerHeader) {
+		// An invalid value can never reach the wire; checking it here once
+		// spares the renderer a check per response.
 		s.ServerHeader = ""
 	}
 	if s.Logger == nil {

@@ -48,13 +48,35 @@ type RenderContext struct {
 	// before the request body was read, shutdown.
 	ForceClose bool
 	// Server is the value of the Server field to add unless the response
-	// carries its own; "" adds none.
-	Server string
+	// carries its own; "" adds none. ServerChecked says the caller has made
+	// sure it is a valid field value (ValidFieldValue), which spares the
+	// check on every response.
+	Server        string
+	ServerChecked bool
+	// Date, when not empty, is the IMF-fixdate to send in the Date field;
+	// empty means the current time (AppendDate). A connection rendering a
+	// burst of pipelined responses reads the clock once for all of them.
+	Date []byte
 	// Warn, if not nil, is called with the name of each field of the
 	// response that the renderer drops. The name is the user's and may hold
 	// any byte: quote it when logging it.
 	Warn func(name string)
 }
+
+// commonType reports whether ct is one of the content types responses carry
+// most, known to be valid field values: a comparison is cheaper than a scan.
+func commonType(ct string) bool {
+	switch ct {
+	case "text/plain; charset=utf-8", "application/json", "application/octet-stream",
+		"text/html; charset=utf-8", "text/plain":
+		return true
+	}
+	return false
+}
+
+// ValidFieldValue reports whether v can be sent as a field value: no CR, LF,
+// NUL or other control character but HTAB (RFC 9110 §5.5).
+func ValidFieldValue(v string) bool { return fieldValue(v) }
 
 func (rc *RenderContext) warn(name string) {
 	if rc.Warn != nil {
@@ -341,7 +363,7 @@ func appendResponseHead(dst []byte, r *Response, rc *RenderContext) ([]byte, Hea
 		dst = appendField(dst, h.Name, h.Value)
 	}
 	if !hasServer && rc.Server != "" {
-		if fieldValue(rc.Server) {
+		if rc.ServerChecked || fieldValue(rc.Server) {
 			dst = appendField(dst, "Server", rc.Server)
 		} else {
 			rc.warn("Server")
@@ -349,7 +371,11 @@ func appendResponseHead(dst []byte, r *Response, rc *RenderContext) ([]byte, Hea
 	}
 	if !hasDate {
 		dst = append(dst, "Date: "...)
-		dst = AppendDate(dst)
+		if len(rc.Date) > 0 {
+			dst = append(dst, rc.Date...)
+		} else {
+			dst = AppendDate(dst)
+		}
 		dst = append(dst, '\r', '\n')
 	}
 
@@ -429,7 +455,7 @@ func appendResponseHead(dst []byte, r *Response, rc *RenderContext) ([]byte, Hea
 		dst = append(dst, "Transfer-Encoding: chunked\r\n"...)
 	}
 	if ct := ent.ContentType(); ct != "" && !interim && status != StatusNoContent && !connect2xx {
-		if fieldValue(ct) {
+		if commonType(ct) || fieldValue(ct) {
 			dst = appendField(dst, "Content-Type", ct)
 		} else {
 			rc.warn("Content-Type")
