@@ -13,11 +13,9 @@ STATICCHECK := $(BIN)/staticcheck
 .DEFAULT_GOAL := test
 .PHONY: run test fmtcheck vet bench bench-load fuzz conformance lint
 
-# The example server; examples/hello takes over once the Bind API lands.
-RUN_EXAMPLE ?= $(if $(wildcard examples/hello),hello,echo)
+# The smallest example server; it prints its URL. Ctrl-C stops it.
 run:
-	@echo "serving http://$(ADDR)/ (examples/$(RUN_EXAMPLE)); Ctrl-C stops it"
-	$(GO) run ./examples/$(RUN_EXAMPLE) -addr $(ADDR)
+	$(GO) run ./examples/hello -addr $(ADDR)
 
 test: fmtcheck vet
 	$(GO) test -race -count=1 ./...

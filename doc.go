@@ -19,8 +19,12 @@
 //	err := streamhttp.ServeConn(ctx, conn, handler, streamhttp.ServerSettings{})
 //
 // [ServeConn] serves one connection (a net.Conn, a *tls.Conn, one end of a
-// net.Pipe). Binding a listening socket as a Source of connections (Bind)
-// and the high-level binders are the next step of the project.
+// net.Pipe). [Bind] returns a Source of the connections accepted on a
+// socket, bound only when the source runs; [BindAndHandle],
+// [BindAndHandleSync] and [BindAndHandleAsync] bind and serve every
+// connection with a handler:
+//
+//	binding, err := streamhttp.BindAndHandleSync(ctx, "127.0.0.1:8080", hello, streamhttp.ServerSettings{})
 //
 // # Backpressure
 //

@@ -79,7 +79,7 @@ func ServeConn(ctx context.Context, rwc io.ReadWriteCloser, handler stream.Flow[
 	runCtx := context.WithValue(cctx, connKey{}, hooks)
 	flow := bidi.JoinLeft(handler, ServerLayer(s))
 	_, err := stream.RunWith(runCtx, stream.Via(cio.source(), flow), cio.sink())
-	cio.close()
+	cio.close(ctx)
 	if errors.Is(err, errIdle) || errors.Is(err, errAborted) {
 		err = nil // the normal end of an idle or a timed-out connection
 	}
@@ -367,8 +367,9 @@ func (c *connIO) closeWrite() bool {
 
 // close flushes, then closes gracefully: the write side first, then reading
 // and discarding what the client still sends for up to LingerTimeout, so
-// that it reads the last response before it sees a reset.
-func (c *connIO) close() {
+// that it reads the last response before it sees a reset. Cancelling ctx
+// (a server closing all its connections) cuts the linger short.
+func (c *connIO) close(ctx context.Context) {
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
@@ -382,8 +383,10 @@ func (c *connIO) close() {
 	c.mu.Unlock()
 	// The reader's wake-up must not move the deadline under the linger.
 	c.quiesceReader()
-	if werr == nil && c.dl != nil && c.s.LingerTimeout > 0 && (halfClosed || c.closeWrite()) {
+	if werr == nil && c.dl != nil && c.s.LingerTimeout > 0 && ctx.Err() == nil && (halfClosed || c.closeWrite()) {
 		c.dl.SetReadDeadline(time.Now().Add(c.s.LingerTimeout))
+		stop := context.AfterFunc(ctx, func() { c.dl.SetReadDeadline(time.Unix(1, 0)) })
+		defer stop()
 		var discard [512]byte
 		for {
 			if _, err := c.rwc.Read(discard[:]); err != nil {

@@ -48,6 +48,14 @@ type ServerSettings struct {
 	// alive; a larger unread body closes the connection. Default 64 KiB.
 	MaxDrainBytes int64
 
+	// BindTimeout bounds how long binding the listening socket may take.
+	// Default 1 s.
+	BindTimeout time.Duration
+	// MaxConnections bounds the connections the high-level binders
+	// (BindAndHandle*) serve at once: the next connection is not accepted
+	// before one ends. Default 1024.
+	MaxConnections int
+
 	// ServerHeader is the value of the Server header; default "streamhttp".
 	// DisableServerHeader sends none.
 	ServerHeader        string
@@ -74,6 +82,7 @@ const (
 	MaxPipeliningLimit     = 1024
 	DefaultMaxDrainBytes   = 64 << 10
 	DefaultServerHeader    = "streamhttp"
+	DefaultMaxConnections  = 1024
 )
 
 // resolved returns s with every default applied; negative durations become
@@ -91,6 +100,10 @@ func (s ServerSettings) resolved() ServerSettings {
 	s.IdleTimeout = dur(s.IdleTimeout, DefaultIdleTimeout)
 	s.RequestTimeout = dur(s.RequestTimeout, DefaultRequestTimeout)
 	s.HeadTimeout = dur(s.HeadTimeout, DefaultHeadTimeout)
+	s.BindTimeout = dur(s.BindTimeout, DefaultBindTimeout)
+	if s.MaxConnections <= 0 {
+		s.MaxConnections = DefaultMaxConnections
+	}
 	s.LingerTimeout = dur(s.LingerTimeout, DefaultLingerTimeout)
 	switch {
 	case s.PipeliningLimit <= 0:

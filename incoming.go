@@ -1,0 +1,151 @@
+package streamhttp
+
+import (
+	"context"
+	"crypto/tls"
+	"net"
+
+	"github.com/streamhttp/streamhttp/stream"
+)
+
+// IncomingConnection is a connection accepted by a [Bind] source, not yet
+// served: choose its handler with one of the Handle methods.
+type IncomingConnection struct {
+	b       *ServerBinding
+	conn    net.Conn
+	done    chan struct{}
+	err     error
+	release func() // called when the connection has ended, if set
+}
+
+func newIncoming(b *ServerBinding, c net.Conn) *IncomingConnection {
+	return &IncomingConnection{b: b, conn: c, done: make(chan struct{})}
+}
+
+// LocalAddr returns the server's end of the connection.
+func (c *IncomingConnection) LocalAddr() net.Addr { return c.conn.LocalAddr() }
+
+// RemoteAddr returns the client's end of the connection.
+func (c *IncomingConnection) RemoteAddr() net.Addr { return c.conn.RemoteAddr() }
+
+// TLS returns the TLS state of a TLS connection (before its handshake, which
+// serving it completes), nil on a plain one.
+func (c *IncomingConnection) TLS() *tls.ConnectionState {
+	if tc, ok := c.conn.(*tls.Conn); ok {
+		st := tc.ConnectionState()
+		return &st
+	}
+	return nil
+}
+
+// HandleWith serves the connection with a handler flow, in a goroutine of
+// its own, and returns at once; Done and Err tell how it ended. The flow is
+// materialized for this connection alone. The connection counts towards its
+// binding until it ends.
+func (c *IncomingConnection) HandleWith(handler stream.Flow[*Request, *Response]) {
+	b := c.b
+	b.conns.Add(1)
+	b.connOpened()
+	go func() {
+		defer b.conns.Done()
+		defer b.connClosed()
+		defer close(c.done)
+		if c.release != nil {
+			defer c.release()
+		}
+		c.err = ServeConn(b.ctx, c.conn, handler, *b.s)
+	}()
+}
+
+// HandleWithSyncHandler serves the connection with a function that answers
+// each request in turn.
+func (c *IncomingConnection) HandleWithSyncHandler(f func(*Request) *Response) {
+	c.HandleWith(stream.Map(f))
+}
+
+// HandleWithAsyncHandler serves the connection with a function that may
+// run for up to parallelism requests of the connection at once (0 means the
+// binding's PipeliningLimit); responses are written in request order.
+// An error from f is answered with 500 and closes the connection.
+func (c *IncomingConnection) HandleWithAsyncHandler(f func(context.Context, *Request) (*Response, error), parallelism int) {
+	c.HandleWith(AsyncHandler(f, parallelism, c.b.s.PipeliningLimit))
+}
+
+// AsyncHandler is the flow of HandleWithAsyncHandler: f runs for up to
+// parallelism requests at once (0 means limit) and each response is linked
+// to its request, so the server writes them in request order.
+func AsyncHandler(f func(context.Context, *Request) (*Response, error), parallelism, limit int) stream.Flow[*Request, *Response] {
+	if parallelism <= 0 {
+		parallelism = max(limit, 1)
+	}
+	return stream.MapAsyncUnordered(parallelism, func(_ context.Context, r *Request) (*Response, error) {
+		resp, err := f(r.Context(), r)
+		if err != nil {
+			return nil, err
+		}
+		if resp != nil {
+			resp.ForRequest(r)
+		}
+		return resp, nil
+	})
+}
+
+// Done is closed when the connection has been served and closed.
+func (c *IncomingConnection) Done() <-chan struct{} { return c.done }
+
+// Err returns how serving the connection ended (nil for an orderly end);
+// valid once Done is closed.
+func (c *IncomingConnection) Err() error { return c.err }
+
+// BindAndHandle binds addr and serves every connection with handler until
+// the binding is closed. It returns once the socket is bound, or with the
+// bind error. At most MaxConnections connections are served at once: the
+// next one is not accepted before another ends.
+func BindAndHandle(ctx context.Context, addr string, handler stream.Flow[*Request, *Response], s ServerSettings) (*ServerBinding, error) {
+	return handleAll(ctx, Bind(addr, s), s.resolved().MaxConnections, func(c *IncomingConnection) { c.HandleWith(handler) })
+}
+
+// BindAndHandleSync is [BindAndHandle] with a function answering each
+// request of a connection in turn.
+func BindAndHandleSync(ctx context.Context, addr string, f func(*Request) *Response, s ServerSettings) (*ServerBinding, error) {
+	return BindAndHandle(ctx, addr, stream.Map(f), s)
+}
+
+// BindAndHandleAsync is [BindAndHandle] with a function that runs for up to
+// parallelism requests of each connection at once (0 means the
+// PipeliningLimit); responses are written in request order.
+func BindAndHandleAsync(ctx context.Context, addr string, f func(context.Context, *Request) (*Response, error), parallelism int, s ServerSettings) (*ServerBinding, error) {
+	limit := s.resolved().PipeliningLimit
+	return BindAndHandle(ctx, addr, AsyncHandler(f, parallelism, limit), s)
+}
+
+func handleAll(ctx context.Context, src stream.SourceMat[*IncomingConnection, *ServerBinding], maxConns int, handle func(*IncomingConnection)) (*ServerBinding, error) {
+	slots := make(chan struct{}, maxConns)
+	sink := stream.ForEach(func(c *IncomingConnection) {
+		// MaxConnections: the next connection is not accepted (the source
+		// is not pulled) before a slot frees.
+		select {
+		case slots <- struct{}{}:
+		case <-ctx.Done():
+			c.conn.Close() // shutting down: not served
+			return
+		}
+		c.release = func() { <-slots }
+		handle(c)
+	})
+	run := stream.To(src, sink).Start(ctx)
+	b := run.Materialized()
+	if b.Err() != nil {
+		run.Wait()
+		return nil, b.Err()
+	}
+	go func() {
+		// The accept loop ends when ctx is cancelled or the binding is
+		// unbound; the listener is closed then.
+		run.Wait()
+		b.closeListener()
+	}()
+	// Cancelling ctx also ends the open connections.
+	context.AfterFunc(ctx, b.cancel)
+	return b, nil
+}
