@@ -70,6 +70,24 @@ func (g *callGate) f(ctx context.Context, x int) (int, error) {
 
 func (g *callGate) open(x int) { close(g.gates[x]) }
 
+// releaseInBatches checks that n calls start limit at a time: each batch
+// starts in full, no further call starts, then the batch is let through.
+func (g *callGate) releaseInBatches(t *testing.T, n, limit int) {
+	t.Helper()
+	for done := 0; done < n; {
+		batch := min(limit, n-done)
+		started := make([]int, batch)
+		for i := range started {
+			started[i] = g.expectStart(t)
+		}
+		g.expectNoStart(t)
+		for _, x := range started {
+			g.open(x)
+		}
+		done += batch
+	}
+}
+
 func (g *callGate) expectStart(t *testing.T) int {
 	t.Helper()
 	select {
@@ -184,18 +202,7 @@ func TestMapAsyncParallelism(t *testing.T) {
 				g := newCallGate(n)
 				run := stream.To(stream.Via(stream.FromSlice(rangeInts(n)), mapAsyncOf(mode.ordered, par, g.f)),
 					stream.Collect[int]()).Start(context.Background())
-				for done := 0; done < n; {
-					batch := min(par, n-done)
-					started := make([]int, batch)
-					for i := range started {
-						started[i] = g.expectStart(t)
-					}
-					g.expectNoStart(t)
-					for _, x := range started {
-						g.open(x)
-					}
-					done += batch
-				}
+				g.releaseInBatches(t, n, par)
 				got, err := run.Wait()
 				if err != nil {
 					t.Fatalf("run error = %v", err)

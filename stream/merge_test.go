@@ -420,18 +420,7 @@ func TestFlatMapMergeBreadth(t *testing.T) {
 			g := newCallGate(n)
 			run := stream.To(stream.Via(stream.FromSlice(rangeInts(n)), stream.FlatMapMerge(breadth, g.source)),
 				stream.Collect[int]()).Start(context.Background())
-			for done := 0; done < n; {
-				batch := min(breadth, n-done)
-				started := make([]int, batch)
-				for i := range started {
-					started[i] = g.expectStart(t)
-				}
-				g.expectNoStart(t)
-				for _, x := range started {
-					g.open(x)
-				}
-				done += batch
-			}
+			g.releaseInBatches(t, n, breadth)
 			got, err := run.Wait()
 			if err != nil {
 				t.Fatalf("run error = %v", err)
