@@ -2,8 +2,10 @@ package streamhttp
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"net"
+	"os"
 	"sync"
 	"syscall"
 	"time"
@@ -26,7 +28,7 @@ const DefaultBindTimeout = time.Second
 // source (or ServerBinding.Unbind) closes the listener; connections already
 // accepted go on.
 func Bind(addr string, s ServerSettings) stream.SourceMat[*IncomingConnection, *ServerBinding] {
-	return BindConfig(&net.ListenConfig{}, "tcp", addr, s)
+	return BindConfig(&net.ListenConfig{KeepAlive: s.TCPKeepAlive}, "tcp", addr, s)
 }
 
 // BindConfig is [Bind] with a net.ListenConfig, for socket options set in
@@ -72,30 +74,39 @@ func bindSource(s ServerSettings, listen func(context.Context) (net.Listener, er
 }
 
 // ServerBinding is a bound socket: the materialized value of a run of
-// [Bind].
+// [Bind]. It ends (Done) once its listener is closed and every connection it
+// accepted has ended.
 type ServerBinding struct {
 	s         *ServerSettings
 	ln        net.Listener
 	err       error
 	stopWatch func() bool
+	stats     *serverStats
 
 	ctx    context.Context // handed to the connections; cancelled by Close
 	cancel context.CancelFunc
 
-	mu      sync.Mutex
-	closed  bool // the listener is closed
-	paused  bool
-	resume  chan struct{} // closed by Resume
-	conns   sync.WaitGroup
-	open    int
-	maxOpen int
+	mu          sync.Mutex
+	closed      bool // the listener is closed
+	paused      bool
+	resume      chan struct{} // closed by Resume
+	conns       map[*IncomingConnection]struct{}
+	open        int // connections being served
+	maxOpen     int
+	terminating bool
+	ended       bool
 
 	listenerDone chan struct{} // closed when the listener is closed
+	done         chan struct{} // closed when the binding has ended
 }
 
 func newBinding(s *ServerSettings) *ServerBinding {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &ServerBinding{s: s, ctx: ctx, cancel: cancel, listenerDone: make(chan struct{})}
+	return &ServerBinding{
+		s: s, ctx: ctx, cancel: cancel, stats: newServerStats(),
+		conns:        make(map[*IncomingConnection]struct{}),
+		listenerDone: make(chan struct{}), done: make(chan struct{}),
+	}
 }
 
 func (b *ServerBinding) fail(err error) {
@@ -131,6 +142,19 @@ func (b *ServerBinding) closeListener() {
 		b.ln.Close()
 	}
 	close(b.listenerDone)
+	b.mu.Lock()
+	b.checkEndedLocked()
+	b.mu.Unlock()
+}
+
+// checkEndedLocked closes done once the listener is closed and no accepted
+// connection is left. Called with b.mu held.
+func (b *ServerBinding) checkEndedLocked() {
+	if b.closed && len(b.conns) == 0 && !b.ended {
+		b.ended = true
+		b.cancel() // releases the connections' context
+		close(b.done)
+	}
 }
 
 // Unbind stops accepting connections and closes the listener; connections
@@ -146,26 +170,93 @@ func (b *ServerBinding) Unbind(ctx context.Context) error {
 	}
 }
 
+// Terminate ends the binding gracefully, with ctx's deadline as the hard
+// deadline:
+//
+//   - the listener closes: no connection is accepted any more;
+//   - idle connections (and accepted connections not yet handled) close
+//     now;
+//   - the requests that connections have taken may finish: the last
+//     response of each connection carries Connection: close, and no
+//     further request is read from it;
+//   - when ctx ends, every request still unanswered gets 503 (or the
+//     TimeoutResponse), written together with the answers already in for
+//     the requests behind it, and every connection closes.
+//
+// Terminate returns nil once every connection has ended, or ctx's error
+// when the deadline came first (handlers that ignore their request's
+// context may still be running then; Done tells when they have returned).
+func (b *ServerBinding) Terminate(ctx context.Context) error {
+	b.closeListener()
+	b.mu.Lock()
+	b.terminating = true
+	var live []*IncomingConnection
+	for c := range b.conns {
+		live = append(live, c)
+	}
+	b.mu.Unlock()
+	for _, c := range live {
+		c.drain()
+	}
+	select {
+	case <-b.done:
+		return nil
+	case <-ctx.Done():
+	}
+	b.mu.Lock()
+	live = live[:0]
+	for c := range b.conns {
+		live = append(live, c)
+	}
+	b.mu.Unlock()
+	for _, c := range live {
+		c.expire()
+	}
+	b.cancel()
+	// The connections close now; give them a moment to be done.
+	t := time.NewTimer(time.Second)
+	defer t.Stop()
+	select {
+	case <-b.done:
+	case <-t.C:
+	}
+	return ctx.Err()
+}
+
 // Close unbinds and closes every open connection at once, then waits for
 // them to end (or for ctx).
 func (b *ServerBinding) Close(ctx context.Context) error {
-	b.closeListener()
-	b.cancel()
+	b.closeNow()
 	return b.waitConns(ctx)
 }
 
-// Wait waits until the listener is closed and every connection it accepted
-// has ended.
-func (b *ServerBinding) Wait() {
-	<-b.listenerDone
-	b.conns.Wait()
+// closeNow closes the listener and every connection, without waiting.
+func (b *ServerBinding) closeNow() {
+	b.closeListener()
+	b.mu.Lock()
+	var unhandled []*IncomingConnection
+	for c := range b.conns {
+		if c.cio == nil && !c.handled {
+			unhandled = append(unhandled, c)
+		}
+	}
+	b.mu.Unlock()
+	for _, c := range unhandled {
+		c.refuse()
+	}
+	b.cancel()
 }
 
+// Done is closed when the binding has ended: its listener is closed and
+// every connection it accepted has ended.
+func (b *ServerBinding) Done() <-chan struct{} { return b.done }
+
+// Wait waits until the binding has ended (see Done).
+func (b *ServerBinding) Wait() { <-b.done }
+
 func (b *ServerBinding) waitConns(ctx context.Context) error {
-	done := make(chan struct{})
-	go func() { b.Wait(); close(done) }()
 	select {
-	case <-done:
+	case <-b.done:
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
@@ -180,6 +271,17 @@ func (b *ServerBinding) Pause() {
 	if !b.paused && !b.closed {
 		b.paused = true
 		b.resume = make(chan struct{})
+		// Wake an Accept under way, so that no connection is taken while
+		// paused.
+		b.setAcceptDeadline(time.Unix(1, 0))
+	}
+}
+
+// setAcceptDeadline sets the listener's accept deadline when it has one.
+// Called with b.mu held, which orders it with Pause.
+func (b *ServerBinding) setAcceptDeadline(t time.Time) {
+	if dl, ok := b.ln.(interface{ SetDeadline(time.Time) error }); ok {
+		dl.SetDeadline(t)
 	}
 }
 
@@ -202,16 +304,22 @@ func (b *ServerBinding) OpenConnections() (open, maxOpen int) {
 	return b.open, b.maxOpen
 }
 
-func (b *ServerBinding) connOpened() {
+// accepted registers a connection the acceptor took.
+func (b *ServerBinding) accepted(c *IncomingConnection) {
 	b.mu.Lock()
-	b.open++
-	b.maxOpen = max(b.maxOpen, b.open)
+	b.conns[c] = struct{}{}
 	b.mu.Unlock()
 }
 
-func (b *ServerBinding) connClosed() {
+// release unregisters c, served or refused.
+func (b *ServerBinding) release(c *IncomingConnection, served bool) {
 	b.mu.Lock()
-	b.open--
+	delete(b.conns, c)
+	if served {
+		b.open--
+		b.stats.connClosed()
+	}
+	b.checkEndedLocked()
 	b.mu.Unlock()
 }
 
@@ -237,6 +345,9 @@ func (a *acceptor) Pull() (*IncomingConnection, error) {
 	for {
 		b.mu.Lock()
 		resume := b.resume
+		if resume == nil {
+			b.setAcceptDeadline(time.Time{})
+		}
 		b.mu.Unlock()
 		if resume != nil { // paused
 			a.m.WillBlock()
@@ -250,9 +361,19 @@ func (a *acceptor) Pull() (*IncomingConnection, error) {
 		a.m.WillBlock()
 		c, err := b.ln.Accept()
 		if err == nil {
-			return newIncoming(b, c), nil
+			if b.s.TLSConfig != nil {
+				c = tls.Server(c, b.s.TLSConfig)
+			}
+			ic := newIncoming(b, c)
+			b.accepted(ic)
+			return ic, nil
 		}
+		b.mu.Lock()
+		paused := b.paused && !b.closed
+		b.mu.Unlock()
 		switch {
+		case paused && errors.Is(err, os.ErrDeadlineExceeded):
+			// Pause woke the Accept: wait for Resume.
 		case errors.Is(err, net.ErrClosed) || a.m.Stopped():
 			a.done = stream.EOS // unbound
 			return nil, a.done

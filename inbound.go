@@ -168,7 +168,7 @@ func (c *conn) dispatch(ev httpcore.Event) *Request {
 	if closing {
 		return nil // see dispatchPlain
 	}
-	x := &exchange{req: req, seq: req.Seq, method: req.Method, proto: req.Proto, closeReq: req.Close}
+	x := &exchange{req: req, seq: req.Seq, method: req.Method, proto: req.Proto, closeReq: c.closeRequested(req)}
 
 	if req.Expect != "" && !req.ExpectsContinue() {
 		// RFC 9110 §10.1.1: an expectation the server cannot meet. The body
@@ -191,7 +191,11 @@ func (c *conn) dispatch(ev httpcore.Event) *Request {
 	c.mu.Lock()
 	c.pushPending(x)
 	c.inFlow++
-	if req.Close {
+	if c.stats != nil {
+		c.stats.requestStarted()
+		x.counted = true
+	}
+	if x.closeReq {
 		// RFC 9112 §9.6: nothing after a request with Connection: close.
 		c.closing = true
 	}
@@ -216,16 +220,25 @@ func (c *conn) dispatchPlain(req *Request) *Request {
 		return nil
 	}
 	x := c.newExchange()
-	x.req, x.seq, x.method, x.proto, x.closeReq = req, req.Seq, method, req.Proto, req.Close
+	x.req, x.seq, x.method, x.proto, x.closeReq = req, req.Seq, method, req.Proto, c.closeRequested(req)
 	c.pushPending(x)
 	c.inFlow++
-	if req.Close {
+	if c.stats != nil {
+		c.stats.requestStarted()
+		x.counted = true
+	}
+	if x.closeReq {
 		c.closing = true // RFC 9112 §9.6
 	}
 	c.setReady(x)
 	c.mu.Unlock()
 	return req
 }
+
+// closeRequested reports whether the connection closes after req's
+// response whatever the handler says: the client asked for it, or keep-alive
+// is off.
+func (c *conn) closeRequested(req *Request) bool { return req.Close || c.s.DisableKeepAlive }
 
 // serverAnswer queues the server's own response (x may be nil for a request
 // that never parsed) and stops reading: the connection closes after it.

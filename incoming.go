@@ -3,6 +3,7 @@ package streamhttp
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"net"
 
 	"github.com/streamhttp/streamhttp/stream"
@@ -16,11 +17,20 @@ type IncomingConnection struct {
 	done    chan struct{}
 	err     error
 	release func() // called when the connection has ended, if set
+
+	// Guarded by b.mu.
+	handled bool
+	cio     *connIO // while it is served
+	drained bool    // Terminate reached it before its layer did
 }
 
 func newIncoming(b *ServerBinding, c net.Conn) *IncomingConnection {
 	return &IncomingConnection{b: b, conn: c, done: make(chan struct{})}
 }
+
+// errRefused is the end of an accepted connection that its binding closed
+// before it was handled.
+var errRefused = errors.New("streamhttp: the connection was closed by its binding before it was handled")
 
 // LocalAddr returns the server's end of the connection.
 func (c *IncomingConnection) LocalAddr() net.Addr { return c.conn.LocalAddr() }
@@ -41,20 +51,99 @@ func (c *IncomingConnection) TLS() *tls.ConnectionState {
 // HandleWith serves the connection with a handler flow, in a goroutine of
 // its own, and returns at once; Done and Err tell how it ended. The flow is
 // materialized for this connection alone. The connection counts towards its
-// binding until it ends.
+// binding until it ends. A connection is handled once: a second call
+// panics. A connection that its binding closed (Close, Terminate) before it
+// was handled is not served; Err then says so.
 func (c *IncomingConnection) HandleWith(handler stream.Flow[*Request, *Response]) {
 	b := c.b
-	b.conns.Add(1)
-	b.connOpened()
+	b.mu.Lock()
+	if c.handled {
+		b.mu.Unlock()
+		panic("streamhttp: IncomingConnection handled twice")
+	}
+	_, live := b.conns[c]
+	if live {
+		c.handled = true
+		b.open++
+		b.maxOpen = max(b.maxOpen, b.open)
+		b.stats.connOpened()
+	}
+	b.mu.Unlock()
+	if !live { // refused: done is closed already
+		if c.release != nil {
+			c.release()
+		}
+		return
+	}
 	go func() {
-		defer b.conns.Done()
-		defer b.connClosed()
 		defer close(c.done)
 		if c.release != nil {
 			defer c.release()
 		}
-		c.err = ServeConn(b.ctx, c.conn, handler, *b.s)
+		defer b.release(c, true)
+		c.err = serveConn(b.ctx, c.conn, handler, b.s, b.stats, c.track)
 	}()
+}
+
+// track learns of the connIO serving c (nil when it is done).
+func (c *IncomingConnection) track(cio *connIO) {
+	b := c.b
+	b.mu.Lock()
+	c.cio = cio
+	drain := cio != nil && (c.drained || b.terminating)
+	b.mu.Unlock()
+	if drain {
+		cio.drain()
+	}
+}
+
+// refuse closes a connection that was accepted but not handled yet.
+func (c *IncomingConnection) refuse() {
+	b := c.b
+	b.mu.Lock()
+	_, live := b.conns[c]
+	if c.handled || !live {
+		b.mu.Unlock()
+		return
+	}
+	delete(b.conns, c)
+	b.checkEndedLocked()
+	b.mu.Unlock()
+	c.conn.Close()
+	c.err = errRefused
+	close(c.done)
+}
+
+// drain begins the graceful end of the connection (see Terminate).
+func (c *IncomingConnection) drain() {
+	b := c.b
+	b.mu.Lock()
+	handled, cio := c.handled, c.cio
+	c.drained = true
+	b.mu.Unlock()
+	switch {
+	case !handled:
+		c.refuse()
+	case cio != nil:
+		cio.drain()
+	}
+	// Otherwise serving is starting (a TLS handshake, say): track drains it.
+}
+
+// expire is the hard deadline of a termination for the connection.
+func (c *IncomingConnection) expire() {
+	b := c.b
+	b.mu.Lock()
+	handled, cio := c.handled, c.cio
+	b.mu.Unlock()
+	switch {
+	case !handled:
+		c.refuse()
+	case cio != nil:
+		cio.expire()
+	default:
+		c.conn.Close() // still in its TLS handshake
+	}
 }
 
 // HandleWithSyncHandler serves the connection with a function that answers
@@ -101,8 +190,14 @@ func (c *IncomingConnection) Err() error { return c.err }
 // the binding is closed. It returns once the socket is bound, or with the
 // bind error. At most MaxConnections connections are served at once: the
 // next one is not accepted before another ends.
+//
+// Until the binding ends, SIGTERM terminates it gracefully and SIGINT or
+// SIGQUIT close it (see ServerBinding.HandleSignals), unless
+// ServerSettings.DisableSignals is set. Cancelling ctx closes the binding
+// and its connections at once; Terminate ends it gracefully.
 func BindAndHandle(ctx context.Context, addr string, handler stream.Flow[*Request, *Response], s ServerSettings) (*ServerBinding, error) {
-	return handleAll(ctx, Bind(addr, s), s.resolved().MaxConnections, func(c *IncomingConnection) { c.HandleWith(handler) })
+	rs := s.resolved()
+	return handleAll(ctx, Bind(addr, s), &rs, func(c *IncomingConnection) { c.HandleWith(handler) })
 }
 
 // BindAndHandleSync is [BindAndHandle] with a function answering each
@@ -119,15 +214,15 @@ func BindAndHandleAsync(ctx context.Context, addr string, f func(context.Context
 	return BindAndHandle(ctx, addr, AsyncHandler(f, parallelism, limit), s)
 }
 
-func handleAll(ctx context.Context, src stream.SourceMat[*IncomingConnection, *ServerBinding], maxConns int, handle func(*IncomingConnection)) (*ServerBinding, error) {
-	slots := make(chan struct{}, maxConns)
+func handleAll(ctx context.Context, src stream.SourceMat[*IncomingConnection, *ServerBinding], s *ServerSettings, handle func(*IncomingConnection)) (*ServerBinding, error) {
+	slots := make(chan struct{}, s.MaxConnections)
 	sink := stream.ForEach(func(c *IncomingConnection) {
 		// MaxConnections: the next connection is not accepted (the source
 		// is not pulled) before a slot frees.
 		select {
 		case slots <- struct{}{}:
 		case <-ctx.Done():
-			c.conn.Close() // shutting down: not served
+			c.refuse() // shutting down: not served
 			return
 		}
 		c.release = func() { <-slots }
@@ -146,6 +241,13 @@ func handleAll(ctx context.Context, src stream.SourceMat[*IncomingConnection, *S
 		b.closeListener()
 	}()
 	// Cancelling ctx also ends the open connections.
-	context.AfterFunc(ctx, b.cancel)
+	stop := context.AfterFunc(ctx, b.closeNow)
+	go func() {
+		<-b.done
+		stop()
+	}()
+	if !s.DisableSignals {
+		b.HandleSignals()
+	}
 	return b, nil
 }

@@ -98,6 +98,7 @@ type exchange struct {
 	readyTick  uint64    // conn.tick at that moment
 	forceClose bool
 	late       bool // timed out: made is the 503, the handler's answer is dropped
+	counted    bool // counted as an open request in the binding's statistics
 }
 
 // conn is the state of one connection, shared by the stages of the layer.
@@ -107,6 +108,8 @@ type conn struct {
 	ctx     context.Context // handed to requests
 	info    connInfo
 	oob     oobWriter // nil: out-of-band bytes go in-band
+	hooks   *connHooks    // nil outside ServeConn
+	stats   *serverStats  // nil outside a binding
 	maxBody int64     // the limit of a streamed chunked body
 
 	mu         sync.Mutex
@@ -128,6 +131,7 @@ type conn struct {
 	tickEvery  time.Duration // the timer's period
 	stopped    bool          // the outbound side has ended: no timer, no response
 	aborted    bool          // a response was written out of band and the connection closed
+	draining   bool          // the server is terminating: the last response closes
 	writeDone  atomic.Bool   // the outbound side has ended: nothing more is written
 
 	// Input, owned by whoever holds inMu (the inbound stage or a body).
@@ -165,10 +169,15 @@ func tickPeriod(timeout time.Duration) time.Duration {
 // request is in progress.
 func (c *conn) bind(m *stream.Materializer) {
 	ctx := m.Context()
-	if h, ok := ctx.Value(connKey{}).(*connHooks); ok {
+	if h, ok := ctx.Value(connKey{}).(*connHooks); ok && c.hooks == nil {
 		c.info, c.oob = h.info, h.oob
 		c.ctx = h.ctx
+		c.hooks, c.stats = h, h.stats
 		h.layer.Store(c)
+		// A termination that began before the layer existed.
+		if h.draining.Load() && c.drain() {
+			h.stop(errDrained)
+		}
 	}
 }
 
@@ -179,7 +188,91 @@ type connHooks struct {
 	ctx   context.Context
 	info  connInfo
 	oob   oobWriter
-	layer atomic.Pointer[conn]
+	stats *serverStats          // nil outside a binding
+	stop  func(error)           // ends the run
+	layer atomic.Pointer[conn]  // set when the layer starts
+	// draining is set when the server terminates; whichever of the
+	// terminating code and the layer's start comes second drains the layer.
+	draining atomic.Bool
+}
+
+// drain makes the connection take no further request and close after the
+// response to the last one it has taken (with Connection: close). It
+// reports whether the connection is idle (no request taken and
+// unanswered), in which case the caller ends it now. A request whose head
+// is still arriving is not taken: its client sees the connection close
+// before it was processed, which it may retry.
+func (c *conn) drain() (idle bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.draining, c.closing = true, true
+	c.wakeSlotWaiter()
+	return c.head() == nil
+}
+
+// wakeSlotWaiter wakes the inbound side when it waits for a free slot (or
+// for closing). Called with c.mu held.
+func (c *conn) wakeSlotWaiter() {
+	if c.slotWaiter {
+		c.slotWaiter = false
+		select {
+		case c.slotFree <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// expire is the hard deadline of a termination: every request still
+// unanswered gets the timeout response (503), written at once together with
+// the answers already in for the requests behind it, and the connection
+// closes. When the outbound side is busy writing a streamed response, there
+// is nothing it can add: the connection is closed under it.
+func (c *conn) expire() {
+	c.mu.Lock()
+	if c.aborted || c.stopped || c.oob == nil || !c.outWaiting {
+		c.mu.Unlock()
+		return
+	}
+	var p []byte
+	var bodies []*body
+	timedOut := 0
+	for c.head() != nil {
+		x := c.head()
+		last := c.phead == len(c.pending)-1
+		rc := httpcore.RenderContext{Method: x.method, Proto: x.proto, ForceClose: last, Server: c.s.ServerHeader}
+		resp := x.made
+		if resp == nil {
+			resp = x.resp
+		}
+		var q []byte
+		complete := false
+		if resp != nil {
+			// A late request's answer is its 503 (made); a streamed answer
+			// cannot be written from here and is replaced by one.
+			q, _, complete = httpcore.AppendResponse(p, resp, &rc)
+		}
+		if !complete {
+			timedOut++
+			q, _, _ = httpcore.AppendResponse(p, c.timeoutResponse(x.req), &rc)
+		}
+		p = q
+		if x.body != nil {
+			bodies = append(bodies, x.body)
+		}
+		c.popPending()
+	}
+	c.aborted = true
+	if c.stats != nil {
+		c.stats.requestTimeouts.Add(int64(timedOut))
+	}
+	c.mu.Unlock()
+	for _, b := range bodies {
+		close(b.answered)
+	}
+	if timedOut > 0 {
+		c.warn("streamhttp: requests unanswered at the termination deadline", "count", timedOut)
+	}
+	c.oob.abort(p)
 }
 
 // oobWriter writes bytes to the connection now, ahead of the stream: 100

@@ -142,7 +142,8 @@ func (o *outbound) next() (*exchange, *Response, bool, error) {
 					c.dequeueContinue(x.body)
 					x.body.continueDropped = true
 				}
-				force := x.forceClose || c.mustClose(x)
+				force := x.forceClose || c.mustClose(x) ||
+					c.draining && c.phead == len(c.pending)-1 // the last response of a terminating server
 				c.mu.Unlock()
 				return x, resp, force, nil
 			}
@@ -414,6 +415,10 @@ func (c *conn) popPending() {
 	if c.phead == len(c.pending) {
 		c.pending, c.phead = c.pending[:0], 0
 	}
+	if x.counted {
+		x.counted = false
+		c.stats.requestDone()
+	}
 	if x.body == nil {
 		c.free = append(c.free, x)
 	}
@@ -445,14 +450,7 @@ func (o *outbound) finish(x *exchange) {
 	if o.closeAfter {
 		c.closing = true
 	}
-	if c.slotWaiter {
-		// The inbound side waits for a free slot (or for closing).
-		c.slotWaiter = false
-		select {
-		case c.slotFree <- struct{}{}:
-		default:
-		}
-	}
+	c.wakeSlotWaiter()
 	c.mu.Unlock()
 	if b != nil {
 		close(b.answered)
@@ -640,6 +638,9 @@ func (c *conn) onTimer() {
 	resp := c.timeoutResponse(x.req)
 	x.made, x.forceClose, x.late = resp, true, true
 	c.closing = true
+	if c.stats != nil {
+		c.stats.requestTimeouts.Add(1)
+	}
 	// A handler that blocks must not hold back the 503: when the outbound
 	// side is only waiting for the handler, write it now, close the
 	// connection and end the run. A response with a streamed body cannot

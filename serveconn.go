@@ -64,26 +64,60 @@ const flushThreshold = 64 << 10
 // returned.
 func ServeConn(ctx context.Context, rwc io.ReadWriteCloser, handler stream.Flow[*Request, *Response], s ServerSettings) error {
 	s = s.resolved()
+	return serveConn(ctx, rwc, handler, &s, nil, nil)
+}
+
+// serveConn is ServeConn with resolved settings, the statistics to count
+// in (nil for none) and a function that learns of the connection's connIO
+// before it is served (to drain or expire it) and is called with nil once
+// it is done.
+func serveConn(ctx context.Context, rwc io.ReadWriteCloser, handler stream.Flow[*Request, *Response], s *ServerSettings, stats *serverStats, track func(*connIO)) error {
 	if tc, ok := rwc.(*tls.Conn); ok {
-		if err := handshake(ctx, tc, s.IdleTimeout); err != nil {
+		if err := handshake(ctx, tc, s.TLSHandshakeTimeout); err != nil {
 			rwc.Close()
+			if s.Logger.Enabled(ctx, slog.LevelDebug) {
+				s.Logger.Debug("streamhttp: TLS handshake failed", append(infoOf(rwc).attrs(), "err", err)...)
+			}
 			return err
 		}
 	}
 	cctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	cio := &connIO{rwc: rwc, s: &s, cancel: cancel}
+	cio := &connIO{rwc: rwc, s: s, cancel: cancel, stats: stats}
 	cio.dl, _ = rwc.(interface{ SetReadDeadline(time.Time) error })
-	hooks := &connHooks{ctx: cctx, info: infoOf(rwc), oob: cio}
+	hooks := &connHooks{ctx: cctx, info: infoOf(rwc), oob: cio, stats: stats, stop: cancel}
 	cio.hooks = hooks
+	if track != nil {
+		track(cio)
+		defer track(nil)
+	}
 	runCtx := context.WithValue(cctx, connKey{}, hooks)
-	flow := bidi.JoinLeft(handler, ServerLayer(s))
+	flow := bidi.JoinLeft(handler, ServerLayer(*s))
 	_, err := stream.RunWith(runCtx, stream.Via(cio.source(), flow), cio.sink())
 	cio.close(ctx)
-	if errors.Is(err, errIdle) || errors.Is(err, errAborted) {
-		err = nil // the normal end of an idle or a timed-out connection
+	if errors.Is(err, errIdle) || errors.Is(err, errAborted) || errors.Is(err, errDrained) {
+		err = nil // the normal end of an idle, a timed-out or a drained connection
 	}
 	return err
+}
+
+// drain starts the graceful end of the connection for a terminating
+// server: it takes no further request, and closes after the last response
+// it owes, or now when it owes none.
+func (c *connIO) drain() {
+	c.hooks.draining.Store(true)
+	if l := c.hooks.layer.Load(); l != nil && l.drain() {
+		c.cancel(errDrained)
+	}
+}
+
+// expire is a terminating server's hard deadline: the requests still
+// unanswered get 503 when it can be written, and the connection ends.
+func (c *connIO) expire() {
+	if l := c.hooks.layer.Load(); l != nil {
+		l.expire()
+	}
+	c.cancel(errDrained)
 }
 
 // handshake runs the TLS handshake of tc, bounded by timeout (none if 0).
@@ -97,6 +131,7 @@ func handshake(ctx context.Context, tc *tls.Conn, timeout time.Duration) error {
 }
 
 var (
+	errDrained = errors.New("streamhttp: connection closed by the server's termination")
 	errIdle    = errors.New("streamhttp: idle timeout")
 	errAborted = errors.New("streamhttp: connection closed after a timeout response")
 )
@@ -109,6 +144,7 @@ type connIO struct {
 	dl     interface{ SetReadDeadline(time.Time) error }
 	cancel context.CancelCauseFunc // ends the run
 	hooks  *connHooks
+	stats  *serverStats // nil outside a binding
 
 	mu      sync.Mutex // guards the fields below it but the reader's
 	wbuf    []byte
@@ -183,6 +219,9 @@ func (r *connReader) Pull() ([]byte, error) {
 		}
 		n, err := c.rwc.Read(c.rbuf)
 		if n > 0 {
+			if c.stats != nil {
+				c.stats.bytesIn.Add(int64(n))
+			}
 			c.touch()
 			return c.rbuf[:n], nil
 		}
@@ -326,7 +365,10 @@ func (c *connIO) writeLocked(extra []byte) error {
 	if len(c.wbuf) == 0 {
 		return nil
 	}
-	_, err := c.rwc.Write(c.wbuf)
+	n, err := c.rwc.Write(c.wbuf)
+	if c.stats != nil {
+		c.stats.bytesOut.Add(int64(n))
+	}
 	c.wbuf = c.wbuf[:0]
 	c.lastIO = time.Now()
 	if err != nil {
@@ -365,6 +407,12 @@ func (c *connIO) closeWrite() bool {
 	return ok && cw.CloseWrite() == nil
 }
 
+// drainLinger bounds the linger of a connection closed by a terminating
+// server: long enough for a client to read the response it was sent last,
+// short enough that a client which does not close its end does not hold up
+// the termination.
+const drainLinger = 500 * time.Millisecond
+
 // close flushes, then closes gracefully: the write side first, then reading
 // and discarding what the client still sends for up to LingerTimeout, so
 // that it reads the last response before it sees a reset. Cancelling ctx
@@ -383,8 +431,12 @@ func (c *connIO) close(ctx context.Context) {
 	c.mu.Unlock()
 	// The reader's wake-up must not move the deadline under the linger.
 	c.quiesceReader()
-	if werr == nil && c.dl != nil && c.s.LingerTimeout > 0 && ctx.Err() == nil && (halfClosed || c.closeWrite()) {
-		c.dl.SetReadDeadline(time.Now().Add(c.s.LingerTimeout))
+	linger := c.s.LingerTimeout
+	if c.hooks.draining.Load() {
+		linger = min(linger, drainLinger)
+	}
+	if werr == nil && c.dl != nil && linger > 0 && ctx.Err() == nil && (halfClosed || c.closeWrite()) {
+		c.dl.SetReadDeadline(time.Now().Add(linger))
 		stop := context.AfterFunc(ctx, func() { c.dl.SetReadDeadline(time.Unix(1, 0)) })
 		defer stop()
 		var discard [512]byte

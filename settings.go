@@ -1,6 +1,7 @@
 package streamhttp
 
 import (
+	"crypto/tls"
 	"log/slog"
 	"time"
 
@@ -48,6 +49,38 @@ type ServerSettings struct {
 	// alive; a larger unread body closes the connection. Default 64 KiB.
 	MaxDrainBytes int64
 
+	// DisableKeepAlive closes every connection after its first response.
+	DisableKeepAlive bool
+	// MinRequestBodyRate is the slowest a client may send a request body
+	// that the handler is reading, in bytes per second, once
+	// RequestBodyGrace has passed: a slower one (a slow-body attack) gets
+	// 408 and the connection closes. Only the time the server spends
+	// waiting for body bytes counts. Default 240 B/s; negative: no limit.
+	MinRequestBodyRate int64
+	// RequestBodyGrace is how long a body may trickle before
+	// MinRequestBodyRate applies. Default 5 s.
+	RequestBodyGrace time.Duration
+
+	// TLSConfig makes the Bind sources serve TLS: each accepted connection
+	// is wrapped with tls.Server, and its handshake (bounded by
+	// TLSHandshakeTimeout) runs when the connection is served, in its own
+	// goroutine. NextProtos defaults to "http/1.1". nil: plain TCP.
+	TLSConfig *tls.Config
+	// TLSHandshakeTimeout bounds a TLS handshake. Default 10 s.
+	TLSHandshakeTimeout time.Duration
+	// TCPKeepAlive is the TCP keep-alive period (SO_KEEPALIVE) of the
+	// connections accepted by Bind; 0 means Go's default (enabled, 15 s),
+	// negative turns TCP keep-alive off. BindConfig and BindListener leave
+	// it to the ListenConfig or listener they are given.
+	TCPKeepAlive time.Duration
+
+	// ShutdownTimeout is the hard deadline of the graceful termination
+	// that SIGTERM starts (see ServerBinding.HandleSignals). Default 30 s.
+	ShutdownTimeout time.Duration
+	// DisableSignals keeps BindAndHandle, BindAndHandleSync and
+	// BindAndHandleAsync from handling SIGTERM, SIGINT and SIGQUIT.
+	DisableSignals bool
+
 	// BindTimeout bounds how long binding the listening socket may take.
 	// Default 1 s.
 	BindTimeout time.Duration
@@ -83,6 +116,11 @@ const (
 	DefaultMaxDrainBytes   = 64 << 10
 	DefaultServerHeader    = "streamhttp"
 	DefaultMaxConnections  = 1024
+
+	DefaultMinRequestBodyRate  = 240
+	DefaultRequestBodyGrace    = 5 * time.Second
+	DefaultTLSHandshakeTimeout = 10 * time.Second
+	DefaultShutdownTimeout     = 30 * time.Second
 )
 
 // resolved returns s with every default applied; negative durations become
@@ -105,6 +143,19 @@ func (s ServerSettings) resolved() ServerSettings {
 		s.MaxConnections = DefaultMaxConnections
 	}
 	s.LingerTimeout = dur(s.LingerTimeout, DefaultLingerTimeout)
+	s.RequestBodyGrace = dur(s.RequestBodyGrace, DefaultRequestBodyGrace)
+	s.TLSHandshakeTimeout = dur(s.TLSHandshakeTimeout, DefaultTLSHandshakeTimeout)
+	s.ShutdownTimeout = dur(s.ShutdownTimeout, DefaultShutdownTimeout)
+	switch {
+	case s.MinRequestBodyRate < 0:
+		s.MinRequestBodyRate = 0
+	case s.MinRequestBodyRate == 0:
+		s.MinRequestBodyRate = DefaultMinRequestBodyRate
+	}
+	if s.TLSConfig != nil && len(s.TLSConfig.NextProtos) == 0 {
+		s.TLSConfig = s.TLSConfig.Clone()
+		s.TLSConfig.NextProtos = []string{"http/1.1"}
+	}
 	switch {
 	case s.PipeliningLimit <= 0:
 		s.PipeliningLimit = DefaultPipeliningLimit

@@ -1,0 +1,113 @@
+package streamhttp
+
+import (
+	"expvar"
+	"sync/atomic"
+	"time"
+)
+
+// Stats is a snapshot of a binding's statistics (ServerBinding.Stats).
+// Totals and maxima count from the binding's start or its last ResetStats;
+// the open counts are the current ones.
+type Stats struct {
+	Uptime time.Duration `json:"uptime_ns"` // since the socket was bound
+
+	TotalRequests   int64 `json:"total_requests"`    // requests handed to handlers
+	OpenRequests    int64 `json:"open_requests"`     // handed out, response not yet written
+	MaxOpenRequests int64 `json:"max_open_requests"` // the most open at once
+
+	TotalConnections   int64 `json:"total_connections"` // connections served
+	OpenConnections    int64 `json:"open_connections"`
+	MaxOpenConnections int64 `json:"max_open_connections"`
+
+	RequestTimeouts int64 `json:"request_timeouts"` // requests answered 503 by the request timeout
+	BytesIn         int64 `json:"bytes_in"`         // read from connections
+	BytesOut        int64 `json:"bytes_out"`        // written to connections
+}
+
+// serverStats is the live form of Stats. The layer updates the request
+// counts with atomic operations; bytes are added per read and per write.
+type serverStats struct {
+	start atomic.Int64 // unix nanoseconds
+
+	totalRequests, openRequests, maxOpenRequests          atomic.Int64
+	totalConnections, openConnections, maxOpenConnections atomic.Int64
+	requestTimeouts, bytesIn, bytesOut                    atomic.Int64
+}
+
+func newServerStats() *serverStats {
+	s := new(serverStats)
+	s.start.Store(time.Now().UnixNano())
+	return s
+}
+
+// raise lifts maxv to at least v.
+func raise(maxv *atomic.Int64, v int64) {
+	for {
+		m := maxv.Load()
+		if v <= m || maxv.CompareAndSwap(m, v) {
+			return
+		}
+	}
+}
+
+func (s *serverStats) requestStarted() {
+	s.totalRequests.Add(1)
+	if n := s.openRequests.Add(1); n > s.maxOpenRequests.Load() {
+		raise(&s.maxOpenRequests, n)
+	}
+}
+
+func (s *serverStats) requestDone() { s.openRequests.Add(-1) }
+
+func (s *serverStats) connOpened() {
+	s.totalConnections.Add(1)
+	if n := s.openConnections.Add(1); n > s.maxOpenConnections.Load() {
+		raise(&s.maxOpenConnections, n)
+	}
+}
+
+func (s *serverStats) connClosed() { s.openConnections.Add(-1) }
+
+func (s *serverStats) snapshot() Stats {
+	return Stats{
+		Uptime:             time.Duration(time.Now().UnixNano() - s.start.Load()),
+		TotalRequests:      s.totalRequests.Load(),
+		OpenRequests:       s.openRequests.Load(),
+		MaxOpenRequests:    s.maxOpenRequests.Load(),
+		TotalConnections:   s.totalConnections.Load(),
+		OpenConnections:    s.openConnections.Load(),
+		MaxOpenConnections: s.maxOpenConnections.Load(),
+		RequestTimeouts:    s.requestTimeouts.Load(),
+		BytesIn:            s.bytesIn.Load(),
+		BytesOut:           s.bytesOut.Load(),
+	}
+}
+
+// reset zeroes the totals and restarts the uptime; the maxima restart from
+// the current open counts.
+func (s *serverStats) reset() {
+	s.start.Store(time.Now().UnixNano())
+	s.totalRequests.Store(0)
+	s.totalConnections.Store(0)
+	s.requestTimeouts.Store(0)
+	s.bytesIn.Store(0)
+	s.bytesOut.Store(0)
+	s.maxOpenRequests.Store(s.openRequests.Load())
+	s.maxOpenConnections.Store(s.openConnections.Load())
+}
+
+// Stats returns a snapshot of the binding's statistics.
+func (b *ServerBinding) Stats() Stats { return b.stats.snapshot() }
+
+// ResetStats zeroes the totals (requests, connections, timeouts, bytes),
+// restarts the uptime, and lowers the maxima to the current open counts.
+func (b *ServerBinding) ResetStats() { b.stats.reset() }
+
+// PublishExpvar publishes the binding's statistics as the expvar variable
+// name (served by expvar's handler at /debug/vars, in a net/http server),
+// computed afresh on each read. Like expvar.Publish it panics when name is
+// taken.
+func (b *ServerBinding) PublishExpvar(name string) {
+	expvar.Publish(name, expvar.Func(func() any { return b.Stats() }))
+}
