@@ -107,10 +107,10 @@ type conn struct {
 	parser  *httpcore.Parser
 	ctx     context.Context // handed to requests
 	info    connInfo
-	oob     oobWriter // nil: out-of-band bytes go in-band
-	hooks   *connHooks    // nil outside ServeConn
-	stats   *serverStats  // nil outside a binding
-	maxBody int64     // the limit of a streamed chunked body
+	oob     oobWriter    // nil: out-of-band bytes go in-band
+	hooks   *connHooks   // nil outside ServeConn
+	stats   *serverStats // nil outside a binding
+	maxBody int64        // the limit of a streamed chunked body
 
 	mu         sync.Mutex
 	pending    []*exchange // oldest first, from phead on
@@ -188,9 +188,9 @@ type connHooks struct {
 	ctx   context.Context
 	info  connInfo
 	oob   oobWriter
-	stats *serverStats          // nil outside a binding
-	stop  func(error)           // ends the run
-	layer atomic.Pointer[conn]  // set when the layer starts
+	stats *serverStats         // nil outside a binding
+	stop  func(error)          // ends the run
+	layer atomic.Pointer[conn] // set when the layer starts
 	// draining is set when the server terminates; whichever of the
 	// terminating code and the layer's start comes second drains the layer.
 	draining atomic.Bool
