@@ -1,6 +1,8 @@
 package streamhttp
 
 import (
+	"errors"
+
 	"github.com/streamhttp/streamhttp/entity"
 	"github.com/streamhttp/streamhttp/httpcore"
 	"github.com/streamhttp/streamhttp/stream"
@@ -82,6 +84,9 @@ func (b *body) nextEvent() ([]byte, *entity.ChunkPart, error) {
 				b.readerM.WillBlock()
 			}
 			more, err := c.fill()
+			if errors.Is(err, errBodyTooSlow) {
+				b.tooSlow()
+			}
 			if err != nil {
 				return nil, nil, b.fail(err)
 			}
@@ -91,6 +96,23 @@ func (b *body) nextEvent() ([]byte, *entity.ChunkPart, error) {
 		default:
 			return nil, nil, b.fail(c.protocolError("parser event %d inside a body", ev.Kind))
 		}
+	}
+}
+
+// tooSlow answers a request whose body arrived too slowly with 408 in
+// place of the handler's answer, and closes the connection after it.
+// Called with c.inMu held.
+func (b *body) tooSlow() {
+	c := b.c
+	c.mu.Lock()
+	var p []byte
+	if b.x.resp == nil && b.x.made == nil {
+		p = c.answerLate(b.x, httpcore.Text(httpcore.StatusRequestTimeout, "Request Timeout: the request body arrived too slowly\n"))
+	}
+	c.mu.Unlock()
+	c.warn("streamhttp: request body too slow", "seq", b.x.seq)
+	if p != nil {
+		c.oob.abort(p)
 	}
 }
 

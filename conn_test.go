@@ -231,7 +231,7 @@ func dialTLS(t *testing.T, handler stream.Flow[*Request, *Response], s ServerSet
 	return client, done
 }
 
-// selfSigned makes a certificate for localhost and a pool that trusts it.
+// selfSigned makes a certificate for localhost and 127.0.0.1 and a pool that trusts it.
 func selfSigned(t *testing.T) (tls.Certificate, *x509.CertPool) {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -242,6 +242,7 @@ func selfSigned(t *testing.T) (tls.Certificate, *x509.CertPool) {
 		SerialNumber:          big.NewInt(1),
 		Subject:               pkix.Name{CommonName: "localhost"},
 		DNSNames:              []string{"localhost"},
+		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1)},
 		NotBefore:             time.Now().Add(-time.Hour),
 		NotAfter:              time.Now().Add(time.Hour),
 		KeyUsage:              x509.KeyUsageDigitalSignature,

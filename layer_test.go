@@ -152,8 +152,9 @@ func quietSettings() ServerSettings {
 func TestKeepAlive(t *testing.T) {
 	next := get("/next")
 	// calls is how many requests the handler sees; a pipelining handler
-	// sees the one after a response that closes (it is read before the
-	// response decides), never the one after a request that closes.
+	// may see the one after a response that closes (it can be read before
+	// the response decides: -1 below), never the one after a request that
+	// closes.
 	cases := []struct {
 		name  string
 		in    string
@@ -217,11 +218,19 @@ func TestKeepAlive(t *testing.T) {
 				if diff := cmp.Diff(tc.want, got); diff != "" {
 					t.Errorf("output (-want +got):\n%s", diff)
 				}
-				want := tc.calls
-				if want < 0 { // a response closes
-					want = 1 + int32(i/2)
-				}
-				if n := calls.Load(); n != want {
+				n, want := calls.Load(), tc.calls
+				switch {
+				case want < 0 && i >= 2:
+					// A response closes, and the pipelining handler may or
+					// may not have taken the next request before it did.
+					if n < 1 || n > 2 {
+						t.Errorf("handler saw %d requests, want 1 or 2", n)
+					}
+				case want < 0:
+					if n != 1 {
+						t.Errorf("handler saw %d requests, want 1", n)
+					}
+				case n != want:
 					t.Errorf("handler saw %d requests, want %d", n, want)
 				}
 			}

@@ -635,36 +635,42 @@ func (c *conn) onTimer() {
 		return
 	}
 	c.timerOn = false
-	resp := c.timeoutResponse(x.req)
-	x.made, x.forceClose, x.late = resp, true, true
-	c.closing = true
 	if c.stats != nil {
 		c.stats.requestTimeouts.Add(1)
 	}
-	// A handler that blocks must not hold back the 503: when the outbound
-	// side is only waiting for the handler, write it now, close the
-	// connection and end the run. A response with a streamed body cannot
-	// be written from here; it goes in band.
-	var p []byte
-	if c.oob != nil && c.outWaiting && c.head() == x {
-		rc := httpcore.RenderContext{Method: x.method, Proto: x.proto, ForceClose: true, Server: c.s.ServerHeader}
-		var complete bool
-		if p, _, complete = httpcore.AppendResponse(nil, resp, &rc); complete {
-			c.aborted = true
-			if x.body != nil {
-				close(x.body.answered)
-			}
-			c.popPending()
-		} else {
-			p = nil
-		}
-	}
+	p := c.answerLate(x, c.timeoutResponse(x.req))
 	seq := x.seq
 	c.mu.Unlock()
 	c.warn("streamhttp: request timed out", "seq", seq, "timeout", d)
 	if p != nil {
 		c.oob.abort(p)
 	}
+}
+
+// answerLate makes resp the answer to x in place of the handler's, which is
+// dropped when it comes, and closes the connection after it. A handler that
+// blocks must not hold it back: when the outbound side is only waiting for
+// the handler, answerLate renders it and returns the bytes, which the
+// caller writes with c.oob.abort once it has released c.mu (closing the
+// connection and ending the run). A response with a streamed body cannot
+// be written from here; it goes in band. Called with c.mu held.
+func (c *conn) answerLate(x *exchange, resp *Response) []byte {
+	x.made, x.forceClose, x.late = resp, true, true
+	c.closing = true
+	if c.oob == nil || !c.outWaiting || c.head() != x {
+		return nil
+	}
+	rc := httpcore.RenderContext{Method: x.method, Proto: x.proto, ForceClose: true, Server: c.s.ServerHeader}
+	p, _, complete := httpcore.AppendResponse(nil, resp, &rc)
+	if !complete {
+		return nil
+	}
+	c.aborted = true
+	if x.body != nil {
+		close(x.body.answered)
+	}
+	c.popPending()
+	return p
 }
 
 // timeoutResponse makes the answer to a timed-out request: the user's

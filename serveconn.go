@@ -131,6 +131,7 @@ func handshake(ctx context.Context, tc *tls.Conn, timeout time.Duration) error {
 }
 
 var (
+	errBodyTooSlow = errors.New("streamhttp: the request body arrived slower than MinRequestBodyRate")
 	errDrained = errors.New("streamhttp: connection closed by the server's termination")
 	errIdle    = errors.New("streamhttp: idle timeout")
 	errAborted = errors.New("streamhttp: connection closed after a timeout response")
@@ -154,8 +155,10 @@ type connIO struct {
 	werr    error
 
 	// Owned by the reader.
-	rbuf     []byte
-	deadline time.Time
+	rbuf       []byte
+	deadline   time.Time
+	bodyWaited time.Duration // waiting for the body being read
+	bodyBytes  int64         // read while that body is being read
 
 	// The reader's wake-up on cancellation, and its end.
 	stopReader func() bool // guarded by mu
@@ -198,26 +201,31 @@ func (r *connReader) Pull() ([]byte, error) {
 	}
 	// About to wait for the client: flush what is ready for it first.
 	r.m.WillBlock()
+	// A request body the handler is reading must arrive at
+	// MinRequestBodyRate once RequestBodyGrace has passed, counting only the
+	// time spent waiting for it here.
+	rate := c.s.MinRequestBodyRate
+	inBody := rate > 0 && c.readingBody()
+	if !inBody {
+		c.bodyWaited, c.bodyBytes = 0, 0
+	}
 	for {
 		if r.m.Stopped() {
 			r.done = r.m.Cause()
 			return nil, r.done
 		}
-		head := c.headDeadline()
-		if c.dl != nil && (c.s.IdleTimeout > 0 || !head.IsZero()) {
-			now := time.Now()
-			d := now.Add(c.s.IdleTimeout)
-			if c.s.IdleTimeout <= 0 || !head.IsZero() && head.Before(d) {
-				d = head
-			}
-			// Moving the deadline is a timer operation: do it at most about
-			// once a second, unless it must come sooner.
-			if d.Sub(c.deadline) > time.Second || d.Before(c.deadline) {
-				c.deadline = d
-				c.dl.SetReadDeadline(d)
-			}
+		var start time.Time
+		var allowance time.Duration
+		if inBody {
+			start = time.Now()
+			allowance = c.s.RequestBodyGrace + time.Duration(c.bodyBytes*int64(time.Second)/rate) - c.bodyWaited
 		}
+		c.setDeadline(start, allowance, inBody)
 		n, err := c.rwc.Read(c.rbuf)
+		if inBody {
+			c.bodyWaited += time.Since(start)
+			c.bodyBytes += int64(n)
+		}
 		if n > 0 {
 			if c.stats != nil {
 				c.stats.bytesIn.Add(int64(n))
@@ -233,6 +241,10 @@ func (r *connReader) Pull() ([]byte, error) {
 				r.done = errHeadTimeout // the layer answers 408
 				return nil, r.done
 			}
+			if inBody && c.bodyWaited >= allowance {
+				r.done = errBodyTooSlow // the layer answers 408
+				return nil, r.done
+			}
 			if c.s.IdleTimeout <= 0 || c.idleFor() < c.s.IdleTimeout || c.busy() {
 				c.deadline = time.Time{}
 				continue // output moved recently, or a request is in progress
@@ -245,6 +257,43 @@ func (r *connReader) Pull() ([]byte, error) {
 		}
 		return nil, r.done
 	}
+}
+
+// setDeadline moves the read deadline to the earliest of the idle timeout,
+// the head timeout and (inBody) the body's allowance from start.
+func (c *connIO) setDeadline(start time.Time, allowance time.Duration, inBody bool) {
+	if c.dl == nil {
+		return
+	}
+	var d time.Time
+	if c.s.IdleTimeout > 0 {
+		d = time.Now().Add(c.s.IdleTimeout)
+	}
+	earliest := func(t time.Time) {
+		if !t.IsZero() && (d.IsZero() || t.Before(d)) {
+			d = t
+		}
+	}
+	earliest(c.headDeadline())
+	if inBody {
+		earliest(start.Add(max(allowance, 0)))
+	}
+	if d.IsZero() {
+		return
+	}
+	// Moving the deadline is a timer operation: do it at most about once a
+	// second, unless it must come sooner.
+	if d.Sub(c.deadline) > time.Second || d.Before(c.deadline) {
+		c.deadline = d
+		c.dl.SetReadDeadline(d)
+	}
+}
+
+// readingBody reports whether the layer is inside a request body. Called by
+// the reader, whose caller holds the layer's input lock.
+func (c *connIO) readingBody() bool {
+	l := c.hooks.layer.Load()
+	return l != nil && l.body != nil
 }
 
 func (r *connReader) Cancel(error) {
