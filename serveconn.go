@@ -132,9 +132,9 @@ func handshake(ctx context.Context, tc *tls.Conn, timeout time.Duration) error {
 
 var (
 	errBodyTooSlow = errors.New("streamhttp: the request body arrived slower than MinRequestBodyRate")
-	errDrained = errors.New("streamhttp: connection closed by the server's termination")
-	errIdle    = errors.New("streamhttp: idle timeout")
-	errAborted = errors.New("streamhttp: connection closed after a timeout response")
+	errDrained     = errors.New("streamhttp: connection closed by the server's termination")
+	errIdle        = errors.New("streamhttp: idle timeout")
+	errAborted     = errors.New("streamhttp: connection closed after a timeout response")
 )
 
 // connIO is the byte side of a served connection: a source of input chunks
