@@ -25,7 +25,14 @@ func (i connInfo) attrs() []any {
 	if i.remote == nil {
 		return nil
 	}
-	return []any{slog.String("remote", i.remote.String())}
+	attrs := []any{slog.String("remote", i.remote.String())}
+	if i.local != nil {
+		attrs = append(attrs, slog.String("local", i.local.String()))
+	}
+	if i.tls != nil {
+		attrs = append(attrs, slog.String("tls", tls.VersionName(i.tls.Version)))
+	}
+	return attrs
 }
 
 func infoOf(rwc io.ReadWriteCloser) connInfo {
