@@ -1,0 +1,28 @@
+// Package poller parks idle network connections without a goroutine: a
+// connection waits in the kernel's readiness list (epoll on Linux) until it
+// has something to read, and only then does a goroutine serve it again.
+//
+// A goroutine blocked in Read holds its stack (at least 2 KiB, usually
+// 8 KiB once a request has been served) and whatever buffers its caller
+// keeps. A server with many idle keep-alive connections pays that per
+// connection; a parked connection costs the server little more than its
+// file descriptor.
+//
+// On systems without support, New returns ErrUnsupported and callers keep
+// their connections in goroutines.
+package poller
+
+import (
+	"errors"
+	"syscall"
+)
+
+// ErrUnsupported is returned by New where parking is not implemented.
+var ErrUnsupported = errors.New("poller: parking connections is not supported on this system")
+
+// ErrClosed is returned by Park on a closed Poller.
+var ErrClosed = errors.New("poller: closed")
+
+// Conn is what a parked connection must offer: its raw file descriptor
+// (net.TCPConn, net.UnixConn and os.File have it).
+type Conn = syscall.Conn
