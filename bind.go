@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/streamhttp/streamhttp/internal/poller"
 	"github.com/streamhttp/streamhttp/stream"
 )
 
@@ -96,6 +97,9 @@ type ServerBinding struct {
 	terminating bool
 	ended       bool
 
+	poller   *poller.Poller // parks idle connections; made on first use
+	noPoller bool           // parking is not supported here
+
 	listenerDone chan struct{} // closed when the listener is closed
 	done         chan struct{} // closed when the binding has ended
 }
@@ -153,8 +157,25 @@ func (b *ServerBinding) checkEndedLocked() {
 	if b.closed && len(b.conns) == 0 && !b.ended {
 		b.ended = true
 		b.cancel() // releases the connections' context
+		if b.poller != nil {
+			b.poller.Close()
+		}
 		close(b.done)
 	}
+}
+
+// pollerLocked returns the binding's poller, made on first use; nil where
+// connections cannot be parked. Called with b.mu held.
+func (b *ServerBinding) pollerLocked() *poller.Poller {
+	if b.poller == nil && !b.noPoller && !b.ended {
+		p, err := poller.New()
+		if err != nil {
+			b.noPoller = true
+			return nil
+		}
+		b.poller = p
+	}
+	return b.poller
 }
 
 // Unbind stops accepting connections and closes the listener; connections
@@ -234,15 +255,21 @@ func (b *ServerBinding) Close(ctx context.Context) error {
 func (b *ServerBinding) closeNow() {
 	b.closeListener()
 	b.mu.Lock()
-	var unhandled []*IncomingConnection
+	var unhandled, parked []*IncomingConnection
 	for c := range b.conns {
-		if c.cio == nil && !c.handled {
+		switch {
+		case !c.handled:
 			unhandled = append(unhandled, c)
+		case c.parked != nil:
+			parked = append(parked, c)
 		}
 	}
 	b.mu.Unlock()
 	for _, c := range unhandled {
 		c.refuse()
+	}
+	for _, c := range parked {
+		c.closeParked()
 	}
 	b.cancel()
 }

@@ -5,7 +5,9 @@ import (
 	"crypto/tls"
 	"errors"
 	"net"
+	"time"
 
+	"github.com/streamhttp/streamhttp/internal/poller"
 	"github.com/streamhttp/streamhttp/stream"
 )
 
@@ -19,9 +21,11 @@ type IncomingConnection struct {
 	release func() // called when the connection has ended, if set
 
 	// Guarded by b.mu.
-	handled bool
-	cio     *connIO // while it is served
-	drained bool    // Terminate reached it before its layer did
+	handled   bool
+	cio       *connIO // while it is served
+	drained   bool    // Terminate reached it before its layer did
+	parked    *poller.Waiter
+	parkTimer *time.Timer // the idle timeout of a parked connection
 }
 
 func newIncoming(b *ServerBinding, c net.Conn) *IncomingConnection {
@@ -55,6 +59,13 @@ func (c *IncomingConnection) TLS() *tls.ConnectionState {
 // panics. A connection that its binding closed (Close, Terminate) before it
 // was handled is not served; Err then says so.
 func (c *IncomingConnection) HandleWith(handler stream.Flow[*Request, *Response]) {
+	c.handle(handler, false)
+}
+
+// handle serves the connection with handler; park tells whether the
+// handler may be materialized anew after an idle connection was parked
+// (true for the handler functions, which keep no per-connection state).
+func (c *IncomingConnection) handle(handler stream.Flow[*Request, *Response], park bool) {
 	b := c.b
 	b.mu.Lock()
 	if c.handled {
@@ -75,14 +86,117 @@ func (c *IncomingConnection) HandleWith(handler stream.Flow[*Request, *Response]
 		}
 		return
 	}
-	go func() {
-		defer close(c.done)
-		if c.release != nil {
-			defer c.release()
+	_, rawOK := c.conn.(poller.Conn)
+	_, isTLS := c.conn.(*tls.Conn)
+	park = park && rawOK && !isTLS && b.s.ParkIdleAfter > 0
+	go c.serve(handler, park, 0, time.Time{})
+}
+
+// serve serves the connection until it ends or is parked.
+func (c *IncomingConnection) serve(handler stream.Flow[*Request, *Response], park bool, seq uint64, lastIO time.Time) {
+	b := c.b
+	for {
+		o := connOpts{stats: b.stats, track: c.track, park: park, seq: seq, lastIO: lastIO}
+		err := serveConn(b.ctx, c.conn, handler, b.s, &o)
+		if !o.parked {
+			c.end(err)
+			return
 		}
-		defer b.release(c, true)
-		c.err = serveConn(b.ctx, c.conn, handler, b.s, b.stats, c.track)
-	}()
+		seq, lastIO = o.seq, o.lastIO
+		switch c.park(func() { c.serve(handler, park, seq, lastIO) }, lastIO) {
+		case parkOK:
+			return // the poller serves it again when it is readable
+		case parkClose:
+			c.conn.Close()
+			c.end(nil)
+			return
+		case parkFailed:
+			park = false // serve on in this goroutine
+		}
+	}
+}
+
+// end records the end of a served connection.
+func (c *IncomingConnection) end(err error) {
+	c.err = err
+	c.b.release(c, true)
+	if c.release != nil {
+		c.release()
+	}
+	close(c.done)
+}
+
+type parkResult int
+
+const (
+	parkOK     parkResult = iota
+	parkClose             // the connection closes instead: idle for too long, or the binding is closing
+	parkFailed            // the connection cannot be parked: serve it in its goroutine
+)
+
+// park parks the idle connection; resume serves it again.
+func (c *IncomingConnection) park(resume func(), lastIO time.Time) parkResult {
+	b := c.b
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.terminating || c.drained || b.ctx.Err() != nil {
+		return parkClose
+	}
+	var idleLeft time.Duration
+	if t := b.s.IdleTimeout; t > 0 {
+		if idleLeft = t - time.Since(lastIO); idleLeft <= 0 {
+			return parkClose
+		}
+	}
+	p := b.pollerLocked()
+	if p == nil {
+		return parkFailed
+	}
+	w, err := p.Park(c.conn.(poller.Conn), func() {
+		if c.unpark(true) {
+			resume()
+		}
+	})
+	if err != nil {
+		return parkFailed
+	}
+	c.parked = w
+	if idleLeft > 0 {
+		c.parkTimer = time.AfterFunc(idleLeft, c.closeParked)
+	}
+	return parkOK
+}
+
+// unpark takes the connection out of the parked state; woken says that the
+// poller started its function, which then serves it. It reports whether
+// the caller owns the connection: the one that stops the waiter (or is
+// woken by it) does.
+func (c *IncomingConnection) unpark(woken bool) bool {
+	b := c.b
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	w := c.parked
+	if w == nil {
+		return woken
+	}
+	if !woken && !w.Stop() {
+		return false // woken meanwhile: the wake-up serves it
+	}
+	c.parked = nil
+	if c.parkTimer != nil {
+		c.parkTimer.Stop()
+		c.parkTimer = nil
+	}
+	return true
+}
+
+// closeParked closes the connection if it is parked (idle timeout, or the
+// binding closing).
+func (c *IncomingConnection) closeParked() {
+	if c.unpark(false) {
+		c.conn.Close()
+		c.end(nil)
+	}
 }
 
 // track learns of the connIO serving c (nil when it is done).
@@ -118,7 +232,7 @@ func (c *IncomingConnection) refuse() {
 func (c *IncomingConnection) drain() {
 	b := c.b
 	b.mu.Lock()
-	handled, cio := c.handled, c.cio
+	handled, cio, parked := c.handled, c.cio, c.parked != nil
 	c.drained = true
 	b.mu.Unlock()
 	switch {
@@ -126,6 +240,8 @@ func (c *IncomingConnection) drain() {
 		c.refuse()
 	case cio != nil:
 		cio.drain()
+	case parked:
+		c.closeParked() // idle; if it is being woken, track drains it
 	}
 	// Otherwise serving is starting (a TLS handshake, say): track drains it.
 }
@@ -134,13 +250,15 @@ func (c *IncomingConnection) drain() {
 func (c *IncomingConnection) expire() {
 	b := c.b
 	b.mu.Lock()
-	handled, cio := c.handled, c.cio
+	handled, cio, parked := c.handled, c.cio, c.parked != nil
 	b.mu.Unlock()
 	switch {
 	case !handled:
 		c.refuse()
 	case cio != nil:
 		cio.expire()
+	case parked:
+		c.closeParked()
 	default:
 		c.conn.Close() // still in its TLS handshake
 	}
@@ -149,7 +267,7 @@ func (c *IncomingConnection) expire() {
 // HandleWithSyncHandler serves the connection with a function that answers
 // each request in turn.
 func (c *IncomingConnection) HandleWithSyncHandler(f func(*Request) *Response) {
-	c.HandleWith(stream.Map(f))
+	c.handle(stream.Map(f), true)
 }
 
 // HandleWithAsyncHandler serves the connection with a function that may
@@ -157,7 +275,7 @@ func (c *IncomingConnection) HandleWithSyncHandler(f func(*Request) *Response) {
 // binding's PipeliningLimit); responses are written in request order.
 // An error from f is answered with 500 and closes the connection.
 func (c *IncomingConnection) HandleWithAsyncHandler(f func(context.Context, *Request) (*Response, error), parallelism int) {
-	c.HandleWith(AsyncHandler(f, parallelism, c.b.s.PipeliningLimit))
+	c.handle(AsyncHandler(f, parallelism, c.b.s.PipeliningLimit), true)
 }
 
 // AsyncHandler is the flow of HandleWithAsyncHandler: f runs for up to
@@ -196,14 +314,18 @@ func (c *IncomingConnection) Err() error { return c.err }
 // ServerSettings.DisableSignals is set. Cancelling ctx closes the binding
 // and its connections at once; Terminate ends it gracefully.
 func BindAndHandle(ctx context.Context, addr string, handler stream.Flow[*Request, *Response], s ServerSettings) (*ServerBinding, error) {
+	return bindAndHandle(ctx, addr, handler, false, s)
+}
+
+func bindAndHandle(ctx context.Context, addr string, handler stream.Flow[*Request, *Response], park bool, s ServerSettings) (*ServerBinding, error) {
 	rs := s.resolved()
-	return handleAll(ctx, Bind(addr, s), &rs, func(c *IncomingConnection) { c.HandleWith(handler) })
+	return handleAll(ctx, Bind(addr, s), &rs, func(c *IncomingConnection) { c.handle(handler, park) })
 }
 
 // BindAndHandleSync is [BindAndHandle] with a function answering each
 // request of a connection in turn.
 func BindAndHandleSync(ctx context.Context, addr string, f func(*Request) *Response, s ServerSettings) (*ServerBinding, error) {
-	return BindAndHandle(ctx, addr, stream.Map(f), s)
+	return bindAndHandle(ctx, addr, stream.Map(f), true, s)
 }
 
 // BindAndHandleAsync is [BindAndHandle] with a function that runs for up to
@@ -211,7 +333,7 @@ func BindAndHandleSync(ctx context.Context, addr string, f func(*Request) *Respo
 // PipeliningLimit); responses are written in request order.
 func BindAndHandleAsync(ctx context.Context, addr string, f func(context.Context, *Request) (*Response, error), parallelism int, s ServerSettings) (*ServerBinding, error) {
 	limit := s.resolved().PipeliningLimit
-	return BindAndHandle(ctx, addr, AsyncHandler(f, parallelism, limit), s)
+	return bindAndHandle(ctx, addr, AsyncHandler(f, parallelism, limit), true, s)
 }
 
 func handleAll(ctx context.Context, src stream.SourceMat[*IncomingConnection, *ServerBinding], s *ServerSettings, handle func(*IncomingConnection)) (*ServerBinding, error) {

@@ -173,6 +173,7 @@ func (c *conn) bind(m *stream.Materializer) {
 		c.info, c.oob = h.info, h.oob
 		c.ctx = h.ctx
 		c.hooks, c.stats = h, h.stats
+		c.seq = h.seqBase // requests go on being numbered after a parking
 		h.layer.Store(c)
 		// A termination that began before the layer existed.
 		if h.draining.Load() && c.drain() {
@@ -190,6 +191,9 @@ type connHooks struct {
 	oob   oobWriter
 	stats *serverStats         // nil outside a binding
 	stop  func(error)          // ends the run
+	// seqBase is how many requests the connection read before this run
+	// (runs after a parking go on numbering).
+	seqBase uint64
 	layer atomic.Pointer[conn] // set when the layer starts
 	// draining is set when the server terminates; whichever of the
 	// terminating code and the layer's start comes second drains the layer.
@@ -208,6 +212,19 @@ func (c *conn) drain() (idle bool) {
 	c.draining, c.closing = true, true
 	c.wakeSlotWaiter()
 	return c.head() == nil
+}
+
+// parkable reports whether the connection is between requests with
+// nothing under way: no request taken and unanswered, no head begun, no
+// body being read, no input left, not closing. Called by the reader, whose
+// caller holds c.inMu.
+func (c *conn) parkable() bool {
+	if c.body != nil || len(c.input()) > 0 {
+		return false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.head() == nil && c.headSince.IsZero() && !c.closing
 }
 
 // wakeSlotWaiter wakes the inbound side when it waits for a free slot (or

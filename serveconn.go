@@ -71,15 +71,28 @@ const flushThreshold = 64 << 10
 // returned.
 func ServeConn(ctx context.Context, rwc io.ReadWriteCloser, handler stream.Flow[*Request, *Response], s ServerSettings) error {
 	s = s.resolved()
-	return serveConn(ctx, rwc, handler, &s, nil, nil)
+	return serveConn(ctx, rwc, handler, &s, &connOpts{})
 }
 
-// serveConn is ServeConn with resolved settings, the statistics to count
-// in (nil for none) and a function that learns of the connection's connIO
-// before it is served (to drain or expire it) and is called with nil once
-// it is done.
-func serveConn(ctx context.Context, rwc io.ReadWriteCloser, handler stream.Flow[*Request, *Response], s *ServerSettings, stats *serverStats, track func(*connIO)) error {
-	if tc, ok := rwc.(*tls.Conn); ok {
+// connOpts is what a binding adds to ServeConn.
+type connOpts struct {
+	stats *serverStats // nil: none
+	// track learns of the connection's connIO before it is served (to
+	// drain or expire it), and of nil once it is done.
+	track func(*connIO)
+	// park lets the connection end its run when it has been idle for
+	// ParkIdleAfter, without closing: parked reports it, and the caller
+	// serves it again when it is readable.
+	park   bool
+	parked bool
+	// Carried across parkings: when bytes last moved, and how many
+	// requests have been read.
+	lastIO time.Time
+	seq    uint64
+}
+
+func serveConn(ctx context.Context, rwc io.ReadWriteCloser, handler stream.Flow[*Request, *Response], s *ServerSettings, o *connOpts) error {
+	if tc, ok := rwc.(*tls.Conn); ok && !tc.ConnectionState().HandshakeComplete {
 		if err := handshake(ctx, tc, s.TLSHandshakeTimeout); err != nil {
 			rwc.Close()
 			if s.Logger.Enabled(ctx, slog.LevelDebug) {
@@ -90,17 +103,32 @@ func serveConn(ctx context.Context, rwc io.ReadWriteCloser, handler stream.Flow[
 	}
 	cctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	cio := &connIO{rwc: rwc, s: s, cancel: cancel, stats: stats}
+	cio := &connIO{rwc: rwc, s: s, cancel: cancel, stats: o.stats, lastIO: o.lastIO}
+	if cio.lastIO.IsZero() {
+		cio.lastIO = time.Now()
+	}
+	if o.park && s.ParkIdleAfter > 0 {
+		cio.parkAfter = s.ParkIdleAfter
+	}
 	cio.dl, _ = rwc.(interface{ SetReadDeadline(time.Time) error })
-	hooks := &connHooks{ctx: cctx, info: infoOf(rwc), oob: cio, stats: stats, stop: cancel}
+	hooks := &connHooks{ctx: cctx, info: infoOf(rwc), oob: cio, stats: o.stats, stop: cancel, seqBase: o.seq}
 	cio.hooks = hooks
-	if track != nil {
-		track(cio)
-		defer track(nil)
+	if o.track != nil {
+		o.track(cio)
+		defer o.track(nil)
 	}
 	runCtx := context.WithValue(cctx, connKey{}, hooks)
 	flow := bidi.JoinLeft(handler, ServerLayer(*s))
 	_, err := stream.RunWith(runCtx, stream.Via(cio.source(), flow), cio.sink())
+	if cio.parked && err == nil && !hooks.draining.Load() {
+		// Idle: the connection stays open, without this run.
+		cio.quiesceReader()
+		o.parked, o.lastIO = true, cio.lastIO
+		if l := hooks.layer.Load(); l != nil {
+			o.seq = l.seq
+		}
+		return nil
+	}
 	cio.close(ctx)
 	if errors.Is(err, errIdle) || errors.Is(err, errAborted) || errors.Is(err, errDrained) {
 		err = nil // the normal end of an idle, a timed-out or a drained connection
@@ -153,6 +181,10 @@ type connIO struct {
 	cancel context.CancelCauseFunc // ends the run
 	hooks  *connHooks
 	stats  *serverStats // nil outside a binding
+	// parkAfter is ParkIdleAfter when the connection may be parked, else 0;
+	// parked is set by the reader when it ends the input to park.
+	parkAfter time.Duration
+	parked    bool
 
 	mu      sync.Mutex // guards the fields below it but the reader's
 	wbuf    []byte
@@ -252,6 +284,14 @@ func (r *connReader) Pull() ([]byte, error) {
 				r.done = errBodyTooSlow // the layer answers 408
 				return nil, r.done
 			}
+			if c.parkAfter > 0 && !inBody && c.idleFor() >= c.parkAfter && c.parkable() {
+				// Idle long enough to give up this run: the layer sees the
+				// input end between requests and completes; ServeConn
+				// leaves the connection open.
+				c.parked = true
+				r.done = stream.EOS
+				return nil, r.done
+			}
 			if c.s.IdleTimeout <= 0 || c.idleFor() < c.s.IdleTimeout || c.busy() {
 				c.deadline = time.Time{}
 				continue // output moved recently, or a request is in progress
@@ -284,6 +324,8 @@ func (c *connIO) setDeadline(start time.Time, allowance time.Duration, inBody bo
 	earliest(c.headDeadline())
 	if inBody {
 		earliest(start.Add(max(allowance, 0)))
+	} else if c.parkAfter > 0 {
+		earliest(time.Now().Add(c.parkAfter))
 	}
 	if d.IsZero() {
 		return
@@ -294,6 +336,14 @@ func (c *connIO) setDeadline(start time.Time, allowance time.Duration, inBody bo
 		c.deadline = d
 		c.dl.SetReadDeadline(d)
 	}
+}
+
+// parkable reports whether the layer is between requests with nothing
+// under way. Called by the reader, whose caller holds the layer's input
+// lock.
+func (c *connIO) parkable() bool {
+	l := c.hooks.layer.Load()
+	return l != nil && l.parkable()
 }
 
 // readingBody reports whether the layer is inside a request body. Called by

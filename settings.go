@@ -49,6 +49,17 @@ type ServerSettings struct {
 	// alive; a larger unread body closes the connection. Default 64 KiB.
 	MaxDrainBytes int64
 
+	// ParkIdleAfter is how long a keep-alive connection served by a
+	// handler function (HandleWithSyncHandler, HandleWithAsyncHandler and
+	// the BindAndHandleSync/Async binders) waits for its next request in a
+	// goroutine. After that it is parked: its goroutines and buffers are
+	// released and the kernel watches it (epoll; Linux only), so an idle
+	// connection costs little more than its file descriptor. Its next
+	// request is served by a new run of the handler. Connections served by
+	// a handler flow (HandleWith, BindAndHandle) and TLS connections are
+	// never parked: a flow may keep per-connection state. Default 200 ms;
+	// negative: never.
+	ParkIdleAfter time.Duration
 	// DisableKeepAlive closes every connection after its first response.
 	DisableKeepAlive bool
 	// MinRequestBodyRate is the slowest a client may send a request body
@@ -121,6 +132,7 @@ const (
 	DefaultRequestBodyGrace    = 5 * time.Second
 	DefaultTLSHandshakeTimeout = 10 * time.Second
 	DefaultShutdownTimeout     = 30 * time.Second
+	DefaultParkIdleAfter       = 200 * time.Millisecond
 )
 
 // resolved returns s with every default applied; negative durations become
@@ -146,6 +158,7 @@ func (s ServerSettings) resolved() ServerSettings {
 	s.RequestBodyGrace = dur(s.RequestBodyGrace, DefaultRequestBodyGrace)
 	s.TLSHandshakeTimeout = dur(s.TLSHandshakeTimeout, DefaultTLSHandshakeTimeout)
 	s.ShutdownTimeout = dur(s.ShutdownTimeout, DefaultShutdownTimeout)
+	s.ParkIdleAfter = dur(s.ParkIdleAfter, DefaultParkIdleAfter)
 	switch {
 	case s.MinRequestBodyRate < 0:
 		s.MinRequestBodyRate = 0

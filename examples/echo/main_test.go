@@ -3,10 +3,11 @@ package main
 import (
 	"bufio"
 	"context"
-	"errors"
+	"encoding/json"
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -15,86 +16,127 @@ import (
 	"github.com/streamhttp/streamhttp/internal/leakcheck"
 )
 
-// TestServe: the accept loop serves connections until its context is
-// cancelled, then stops accepting, closes the open connections and returns.
-func TestServe(t *testing.T) {
-	leakcheck.Check(t)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- serve(ctx, ln, echohandler.Handler(2), streamhttp.ServerSettings{PipeliningLimit: 4}, 5*time.Second)
-	}()
+func TestMain(m *testing.M) { leakcheck.VerifyTestMain(m) }
 
-	// Two connections: one keeps its connection open after a request.
-	idle, err := net.Dial("tcp", ln.Addr().String())
+// start runs the server on a free port until the test ends.
+func start(t *testing.T, s streamhttp.ServerSettings) *streamhttp.ServerBinding {
+	t.Helper()
+	s.DisableSignals = true
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan *streamhttp.ServerBinding, 1)
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, "127.0.0.1:0", 0, s, func(b *streamhttp.ServerBinding) { ready <- b }) }()
+	var b *streamhttp.ServerBinding
+	select {
+	case b = <-ready:
+	case err := <-done:
+		t.Fatalf("run: %v", err)
+	}
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("run: %v", err)
+		}
+	})
+	return b
+}
+
+// TestRoutes: the routes over one keep-alive connection, pipelined, and
+// /stats counting them.
+func TestRoutes(t *testing.T) {
+	b := start(t, streamhttp.ServerSettings{PipeliningLimit: 16})
+	c, err := net.Dial("tcp", b.LocalAddr().String())
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer idle.Close()
-	br := bufio.NewReader(idle)
-	for range 2 {
-		if _, err := io.WriteString(idle, "GET /plaintext HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
-			t.Fatal(err)
-		}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	reqs := []struct{ req, want string }{
+		{"GET /sleep?ms=100 HTTP/1.1\r\nHost: x\r\n\r\n", "slept"},
+		{"GET /plaintext HTTP/1.1\r\nHost: x\r\n\r\n", echohandler.Hello},
+		{"GET /json HTTP/1.1\r\nHost: x\r\n\r\n", echohandler.HelloJSON},
+		{"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n", "hello"},
+		{"PUT /x HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc", "PUT /x bytes=3"},
+	}
+	var all strings.Builder
+	for _, r := range reqs {
+		all.WriteString(r.req)
+	}
+	io.WriteString(c, all.String())
+	br := bufio.NewReader(c)
+	for _, r := range reqs {
 		resp, err := http.ReadResponse(br, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
 		body, _ := io.ReadAll(resp.Body)
-		if string(body) != echohandler.Hello {
-			t.Errorf("body %q", body)
+		if string(body) != r.want {
+			t.Errorf("%q: got %q, want %q", r.req, body, r.want)
 		}
 	}
-	other, err := net.Dial("tcp", ln.Addr().String())
+	io.WriteString(c, "GET /stats HTTP/1.1\r\nHost: x\r\n\r\n")
+	resp, err := http.ReadResponse(br, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	io.WriteString(other, "GET /json HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-	if out, _ := io.ReadAll(other); len(out) == 0 {
-		t.Error("no response on the second connection")
+	var st streamhttp.Stats
+	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
+		t.Fatal(err)
 	}
-	other.Close()
-
-	cancel()
-	// The idle connection is closed by the server: the client sees the end.
-	idle.SetReadDeadline(time.Now().Add(5 * time.Second))
-	if n, err := br.ReadByte(); err != io.EOF {
-		t.Errorf("idle connection after the stop: read %q, %v; want EOF", n, err)
-	}
-	idle.Close()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Errorf("serve: %v", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("serve did not return after the stop")
-	}
-	if c, err := net.Dial("tcp", ln.Addr().String()); err == nil {
-		c.Close()
-		t.Error("the listener still accepts after the stop")
+	if st.TotalRequests != int64(len(reqs))+1 || st.OpenConnections != 1 || st.BytesIn == 0 {
+		t.Errorf("stats %+v: want %d requests over 1 open connection", st, len(reqs)+1)
 	}
 }
 
-// failingListener fails its first Accept.
-type failingListener struct{ net.Listener }
+// TestStop: cancelling the context closes open connections and run
+// returns; the port is free again.
+func TestStop(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan *streamhttp.ServerBinding, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, "127.0.0.1:0", 2, streamhttp.ServerSettings{DisableSignals: true}, func(b *streamhttp.ServerBinding) { ready <- b })
+	}()
+	b := <-ready
+	idle, err := net.Dial("tcp", b.LocalAddr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idle.Close()
+	io.WriteString(idle, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	br := bufio.NewReader(idle)
+	if resp, err := http.ReadResponse(br, nil); err != nil {
+		t.Fatal(err)
+	} else {
+		io.Copy(io.Discard, resp.Body)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("run: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("run did not return")
+	}
+	idle.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := br.ReadByte(); err == nil {
+		t.Error("the idle connection is still open")
+	}
+	if c, err := net.Dial("tcp", b.LocalAddr().String()); err == nil {
+		c.Close()
+		t.Error("the listener still accepts")
+	}
+}
 
-var errAccept = errors.New("accept failed")
-
-func (failingListener) Accept() (net.Conn, error) { return nil, errAccept }
-
-func TestServeAcceptError(t *testing.T) {
+// TestBindError: a taken port is reported.
+func TestBindError(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	err = serve(context.Background(), failingListener{ln}, echohandler.Handler(1), streamhttp.ServerSettings{}, time.Second)
-	if !errors.Is(err, errAccept) {
-		t.Errorf("serve: %v, want the accept error", err)
+	if err := run(context.Background(), ln.Addr().String(), 0, streamhttp.ServerSettings{DisableSignals: true}, nil); err == nil {
+		t.Error("run on a taken port returned nil")
 	}
 }

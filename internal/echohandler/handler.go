@@ -13,6 +13,7 @@ package echohandler
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"iter"
@@ -65,11 +66,12 @@ var ErrPanicRoute = errors.New("echohandler: GET /panic panicked on purpose")
 //	GET  /sleep?ms=N       "slept" after N ms (0..60000, else 400)
 //	GET  /panic            the handler panics: the server answers 500 and closes
 //	GET  /close            200 with Connection: close
-//	GET  /stats            {} (a placeholder)
+//	GET  /stats            the server's statistics as JSON ({} when there are none)
 //	anything else          reads the whole body, then "METHOD PATH bytes=N"
 func Handler(parallelism int) stream.Flow[*streamhttp.Request, *streamhttp.Response] {
+	f := Func(nil)
 	return stream.MapAsync(parallelism, func(ctx context.Context, req *streamhttp.Request) (*streamhttp.Response, error) {
-		resp, err := route(ctx, req)
+		resp, err := f(ctx, req)
 		if err != nil {
 			return nil, err
 		}
@@ -77,7 +79,16 @@ func Handler(parallelism int) stream.Flow[*streamhttp.Request, *streamhttp.Respo
 	})
 }
 
-func route(ctx context.Context, req *streamhttp.Request) (*streamhttp.Response, error) {
+// Func returns the routes of Handler as a handler function, for
+// streamhttp.BindAndHandleAsync and HandleWithAsyncHandler. stats, when not
+// nil, gives what GET /stats reports.
+func Func(stats func() streamhttp.Stats) func(context.Context, *streamhttp.Request) (*streamhttp.Response, error) {
+	return func(ctx context.Context, req *streamhttp.Request) (*streamhttp.Response, error) {
+		return route(ctx, req, stats)
+	}
+}
+
+func route(ctx context.Context, req *streamhttp.Request, stats func() streamhttp.Stats) (*streamhttp.Response, error) {
 	switch string(req.Method) + " " + req.URI.Path {
 	case "GET /", "GET /plaintext":
 		return httpcore.Text(httpcore.StatusOK, Hello), nil
@@ -96,10 +107,14 @@ func route(ctx context.Context, req *streamhttp.Request) (*streamhttp.Response, 
 		resp.Header.Add("Connection", "close")
 		return resp, nil
 	case "GET /stats":
-		// A placeholder: the server's counters (connections, requests,
-		// timeouts) arrive with the Bind API, and this route will report
-		// them then.
-		return httpcore.Bytes(httpcore.StatusOK, "application/json", []byte("{}")), nil
+		body := []byte("{}")
+		if stats != nil {
+			var err error
+			if body, err = json.Marshal(stats()); err != nil {
+				return nil, err
+			}
+		}
+		return httpcore.Bytes(httpcore.StatusOK, "application/json", body), nil
 	}
 	return other(ctx, req), nil
 }
