@@ -189,12 +189,12 @@ type connHooks struct {
 	ctx   context.Context
 	info  connInfo
 	oob   oobWriter
-	stats *serverStats         // nil outside a binding
-	stop  func(error)          // ends the run
+	stats *serverStats // nil outside a binding
+	stop  func(error)  // ends the run
 	// seqBase is how many requests the connection read before this run
 	// (runs after a parking go on numbering).
 	seqBase uint64
-	layer atomic.Pointer[conn] // set when the layer starts
+	layer   atomic.Pointer[conn] // set when the layer starts
 	// draining is set when the server terminates; whichever of the
 	// terminating code and the layer's start comes second drains the layer.
 	draining atomic.Bool
