@@ -97,8 +97,10 @@ type ServerBinding struct {
 	terminating bool
 	ended       bool
 
-	poller   *poller.Poller // parks idle connections; made on first use
-	noPoller bool           // parking is not supported here
+	poller   *poller.Poller       // parks idle connections; made on first use
+	noPoller bool                 // parking is not supported here
+	active   map[*connIO]struct{} // served connections that may be parked
+	sweeping bool                 // the sweeper runs
 
 	listenerDone chan struct{} // closed when the listener is closed
 	done         chan struct{} // closed when the binding has ended
@@ -109,6 +111,7 @@ func newBinding(s *ServerSettings) *ServerBinding {
 	return &ServerBinding{
 		s: s, ctx: ctx, cancel: cancel, stats: newServerStats(),
 		conns:        make(map[*IncomingConnection]struct{}),
+		active:       make(map[*connIO]struct{}),
 		listenerDone: make(chan struct{}), done: make(chan struct{}),
 	}
 }
@@ -176,6 +179,43 @@ func (b *ServerBinding) pollerLocked() *poller.Poller {
 		b.poller = p
 	}
 	return b.poller
+}
+
+// startSweeperLocked starts the goroutine that parks idle connections, if
+// it is not running: every half of parkAfter it nudges the served
+// connections on which nothing has moved for parkAfter, whose readers then
+// park them. One goroutine per binding, rather than a timer per
+// connection re-armed on every read. It ends with the binding. Called with
+// b.mu held.
+func (b *ServerBinding) startSweeperLocked(parkAfter time.Duration) {
+	if b.sweeping || b.ended {
+		return
+	}
+	b.sweeping = true
+	go func() {
+		t := time.NewTicker(max(parkAfter/2, time.Millisecond))
+		defer t.Stop()
+		var idle []*connIO
+		for {
+			select {
+			case <-t.C:
+			case <-b.done:
+				return
+			}
+			b.mu.Lock()
+			for cio := range b.active {
+				if cio.idleFor() >= parkAfter {
+					idle = append(idle, cio)
+				}
+			}
+			b.mu.Unlock()
+			for i, cio := range idle {
+				cio.nudge()
+				idle[i] = nil
+			}
+			idle = idle[:0]
+		}
+	}()
 }
 
 // Unbind stops accepting connections and closes the listener; connections

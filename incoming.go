@@ -203,7 +203,14 @@ func (c *IncomingConnection) closeParked() {
 func (c *IncomingConnection) track(cio *connIO) {
 	b := c.b
 	b.mu.Lock()
+	if c.cio != nil {
+		delete(b.active, c.cio)
+	}
 	c.cio = cio
+	if cio != nil && cio.parkAfter > 0 {
+		b.active[cio] = struct{}{}
+		b.startSweeperLocked(cio.parkAfter)
+	}
 	drain := cio != nil && (c.drained || b.terminating)
 	b.mu.Unlock()
 	if drain {

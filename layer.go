@@ -138,11 +138,13 @@ type conn struct {
 	inMu   sync.Mutex
 	up     stream.Puller[[]byte]
 	fills  atomic.Uint64 // chunks read: time may have passed since the last one
-	buf    []byte        // unconsumed input
+	buf    []byte        // unconsumed input: the last chunk read, or own
 	off    int
-	inEOF  bool  // the input has ended or has been cancelled
-	inDone bool  // the inbound stage has ended: release the input once no body needs it
-	body   *body // the streamed body the parser is in, nil between messages
+	own    []byte // storage for input left over from earlier chunks
+	alias  bool   // buf is the last chunk read, valid until the next pull
+	inEOF  bool   // the input has ended or has been cancelled
+	inDone bool   // the inbound stage has ended: release the input once no body needs it
+	body   *body  // the streamed body the parser is in, nil between messages
 	seq    uint64
 }
 
@@ -338,9 +340,18 @@ func (c *conn) consume(n int) {
 }
 
 // fill reads one more chunk from the connection; false at its end.
+//
+// A chunk is parsed where it is, without a copy, while nothing is left
+// over from the previous one; only a remainder (a head or a chunk-size line
+// split across reads) is copied to own storage, before the next pull
+// invalidates the chunk it was in.
 func (c *conn) fill() (bool, error) {
 	if c.inEOF {
 		return false, nil
+	}
+	if c.alias {
+		c.own = append(c.own[:0], c.buf[c.off:]...)
+		c.buf, c.off, c.alias = c.own, 0, false
 	}
 	chunk, err := c.up.Pull()
 	c.fills.Add(1)
@@ -351,12 +362,15 @@ func (c *conn) fill() (bool, error) {
 		}
 		return false, err
 	}
-	if c.off > 0 && c.off == len(c.buf) {
-		c.buf, c.off = c.buf[:0], 0
-	} else if c.off > 0 && len(c.buf)+len(chunk) > cap(c.buf) {
+	if c.off == len(c.buf) {
+		c.buf, c.off, c.alias = chunk, 0, true
+		return true, nil
+	}
+	if c.off > 0 && len(c.buf)+len(chunk) > cap(c.buf) {
 		c.buf, c.off = append(c.buf[:0], c.buf[c.off:]...), 0
 	}
 	c.buf = append(c.buf, chunk...)
+	c.own = c.buf
 	return true, nil
 }
 
@@ -367,7 +381,7 @@ func (c *conn) dropInput(cause error) {
 		c.inEOF = true
 		c.up.Cancel(cause)
 	}
-	c.buf, c.off = nil, 0
+	c.buf, c.off, c.own, c.alias = nil, 0, nil, false
 }
 
 // endInput records that the inbound stage has ended (with err, nil for a

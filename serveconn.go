@@ -50,6 +50,23 @@ func infoOf(rwc io.ReadWriteCloser) connInfo {
 // readBufferSize is the size of a connection's read buffer.
 const readBufferSize = 4 << 10
 
+// readBuffers recycles read buffers: a connection returns its buffer when
+// its run ends (closed or parked), so a server whose connections come and
+// go, or sleep and wake, does not make a new one each time.
+var readBuffers = sync.Pool{New: func() any {
+	b := make([]byte, readBufferSize)
+	return &b
+}}
+
+// releaseReadBuffer returns the read buffer once the run has ended: the
+// layer, which parses chunks in place, is gone.
+func (c *connIO) releaseReadBuffer() {
+	if c.rbuf != nil {
+		readBuffers.Put(c.rbuf)
+		c.rbuf = nil
+	}
+}
+
 // flushThreshold is how much response data is buffered before a write even
 // when the connection is not about to wait.
 const flushThreshold = 64 << 10
@@ -120,6 +137,7 @@ func serveConn(ctx context.Context, rwc io.ReadWriteCloser, handler stream.Flow[
 	runCtx := context.WithValue(cctx, connKey{}, hooks)
 	flow := bidi.JoinLeft(handler, ServerLayer(*s))
 	_, err := stream.RunWith(runCtx, stream.Via(cio.source(), flow), cio.sink())
+	cio.releaseReadBuffer()
 	if cio.parked && err == nil && !hooks.draining.Load() {
 		// Idle: the connection stays open, without this run.
 		cio.quiesceReader()
@@ -194,7 +212,7 @@ type connIO struct {
 	werr    error
 
 	// Owned by the reader.
-	rbuf       []byte
+	rbuf       *[]byte // from readBuffers; returned when the run ends
 	deadline   time.Time
 	bodyWaited time.Duration // waiting for the body being read
 	bodyBytes  int64         // read while that body is being read
@@ -236,8 +254,9 @@ func (r *connReader) Pull() ([]byte, error) {
 	}
 	c := r.c
 	if c.rbuf == nil {
-		c.rbuf = make([]byte, readBufferSize)
+		c.rbuf = readBuffers.Get().(*[]byte)
 	}
+	rbuf := *c.rbuf
 	// About to wait for the client: flush what is ready for it first.
 	r.m.WillBlock()
 	// A request body the handler is reading must arrive at
@@ -260,7 +279,7 @@ func (r *connReader) Pull() ([]byte, error) {
 			allowance = c.s.RequestBodyGrace + time.Duration(c.bodyBytes*int64(time.Second)/rate) - c.bodyWaited
 		}
 		c.setDeadline(start, allowance, inBody)
-		n, err := c.rwc.Read(c.rbuf)
+		n, err := c.rwc.Read(rbuf)
 		if inBody {
 			c.bodyWaited += time.Since(start)
 			c.bodyBytes += int64(n)
@@ -270,7 +289,7 @@ func (r *connReader) Pull() ([]byte, error) {
 				c.stats.bytesIn.Add(int64(n))
 			}
 			c.touch()
-			return c.rbuf[:n], nil
+			return rbuf[:n], nil
 		}
 		switch {
 		case err == nil:
@@ -324,8 +343,6 @@ func (c *connIO) setDeadline(start time.Time, allowance time.Duration, inBody bo
 	earliest(c.headDeadline())
 	if inBody {
 		earliest(start.Add(max(allowance, 0)))
-	} else if c.parkAfter > 0 {
-		earliest(time.Now().Add(c.parkAfter))
 	}
 	if d.IsZero() {
 		return
@@ -335,6 +352,15 @@ func (c *connIO) setDeadline(start time.Time, allowance time.Duration, inBody bo
 	if d.Sub(c.deadline) > time.Second || d.Before(c.deadline) {
 		c.deadline = d
 		c.dl.SetReadDeadline(d)
+	}
+}
+
+// nudge makes a Read under way (or the next one) return at once, so that
+// the reader looks at the connection's state: the binding's sweeper nudges
+// connections idle for ParkIdleAfter, which then park.
+func (c *connIO) nudge() {
+	if c.dl != nil {
+		c.dl.SetReadDeadline(time.Unix(1, 0))
 	}
 }
 

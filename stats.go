@@ -19,6 +19,7 @@ type Stats struct {
 	TotalConnections   int64 `json:"total_connections"` // connections served
 	OpenConnections    int64 `json:"open_connections"`
 	MaxOpenConnections int64 `json:"max_open_connections"`
+	ParkedConnections  int64 `json:"parked_connections"` // open, idle and parked (see ServerSettings.ParkIdleAfter)
 
 	RequestTimeouts int64 `json:"request_timeouts"` // requests answered 503 by the request timeout
 	BytesIn         int64 `json:"bytes_in"`         // read from connections
@@ -98,7 +99,15 @@ func (s *serverStats) reset() {
 }
 
 // Stats returns a snapshot of the binding's statistics.
-func (b *ServerBinding) Stats() Stats { return b.stats.snapshot() }
+func (b *ServerBinding) Stats() Stats {
+	st := b.stats.snapshot()
+	b.mu.Lock()
+	if b.poller != nil {
+		st.ParkedConnections = int64(b.poller.Len())
+	}
+	b.mu.Unlock()
+	return st
+}
 
 // ResetStats zeroes the totals (requests, connections, timeouts, bytes),
 // restarts the uptime, and lowers the maxima to the current open counts.
