@@ -84,9 +84,5 @@ func handler(rate int) stream.Flow[*streamhttp.Request, *streamhttp.Response] {
 		})
 		h = stream.ViaFlow(throttle, h)
 	}
-	// Workaround: the gostreams adapters do not yet tell the server when
-	// they are about to wait (Materializer.WillBlock), so the server would
-	// not flush a response while the flow waits for the next request. An
-	// async boundary does tell it.
-	return h.Via(stream.Async[*streamhttp.Response]())
+	return h
 }

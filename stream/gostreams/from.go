@@ -136,6 +136,11 @@ func (s *viaStage[I, O]) Pull() (O, error) {
 		return zero, s.stop(err)
 	default:
 	}
+	if len(s.out) == 0 {
+		// About to wait for the operator: what this island has ready goes
+		// out first (a server flushes its responses).
+		s.m.WillBlock()
+	}
 	select {
 	case v, ok := <-s.out:
 		if !ok {
@@ -281,6 +286,9 @@ func feedSink[T any](m *stream.Materializer, up stream.Puller[T], in chan<- any)
 				return nil
 			}
 			return err
+		}
+		if len(in) == cap(in) {
+			m.WillBlock() // the send may wait: flush first
 		}
 		select {
 		case in <- v:

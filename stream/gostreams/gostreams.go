@@ -102,6 +102,9 @@ func (p *chanPuller[T]) Pull() (T, error) {
 	if p.done != nil {
 		return zero, p.done
 	}
+	if len(p.ch) == 0 {
+		p.m.WillBlock() // about to wait: flush what this island has ready
+	}
 	select {
 	case v, ok := <-p.ch:
 		if !ok {
