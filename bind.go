@@ -218,6 +218,23 @@ func (b *ServerBinding) startSweeperLocked(parkAfter time.Duration) {
 	}()
 }
 
+// evictParked closes one parked connection, if there is one, to make room
+// for a new connection.
+func (b *ServerBinding) evictParked() {
+	b.mu.Lock()
+	var victim *IncomingConnection
+	for c := range b.conns {
+		if c.parked != nil {
+			victim = c
+			break
+		}
+	}
+	b.mu.Unlock()
+	if victim != nil {
+		victim.closeParked()
+	}
+}
+
 // Unbind stops accepting connections and closes the listener; connections
 // already accepted go on. It returns once the listener is closed, or with
 // ctx's error.
@@ -420,6 +437,7 @@ func (a *acceptor) Pull() (*IncomingConnection, error) {
 			a.m.WillBlock()
 			select {
 			case <-resume:
+				continue // clears the accept deadline that Pause set
 			case <-a.m.Done():
 				a.done = a.m.Cause()
 				return nil, a.done

@@ -88,14 +88,21 @@ func (in *inbound) next() (*Request, error) {
 			c.serverAnswer(nil, errorResponse(ev.Err))
 			return nil, stream.EOS
 		case httpcore.NeedMore:
-			if len(c.input()) > 0 && c.headSince.IsZero() {
-				// A head has begun: HeadTimeout runs from now. Only the
-				// slow path gets here; a head that arrives whole never does.
+			if (len(c.input()) > 0 || n > 0) && c.headSince.IsZero() {
+				// A head has begun (empty lines before it count, or a
+				// client could hold the connection with them): HeadTimeout
+				// runs from now. Only the slow path gets here; a head that
+				// arrives whole never does.
 				c.mu.Lock()
 				c.headSince = time.Now()
 				c.mu.Unlock()
 			}
 			more, err := c.fill()
+			if errors.Is(err, errHeadTimeout) && !c.gotInput {
+				// A connection that never sent a byte is closed without
+				// an answer.
+				return nil, stream.EOS
+			}
 			if errors.Is(err, errHeadTimeout) {
 				c.serverAnswer(nil, httpcore.Text(httpcore.StatusRequestTimeout, "Request Timeout: the request head did not arrive in time\n"))
 				return nil, stream.EOS

@@ -313,8 +313,9 @@ func (c *IncomingConnection) Err() error { return c.err }
 
 // BindAndHandle binds addr and serves every connection with handler until
 // the binding is closed. It returns once the socket is bound, or with the
-// bind error. At most MaxConnections connections are served at once: the
-// next one is not accepted before another ends.
+// bind error. At most MaxConnections connections are served at once: at the
+// limit an idle (parked) connection is closed to make room, and otherwise
+// the next one is not accepted before another ends.
 //
 // Until the binding ends, SIGTERM terminates it gracefully and SIGINT or
 // SIGQUIT close it (see ServerBinding.HandleSignals), unless
@@ -350,9 +351,17 @@ func handleAll(ctx context.Context, src stream.SourceMat[*IncomingConnection, *S
 		// is not pulled) before a slot frees.
 		select {
 		case slots <- struct{}{}:
-		case <-ctx.Done():
-			c.refuse() // shutting down: not served
-			return
+		default:
+			// At the limit: an idle (parked) connection makes room, so
+			// that idle clients cannot lock new ones out; otherwise the
+			// new one waits for a slot.
+			c.b.evictParked()
+			select {
+			case slots <- struct{}{}:
+			case <-ctx.Done():
+				c.refuse() // shutting down: not served
+				return
+			}
 		}
 		c.release = func() { <-slots }
 		handle(c)

@@ -135,17 +135,18 @@ type conn struct {
 	writeDone  atomic.Bool   // the outbound side has ended: nothing more is written
 
 	// Input, owned by whoever holds inMu (the inbound stage or a body).
-	inMu   sync.Mutex
-	up     stream.Puller[[]byte]
-	fills  atomic.Uint64 // chunks read: time may have passed since the last one
-	buf    []byte        // unconsumed input: the last chunk read, or own
-	off    int
-	own    []byte // storage for input left over from earlier chunks
-	alias  bool   // buf is the last chunk read, valid until the next pull
-	inEOF  bool   // the input has ended or has been cancelled
-	inDone bool   // the inbound stage has ended: release the input once no body needs it
-	body   *body  // the streamed body the parser is in, nil between messages
-	seq    uint64
+	inMu     sync.Mutex
+	up       stream.Puller[[]byte]
+	fills    atomic.Uint64 // chunks read: time may have passed since the last one
+	buf      []byte        // unconsumed input: the last chunk read, or own
+	off      int
+	own      []byte // storage for input left over from earlier chunks
+	alias    bool   // buf is the last chunk read, valid until the next pull
+	inEOF    bool   // the input has ended or has been cancelled
+	inDone   bool   // the inbound stage has ended: release the input once no body needs it
+	body     *body  // the streamed body the parser is in, nil between messages
+	gotInput bool   // a chunk has been read in this run
+	seq      uint64
 }
 
 func newConn(s *ServerSettings) *conn {
@@ -176,6 +177,11 @@ func (c *conn) bind(m *stream.Materializer) {
 		c.ctx = h.ctx
 		c.hooks, c.stats = h, h.stats
 		c.seq = h.seqBase // requests go on being numbered after a parking
+		// A run starts when a connection is new or has woken up readable:
+		// its first head is due within HeadTimeout, so a client that
+		// connects and sends nothing does not hold a connection slot for
+		// the idle timeout.
+		c.headSince = time.Now()
 		h.layer.Store(c)
 		// A termination that began before the layer existed.
 		if h.draining.Load() && c.drain() {
@@ -355,6 +361,7 @@ func (c *conn) fill() (bool, error) {
 	}
 	chunk, err := c.up.Pull()
 	c.fills.Add(1)
+	c.gotInput = c.gotInput || len(chunk) > 0
 	if err != nil {
 		c.inEOF = true
 		if err == stream.EOS {

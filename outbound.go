@@ -82,6 +82,13 @@ func (o *outbound) end(err error) {
 	if c.timer != nil {
 		c.timer.Stop()
 	}
+	// Requests that will never be answered now leave the open count.
+	for _, x := range c.pending[c.phead:] {
+		if x.counted {
+			x.counted = false
+			c.stats.requestDone()
+		}
+	}
 	c.mu.Unlock()
 	cause := err
 	if err == stream.EOS {
@@ -142,7 +149,7 @@ func (o *outbound) next() (*exchange, *Response, bool, error) {
 					c.dequeueContinue(x.body)
 					x.body.continueDropped = true
 				}
-				force := x.forceClose || c.mustClose(x) ||
+				force := x.forceClose || c.mustClose(x, resp) ||
 					c.draining && c.phead == len(c.pending)-1 // the last response of a terminating server
 				c.mu.Unlock()
 				return x, resp, force, nil
@@ -239,8 +246,15 @@ func (c *conn) link(resp *Response) error {
 }
 
 // mustClose reports whether the connection has to close after x's response
-// because of x's request body. Called with c.mu held.
-func (c *conn) mustClose(x *exchange) bool {
+// resp because of x's request body, or because resp opens a tunnel (resp
+// is nil when only the body matters). Called with c.mu held.
+func (c *conn) mustClose(x *exchange, resp *Response) bool {
+	if resp != nil && x.method == httpcore.MethodConnect && resp.Status >= 200 && resp.Status < 300 {
+		// A 2xx answer to CONNECT starts a tunnel (RFC 9110 §9.3.6),
+		// which this server does not run: the connection ends after it
+		// rather than read the client's tunnelled bytes as requests.
+		return true
+	}
 	b := x.body
 	if b == nil || b.finished {
 		return false
@@ -558,7 +572,7 @@ func (c *conn) continueFirst(x *exchange) (send, force bool) {
 	b := x.body
 	if b.continueDropped || b.needContinue && !b.continueSent && !b.finished {
 		b.continueDropped, b.continueSent = false, true
-		return true, x.forceClose || c.mustClose(x)
+		return true, x.forceClose || c.mustClose(x, nil)
 	}
 	return false, false
 }

@@ -124,3 +124,23 @@ func TestTerminateClosesParked(t *testing.T) {
 		t.Error("the parked connection is still open")
 	}
 }
+
+// TestParkedEvictedAtLimit: at MaxConnections, a parked connection is
+// closed to make room for a new one.
+func TestParkedEvictedAtLimit(t *testing.T) {
+	b := serveSync(t, seqHandler, ServerSettings{MaxConnections: 2, ParkIdleAfter: 10 * time.Millisecond})
+	for i := range 2 {
+		c, r := dialSend(t, b.LocalAddr(), "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+		defer c.Close()
+		readBody(t, r)
+		waitStats(t, b, fmt.Sprintf("%d parked", i+1), func(s Stats) bool { return s.ParkedConnections == int64(i+1) })
+	}
+	c, r := dialSend(t, b.LocalAddr(), "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	defer c.Close()
+	if got := readBody(t, r); got != "1" {
+		t.Errorf("the third connection: %q", got)
+	}
+	if st := b.Stats(); st.OpenConnections != 2 || st.TotalConnections != 3 {
+		t.Errorf("stats %+v: want 2 open of 3", st)
+	}
+}

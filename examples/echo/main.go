@@ -50,6 +50,8 @@ func main() {
 	flag.DurationVar(&s.ParkIdleAfter, "park-idle-after", 0, "park a connection idle this long: no goroutine, no buffers (0: the default, 20ms; negative: never)")
 	flag.DurationVar(&s.ShutdownTimeout, "shutdown-timeout", 0, "hard deadline of the graceful stop on SIGTERM (0: the default, 30s)")
 	flag.Parse()
+	// HEAD is answered like GET, without the body.
+	s.TransparentHEAD = true
 	if *parallelism < 0 {
 		fmt.Fprintln(os.Stderr, "echo: -parallelism must not be negative")
 		os.Exit(2)

@@ -67,6 +67,7 @@ var ErrPanicRoute = errors.New("echohandler: GET /panic panicked on purpose")
 //	GET  /panic            the handler panics: the server answers 500 and closes
 //	GET  /close            200 with Connection: close
 //	GET  /stats            the server's statistics as JSON ({} when there are none)
+//	CONNECT                405 (no tunnels)
 //	anything else          reads the whole body, then "METHOD PATH bytes=N"
 func Handler(parallelism int) stream.Flow[*streamhttp.Request, *streamhttp.Response] {
 	f := Func(nil)
@@ -115,6 +116,12 @@ func route(ctx context.Context, req *streamhttp.Request, stats func() streamhttp
 			}
 		}
 		return httpcore.Bytes(httpcore.StatusOK, "application/json", body), nil
+	}
+	if req.Method == httpcore.MethodConnect {
+		// No tunnels here: a 2xx would tell the client one is open.
+		resp := httpcore.Text(httpcore.StatusMethodNotAllowed, "Method Not Allowed: no tunnels here\n")
+		resp.Header.Add("Allow", "GET, HEAD, POST, PUT, DELETE, OPTIONS")
+		return resp, nil
 	}
 	return other(ctx, req), nil
 }
