@@ -446,6 +446,9 @@ func (a *acceptor) Pull() (*IncomingConnection, error) {
 		a.m.WillBlock()
 		c, err := b.ln.Accept()
 		if err == nil {
+			if !a.holdWhilePaused(c) {
+				continue
+			}
 			if b.s.TLSConfig != nil {
 				c = tls.Server(c, b.s.TLSConfig)
 			}
@@ -479,6 +482,34 @@ func (a *acceptor) Pull() (*IncomingConnection, error) {
 			return nil, err
 		}
 	}
+}
+
+// holdWhilePaused deals with a connection that Accept returned although
+// Pause had come first (the runtime reports a socket that became ready as
+// ready, even past the deadline Pause set): it holds the connection until
+// Resume, as the backlog would, and reports whether it may be served; the
+// connection is closed when the binding ends first.
+func (a *acceptor) holdWhilePaused(c net.Conn) bool {
+	b := a.b
+	b.mu.Lock()
+	resume := b.resume
+	b.mu.Unlock()
+	if resume == nil {
+		return true
+	}
+	a.m.WillBlock()
+	select {
+	case <-resume:
+		b.mu.Lock()
+		closed := b.closed
+		b.mu.Unlock()
+		if !closed {
+			return true
+		}
+	case <-a.m.Done():
+	}
+	c.Close()
+	return false
 }
 
 func temporaryAcceptError(err error) bool {

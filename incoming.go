@@ -287,10 +287,18 @@ func (c *IncomingConnection) HandleWithAsyncHandler(f func(context.Context, *Req
 
 // AsyncHandler is the flow of HandleWithAsyncHandler: f runs for up to
 // parallelism requests at once (0 means limit) and each response is linked
-// to its request, so the server writes them in request order.
+// to its request, so the server writes them in request order. With a
+// parallelism of 1, f runs in the connection's own goroutine, fused with the
+// server layer: no goroutine per request, and pipelined responses leave in
+// one write.
 func AsyncHandler(f func(context.Context, *Request) (*Response, error), parallelism, limit int) stream.Flow[*Request, *Response] {
 	if parallelism <= 0 {
 		parallelism = max(limit, 1)
+	}
+	if parallelism == 1 {
+		return stream.NewFlow(func(_ *stream.Materializer, up stream.Puller[*Request]) stream.Puller[*Response] {
+			return &inlineCall{up: up, f: f}
+		})
 	}
 	return stream.MapAsyncUnordered(parallelism, func(_ context.Context, r *Request) (*Response, error) {
 		resp, err := f(r.Context(), r)
@@ -302,6 +310,43 @@ func AsyncHandler(f func(context.Context, *Request) (*Response, error), parallel
 		}
 		return resp, nil
 	})
+}
+
+// inlineCall is AsyncHandler for a parallelism of 1: f runs in the
+// goroutine that pulls, fused with the server layer like a synchronous
+// handler, with no goroutine or channel per request. The layer still
+// writes the 503 of a request timeout while f blocks; what it gives up is
+// reading ahead while f runs (a client that goes away is noticed once f
+// returns).
+type inlineCall struct {
+	up   stream.Puller[*Request]
+	f    func(context.Context, *Request) (*Response, error)
+	done error
+}
+
+func (s *inlineCall) Pull() (*Response, error) {
+	if s.done != nil {
+		return nil, s.done
+	}
+	r, err := s.up.Pull()
+	if err != nil {
+		s.done = err
+		return nil, err
+	}
+	resp, err := s.f(r.Context(), r)
+	if err != nil {
+		s.done = err
+		s.up.Cancel(err)
+		return nil, err
+	}
+	return resp, nil
+}
+
+func (s *inlineCall) Cancel(cause error) {
+	if s.done == nil {
+		s.done = cause
+		s.up.Cancel(cause)
+	}
 }
 
 // Done is closed when the connection has been served and closed.
