@@ -47,8 +47,11 @@ func infoOf(rwc io.ReadWriteCloser) connInfo {
 	return info
 }
 
-// readBufferSize is the size of a connection's read buffer.
-const readBufferSize = 4 << 10
+// readBufferSize is the size of a connection's read buffer: a request head
+// with a body of a few KiB arrives in one read. Buffers are pooled and
+// released while a connection is parked, so their size costs only the
+// connections that are busy.
+const readBufferSize = 8 << 10
 
 // readBuffers recycles read buffers: a connection returns its buffer when
 // its run ends (closed or parked), so a server whose connections come and

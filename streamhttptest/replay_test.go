@@ -170,7 +170,7 @@ func TestReplayPcap(t *testing.T) {
 		fails   []string
 	}{
 		{"echo", echohandler.Handler(1), capture, false, nil},
-		{"another handler", hello, capture, false, []string{"connection 1 (127.0.0.1:", "the responses differ", `"22\r\n"`}},
+		{"another handler", hello, capture, false, []string{"connection 1 (127.0.0.1:", "the responses differ", `"Content-Length: 34\r\n"`}},
 		{"no file", hello, filepath.Join(dir, "missing.pcap"), true, []string{"opening the capture"}},
 		{"not a capture", hello, notPcap, true, []string{"not a pcap file"}},
 		{"no connection", hello, empty, true, []string{"holds no TCP connection"}},

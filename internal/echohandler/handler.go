@@ -127,11 +127,17 @@ func route(ctx context.Context, req *streamhttp.Request, stats func() streamhttp
 }
 
 // echo streams the request body back as it arrives: each piece of data the
-// server reads from the connection goes out as one chunk.
+// server reads from the connection goes out as one chunk. A body that
+// arrived whole with its head goes back whole, with a Content-Length.
 func echo(req *streamhttp.Request) *streamhttp.Response {
 	body := req.Entity
 	if body == nil {
 		body = entity.Empty
+	}
+	if strict, ok := body.(*entity.Strict); ok {
+		// The whole body came with the head: send it back as it is, with
+		// its length.
+		return httpcore.Bytes(httpcore.StatusOK, req.ContentType, strict.Data)
 	}
 	return httpcore.NewResponse(httpcore.StatusOK, entity.ChunkedFromData(req.ContentType, body.DataBytes()))
 }

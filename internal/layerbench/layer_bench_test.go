@@ -8,11 +8,13 @@ package layerbench_test
 import (
 	"bytes"
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/streamhttp/streamhttp"
 	"github.com/streamhttp/streamhttp/bidi"
 	"github.com/streamhttp/streamhttp/httpcore"
+	"github.com/streamhttp/streamhttp/internal/echohandler"
 	"github.com/streamhttp/streamhttp/stream"
 )
 
@@ -69,3 +71,29 @@ func BenchmarkServerLayerPipelined(b *testing.B) { benchLayer(b, 16) }
 
 // BenchmarkServerLayerKeepAlive: one request per input buffer.
 func BenchmarkServerLayerKeepAlive(b *testing.B) { benchLayer(b, 1) }
+
+// BenchmarkServerLayerEcho4K: POST /echo with a 4 KiB body, one request per
+// input buffer, through the layer and the echo example's handler run
+// inline (AsyncHandler with a parallelism of 1): the request body streams
+// back as a chunked response. Reports ns and allocations per request.
+func BenchmarkServerLayerEcho4K(b *testing.B) {
+	req := "POST /echo HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nContent-Type: application/octet-stream\r\nContent-Length: 4096\r\n\r\n" + strings.Repeat("x", 4096)
+	buf := []byte(req)
+	handler := streamhttp.AsyncHandler(echohandler.Func(nil), 1, 1)
+	flow := bidi.JoinLeft(handler, streamhttp.ServerLayer(streamhttp.ServerSettings{}))
+	src := stream.FromPuller(func(*stream.Materializer) stream.Puller[[]byte] { return &repeatPuller{buf: buf, n: b.N} })
+	count := stream.Fold(0, func(n int, p []byte) int {
+		if bytes.HasPrefix(p, []byte("HTTP/1.1 200 OK\r\n")) {
+			n++
+		}
+		return n
+	})
+	b.ReportAllocs()
+	b.ResetTimer()
+	n, err := stream.RunWith(context.Background(), stream.Via(src, flow), count)
+	b.StopTimer()
+	if err != nil || n != b.N {
+		b.Fatalf("got %d responses, %v; want %d", n, err, b.N)
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N), "ns/req")
+}
