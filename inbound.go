@@ -164,7 +164,7 @@ func (c *conn) dispatch(ev httpcore.Event) *Request {
 	c.seq++
 	req.Seq = c.seq
 	req.RemoteAddr, req.LocalAddr, req.TLS = c.info.remote, c.info.local, c.info.tls
-	req.SetContext(c.ctx)
+	req.AttachContext(c.ctx) // cancelled when its response is done, or with the connection
 	if req.Expect == "" && ev.Body == httpcore.BodyNone {
 		// The common case: one critical section, a recycled exchange.
 		return c.dispatchPlain(req)

@@ -82,11 +82,15 @@ func (o *outbound) end(err error) {
 	if c.timer != nil {
 		c.timer.Stop()
 	}
-	// Requests that will never be answered now leave the open count.
+	// Requests that will never be answered now leave the open count, and
+	// their handlers learn it through their context.
 	for _, x := range c.pending[c.phead:] {
 		if x.counted {
 			x.counted = false
 			c.stats.requestDone()
+		}
+		if x.req != nil {
+			x.req.CancelContext()
 		}
 	}
 	c.mu.Unlock()
@@ -432,6 +436,9 @@ func (c *conn) popPending() {
 	if x.counted {
 		x.counted = false
 		c.stats.requestDone()
+	}
+	if x.req != nil {
+		x.req.CancelContext() // its response is done (or the server's 503 replaced it)
 	}
 	if x.body == nil {
 		c.free = append(c.free, x)

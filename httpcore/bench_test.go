@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"net/http"
+	"strings"
 	"testing"
 )
 
@@ -49,4 +50,32 @@ func BenchmarkNetHTTPReadRequest(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// plaintextGET is the request of the TechEmpower-style plaintext benchmark
+// as a load generator like wrk sends it: one header field.
+const plaintextGET = "GET /plaintext HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n\r\n"
+
+// BenchmarkParsePipelined parses 16 pipelined plaintextGET per buffer, as
+// the server layer's pipelined benchmark feeds them, and reports the cost
+// per request.
+func BenchmarkParsePipelined(b *testing.B) {
+	const perBuffer = 16
+	buf := []byte(strings.Repeat(plaintextGET, perBuffer))
+	p := NewParser(ParserSettings{})
+	b.ReportAllocs()
+	b.SetBytes(int64(len(plaintextGET)))
+	n := 0
+	for b.Loop() {
+		in := buf
+		for range perBuffer {
+			ev, k := p.Next(in)
+			if ev.Kind != RequestHead || k != len(plaintextGET) {
+				b.Fatalf("got %v after %d bytes", ev.Kind, k)
+			}
+			in = in[k:]
+		}
+		n += perBuffer
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(n), "ns/req")
 }

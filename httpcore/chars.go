@@ -11,14 +11,14 @@ import (
 // on them: hosts, schemes and the forms of a request-target.
 
 const (
-	cToken   = 1 << iota // tchar
-	cValue               // field-vchar, SP, HTAB (obs-text included)
-	cPath                // pchar and '/' '?' (a request-target after the form prefix), '%' checked separately
-	cRegName             // unreserved, sub-delims except ',', '%' (host names)
+	cToken = 1 << iota // tchar
+	cValue             // field-vchar, SP, HTAB (obs-text included)
+	cPath              // pchar and '/' '?' (a request-target after the form prefix), '%' checked separately
+	cHost              // unreserved, sub-delims except ',' (host names; '%' is checked separately)
 	cHex
-	cDigit
-	cTarget // cPath and '[' ']' (an IP-literal in an authority; parseTarget checks where)
-	cPlain  // cPath but '%': a target of these needs no further checks in origin-form
+	cTarget  // cPath and '[' ']' (an IP-literal in an authority; parseTarget checks where)
+	cPlain   // cPath but '%': a target of these needs no further checks in origin-form
+	cPlainNQ // cPlain but '?': such a target has no query either
 )
 
 var charClass = func() (t [256]uint8) {
@@ -41,18 +41,18 @@ var charClass = func() (t [256]uint8) {
 		}
 		if t[c]&cPath != 0 && b != '%' {
 			t[c] |= cPlain
+			if b != '?' {
+				t[c] |= cPlainNQ
+			}
 		}
 		if t[c]&cPath != 0 || b == '[' || b == ']' {
 			t[c] |= cTarget
 		}
-		if unreserved || (subDelim && b != ',') || b == '%' {
-			t[c] |= cRegName
+		if unreserved || (subDelim && b != ',') {
+			t[c] |= cHost
 		}
 		if digit || 'a' <= b && b <= 'f' || 'A' <= b && b <= 'F' {
 			t[c] |= cHex
-		}
-		if digit {
-			t[c] |= cDigit
 		}
 	}
 	return t
@@ -106,6 +106,8 @@ func equalFoldBytes(b []byte, s string) bool {
 
 func isHex(c byte) bool { return charClass[c]&cHex != 0 }
 
+func isDigit(c byte) bool { return c-'0' <= 9 }
+
 func unhex(c byte) int64 {
 	switch {
 	case '0' <= c && c <= '9':
@@ -120,7 +122,7 @@ func unhex(c byte) int64 {
 func validScheme(s []byte) bool {
 	for i, c := range s {
 		alpha := 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z'
-		if !alpha && (i == 0 || charClass[c]&cDigit == 0 && c != '+' && c != '-' && c != '.') {
+		if !alpha && (i == 0 || !isDigit(c) && c != '+' && c != '-' && c != '.') {
 			return false
 		}
 	}
@@ -132,6 +134,29 @@ func validScheme(s []byte) bool {
 // authority). A comma (a list) is rejected although reg-name allows it: no
 // single host is named that way. So is an empty host before a port.
 func validHost(v []byte) bool {
+	// The common case in one pass: a host name or IPv4 address without
+	// pct-encoding, and an optional port. Anything else takes the long way.
+	i := 0
+	for i < len(v) && charClass[v[i]]&cHost != 0 {
+		i++
+	}
+	if i == len(v) {
+		return true
+	}
+	if i > 0 && v[i] == ':' {
+		j := i + 1
+		for j < len(v) && isDigit(v[j]) {
+			j++
+		}
+		if j == len(v) {
+			return true
+		}
+	}
+	return validHostSlow(v)
+}
+
+// validHostSlow is validHost for any value.
+func validHostSlow(v []byte) bool {
 	if len(v) == 0 {
 		return true
 	}
@@ -157,7 +182,7 @@ func validHost(v []byte) bool {
 		}
 		for i := 0; i < len(host); i++ {
 			c := host[i]
-			if charClass[c]&cRegName == 0 {
+			if charClass[c]&cHost == 0 && c != '%' {
 				return false
 			}
 			if c == '%' { // pct-encoded = "%" HEXDIG HEXDIG
@@ -169,7 +194,7 @@ func validHost(v []byte) bool {
 		}
 	}
 	for _, c := range port {
-		if charClass[c]&cDigit == 0 {
+		if !isDigit(c) {
 			return false
 		}
 	}

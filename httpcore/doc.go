@@ -48,6 +48,14 @@
 // streamed body, aliases the caller's input and is valid until the caller
 // reuses that buffer.
 //
+// # Request contexts
+//
+// A server gives each request a context with [Request.AttachContext]: a
+// child of the connection's context that [Request.CancelContext] ends when
+// the response is done. It is built into the Request and allocates nothing
+// until a handler asks for its Done channel, so handlers that never look at
+// their context cost the server nothing for it.
+//
 // # Errors
 //
 // A request the parser rejects yields a Failed event with a [*ParseError]:

@@ -28,36 +28,42 @@ type URI struct {
 
 // A request, its header fields and the copy of its head are allocated
 // together when they are small enough: the strings point into buf, and the
-// interior pointers keep the whole object alive. Each struct plus the
-// runtime's 8-byte allocation header (objects with pointers over 512 bytes
-// have one) fills a size class: 512 (no header at that size), 640, 1024,
-// 1280 and 1792 bytes with a 328-byte Request. TestRequestSizeClasses keeps
-// them honest.
+// interior pointers keep the whole object alive. Each struct fills a size
+// class of the runtime, counting the 8-byte allocation header that objects
+// with pointers over 512 bytes have: with a 320-byte Request, 416 (a
+// request with one short field, as load generators send), 512 (a few
+// fields, as curl sends), 640, 1024, 1280 and 1792 bytes.
+// TestRequestSizeClasses keeps them honest.
 type (
-	requestXXS struct {
+	request416 struct {
 		Request
-		hdr [2]Header
-		buf [120]byte
+		hdr [1]Header
+		buf [64]byte
 	}
-	requestXS struct {
+	request512 struct {
+		Request
+		hdr [3]Header
+		buf [96]byte
+	}
+	request640 struct {
 		Request
 		hdr [4]Header
-		buf [176]byte
+		buf [184]byte
 	}
-	requestS struct {
+	request1024 struct {
 		Request
 		hdr [12]Header
-		buf [304]byte
+		buf [312]byte
 	}
-	requestM struct {
+	request1280 struct {
 		Request
 		hdr [12]Header
-		buf [560]byte
+		buf [568]byte
 	}
-	requestL struct {
+	request1792 struct {
 		Request
 		hdr [12]Header
-		buf [1072]byte
+		buf [1080]byte
 	}
 )
 
@@ -65,22 +71,25 @@ type (
 // bytes of head, all owned by the request.
 func newRequest(nh, n int) (*Request, Headers, []byte) {
 	switch {
-	case nh <= len(requestXXS{}.hdr) && n <= len(requestXXS{}.buf):
-		r := new(requestXXS)
+	case nh <= len(request416{}.hdr) && n <= len(request416{}.buf):
+		r := new(request416)
 		return &r.Request, r.hdr[:nh], r.buf[:n:n]
-	case nh <= len(requestXS{}.hdr) && n <= len(requestXS{}.buf):
-		r := new(requestXS)
+	case nh <= len(request512{}.hdr) && n <= len(request512{}.buf):
+		r := new(request512)
 		return &r.Request, r.hdr[:nh], r.buf[:n:n]
-	case nh > len(requestS{}.hdr):
+	case nh <= len(request640{}.hdr) && n <= len(request640{}.buf):
+		r := new(request640)
+		return &r.Request, r.hdr[:nh], r.buf[:n:n]
+	case nh > len(request1024{}.hdr):
 		// Many fields: separate allocations.
-	case n <= len(requestS{}.buf):
-		r := new(requestS)
+	case n <= len(request1024{}.buf):
+		r := new(request1024)
 		return &r.Request, r.hdr[:nh], r.buf[:n:n]
-	case n <= len(requestM{}.buf):
-		r := new(requestM)
+	case n <= len(request1280{}.buf):
+		r := new(request1280)
 		return &r.Request, r.hdr[:nh], r.buf[:n:n]
-	case n <= len(requestL{}.buf):
-		r := new(requestL)
+	case n <= len(request1792{}.buf):
+		r := new(request1792)
 		return &r.Request, r.hdr[:nh], r.buf[:n:n]
 	}
 	return new(Request), make(Headers, nh), make([]byte, n)
@@ -89,46 +98,69 @@ func newRequest(nh, n int) (*Request, Headers, []byte) {
 // Request is an HTTP request as the server hands it to a handler. Every
 // field is safe to keep after the handler has returned: its strings are
 // backed by memory the request owns, never by a reused connection buffer.
+//
+// Copy a Request with [Request.WithContext], not by assignment: a copy by
+// assignment would share part of the state of the context a server
+// attached, and not the rest.
 type Request struct {
 	Method Method
-	Target string // the request-target exactly as sent
-	URI    URI    // Target, split up
-	Proto  Protocol
+	Target string  // the request-target exactly as sent
+	URI    URI     // Target, split up
 	Header Headers // in wire order, names and values as sent
 	Entity entity.Entity
 
 	// Typed views of the headers the server acts on.
 	Host          string // the Host field, "" if absent (HTTP/1.0)
-	ContentLength int64  // -1 when there is no Content-Length
-	Chunked       bool   // Transfer-Encoding: chunked
 	ContentType   string
 	Expect        string // the Expect field as sent, "" if absent
-	Close         bool   // the client asked to close after this request (RFC 9112 §9.3)
-	Upgrade       bool   // Connection lists "upgrade"
+	ContentLength int64  // -1 when there is no Content-Length
+
+	// The version and the flags share one word.
+	Proto    Protocol
+	Chunked  bool // Transfer-Encoding: chunked
+	Close    bool // the client asked to close after this request (RFC 9112 §9.3)
+	Upgrade  bool // Connection lists "upgrade"
+	attached bool // ctx was made by AttachContext
 
 	RemoteAddr net.Addr
 	LocalAddr  net.Addr
 	TLS        *tls.ConnectionState // nil on a plain connection
 	Seq        uint64               // position on its connection, from 1
 
-	ctx     context.Context
-	timeout int64 // SetTimeout's override, accessed atomically
+	ctx     reqContext // the context: attached, or set with SetContext
+	timeout int64      // SetTimeout's override, accessed atomically
 
 	strict entity.Strict
 }
 
-// Context returns the request's context: it is cancelled when the client
-// goes away or the response has been written. Never nil.
+// Context returns the request's context. A server attaches one that is
+// cancelled when the response is done or the connection ends (see
+// [Request.AttachContext]). Never nil.
 func (r *Request) Context() context.Context {
-	if r.ctx == nil {
-		return context.Background()
+	switch {
+	case r.attached:
+		return &r.ctx
+	case r.ctx.parent != nil:
+		return r.ctx.parent
 	}
-	return r.ctx
+	return context.Background()
 }
 
-// SetContext sets the request's context. It is for servers, before the
-// request is handed to a handler; handlers use WithContext.
-func (r *Request) SetContext(ctx context.Context) { r.ctx = ctx }
+// SetContext sets the request's context to ctx as it is: nothing cancels
+// it on the request's behalf (AttachContext makes a child that the server
+// cancels, and SetContext cancels such a child it replaces). It is for
+// servers and tests, before the request is handed to a handler; handlers
+// use WithContext.
+func (r *Request) SetContext(ctx context.Context) {
+	if r.attached {
+		r.ctx.cancel() // the attached context ends
+	}
+	r.ctx.parent = ctx // field stores: see AttachContext
+	if r.ctx.load() != nil {
+		atomic.StorePointer(&r.ctx.state, nil)
+	}
+	r.attached = false
+}
 
 // SetTimeout overrides the server's request timeout for this request: the
 // server answers 503 if no response is ready d after the request was
@@ -145,19 +177,44 @@ func (r *Request) SetTimeout(d time.Duration) {
 // a negative value for "no timeout".
 func (r *Request) Timeout() time.Duration { return time.Duration(atomic.LoadInt64(&r.timeout)) }
 
-// WithContext returns a shallow copy of r with its context replaced.
+// WithContext returns a shallow copy of r whose context is ctx, as
+// SetContext sets it. The copy shares nothing of r's context: cancelling r's
+// (the server does when the response is done) reaches the copy only through
+// ctx, so a handler derives ctx from r.Context() to keep that. SetTimeout
+// on the copy does not reach the server, which holds r.
 func (r *Request) WithContext(ctx context.Context) *Request {
 	if ctx == nil {
 		panic("httpcore: nil context")
 	}
-	r2 := new(Request)
-	*r2 = *r
-	// The copy must not append into the original's field storage.
-	r2.Header = r.Header[:len(r.Header):len(r.Header)]
+	// Field by field rather than *r2 = *r: r's context state and timeout
+	// may change under atomic operations while it is copied.
+	// TestWithContextCopiesEveryField keeps the list complete.
+	r2 := &Request{
+		Method: r.Method,
+		Target: r.Target,
+		URI:    r.URI,
+		// The copy must not append into the original's field storage.
+		Header:        r.Header[:len(r.Header):len(r.Header)],
+		Entity:        r.Entity,
+		Host:          r.Host,
+		ContentType:   r.ContentType,
+		Expect:        r.Expect,
+		ContentLength: r.ContentLength,
+		Proto:         r.Proto,
+		Chunked:       r.Chunked,
+		Close:         r.Close,
+		Upgrade:       r.Upgrade,
+		RemoteAddr:    r.RemoteAddr,
+		LocalAddr:     r.LocalAddr,
+		TLS:           r.TLS,
+		Seq:           r.Seq,
+		ctx:           reqContext{parent: ctx},
+		timeout:       atomic.LoadInt64(&r.timeout),
+		strict:        r.strict,
+	}
 	if r.Entity == entity.Entity(&r.strict) {
 		r2.Entity = &r2.strict
 	}
-	r2.ctx = ctx
 	return r2
 }
 
@@ -200,8 +257,11 @@ func NewResponse(status Status, e entity.Entity) *Response {
 // Text returns a response with a text/plain; charset=utf-8 body. The body
 // shares the string's memory: it is never modified.
 func Text(status Status, text string) *Response {
+	// Field by field: a struct assignment into the new object would cost
+	// a bulk write barrier while the collector runs.
 	r := &Response{Status: status}
-	r.strict = entity.Strict{Type: "text/plain; charset=utf-8", Data: unsafe.Slice(unsafe.StringData(text), len(text))}
+	r.strict.Type = "text/plain; charset=utf-8"
+	r.strict.Data = unsafe.Slice(unsafe.StringData(text), len(text))
 	r.Entity = &r.strict
 	return r
 }
@@ -209,7 +269,7 @@ func Text(status Status, text string) *Response {
 // Bytes returns a response with the given content type and body.
 func Bytes(status Status, contentType string, body []byte) *Response {
 	r := &Response{Status: status}
-	r.strict = entity.Strict{Type: contentType, Data: body}
+	r.strict.Type, r.strict.Data = contentType, body // see Text
 	r.Entity = &r.strict
 	return r
 }

@@ -1,9 +1,8 @@
 package httpcore
 
 import (
-	"bytes"
 	"encoding/binary"
-	"math"
+	"math/bits"
 	"unsafe"
 
 	"github.com/streamhttp/streamhttp/entity"
@@ -85,6 +84,7 @@ type Parser struct {
 	tStart int   // request-target span
 	tEnd   int
 	plain  bool // the target so far has only cPlain characters
+	noQ    bool // and no '?'
 	method Method
 	proto  Protocol
 	target targetSpans
@@ -184,8 +184,15 @@ func (p *Parser) Next(in []byte) (Event, int) {
 					return Event{Kind: NeedMore}, consumed
 				}
 			}
-			ev, n := p.parseHead(in)
-			return ev, consumed + n
+			r, body, n, err := p.parseHead(in)
+			switch {
+			case err != nil:
+				ev, _ := p.fail(err)
+				return ev, consumed
+			case r == nil:
+				return Event{Kind: NeedMore}, consumed
+			}
+			return Event{Kind: RequestHead, Request: r, Body: body}, consumed + n
 		case stBody:
 			if len(in) == 0 {
 				return Event{Kind: NeedMore}, consumed
@@ -274,23 +281,20 @@ func (p *Parser) skipEmptyLines(in []byte) (int, *ParseError) {
 func errBareCR() *ParseError { return badRequest("bare CR (not followed by LF)") }
 func errBareLF() *ParseError { return badRequest("bare LF (not preceded by CR)") }
 
-// parseHead scans the head, which starts at in[0]; see Next.
-func (p *Parser) parseHead(in []byte) (Event, int) {
+// parseHead scans the head, which starts at in[0], and returns the
+// request with the bytes it took once the head is complete, nil while more
+// input is needed, or the error that fails the parser. (Not an Event: a
+// result that fits in registers is not copied on the way out.)
+func (p *Parser) parseHead(in []byte) (*Request, BodyKind, int, *ParseError) {
 	if p.phase < phLineStart {
 		done, err := p.scanRequestLine(in)
-		if err != nil {
-			return p.fail(err)
-		}
-		if !done {
-			return Event{Kind: NeedMore}, 0
+		if err != nil || !done {
+			return nil, 0, 0, err
 		}
 	}
 	end, err := p.scanFields(in, false)
-	if err != nil {
-		return p.fail(err)
-	}
-	if end == 0 {
-		return Event{Kind: NeedMore}, 0
+	if err != nil || end == 0 {
+		return nil, 0, 0, err
 	}
 	return p.finishHead(in, end)
 }
@@ -302,6 +306,12 @@ func (p *Parser) scanRequestLine(in []byte) (bool, *ParseError) {
 	for {
 		switch p.phase {
 		case phMethod:
+			if i == 0 && len(in) >= 4 && binary.LittleEndian.Uint32(in) == getSP && p.s.MaxMethodLength >= 3 {
+				// The most common method, at once.
+				p.method = MethodGet
+				p.tStart, i, p.phase, p.plain, p.noQ = 4, 4, phTarget, true, true
+				continue
+			}
 			j := i
 			for j < len(in) && charClass[in[j]]&cToken != 0 {
 				j++
@@ -322,10 +332,10 @@ func (p *Parser) scanRequestLine(in []byte) (bool, *ParseError) {
 			if err := p.setMethod(in[:j]); err != nil {
 				return false, err
 			}
-			p.tStart, i, p.phase, p.plain = j+1, j+1, phTarget, true
+			p.tStart, i, p.phase, p.plain, p.noQ = j+1, j+1, phTarget, true, true
 		case phTarget:
 			j := i
-			all := uint8(cPlain)
+			all := uint8(cPlain | cPlainNQ)
 			for j < len(in) {
 				cl := charClass[in[j]]
 				if cl&cTarget == 0 {
@@ -334,7 +344,8 @@ func (p *Parser) scanRequestLine(in []byte) (bool, *ParseError) {
 				all &= cl
 				j++
 			}
-			p.plain = p.plain && all != 0
+			p.plain = p.plain && all&cPlain != 0
+			p.noQ = p.noQ && all&cPlainNQ != 0
 			if j-p.tStart > p.s.MaxURILength {
 				return false, limitError(StatusURITooLong, "the request-target", "MaxURILength", int64(p.s.MaxURILength))
 			}
@@ -354,7 +365,11 @@ func (p *Parser) scanRequestLine(in []byte) (bool, *ParseError) {
 			if t := in[p.tStart:j]; p.plain && t[0] == '/' && p.method != MethodConnect {
 				// The common origin-form target: nothing more to check.
 				p.target.scheme, p.target.authority = noSpan, noSpan
-				p.target.path, p.target.query = splitQuery(t, 0)
+				if p.noQ {
+					p.target.path, p.target.query = span{0, len(t)}, noSpan
+				} else {
+					p.target.path, p.target.query = splitQuery(t, 0)
+				}
 			} else if err := p.parseTarget(t); err != nil {
 				return false, err
 			}
@@ -364,6 +379,17 @@ func (p *Parser) scanRequestLine(in []byte) (bool, *ParseError) {
 			// HTTP/1.0 and HTTP/1.1 as they are, a higher 1.x minor as
 			// HTTP/1.1, other majors 505.
 			vs := p.tEnd + 1
+			if i == vs && len(in)-i >= 10 && in[i+8] == '\r' && in[i+9] == '\n' {
+				// The whole line end at once, when it is one of the two.
+				switch binary.LittleEndian.Uint64(in[i:]) {
+				case http11:
+					p.proto, p.pos, p.phase = HTTP11, i+10, phLineStart
+					return true, nil
+				case http10:
+					p.proto, p.pos, p.phase = HTTP10, i+10, phLineStart
+					return true, nil
+				}
+			}
 			for ; i < len(in); i++ {
 				c, k := in[i], i-vs
 				switch {
@@ -372,7 +398,7 @@ func (p *Parser) scanRequestLine(in []byte) (bool, *ParseError) {
 						return false, errBadVersion()
 					}
 				case k == 5:
-					if charClass[c]&cDigit == 0 {
+					if !isDigit(c) {
 						return false, errBadVersion()
 					}
 					if c != '1' {
@@ -383,7 +409,7 @@ func (p *Parser) scanRequestLine(in []byte) (bool, *ParseError) {
 						return false, errBadVersion()
 					}
 				case k == 7:
-					if charClass[c]&cDigit == 0 {
+					if !isDigit(c) {
 						return false, errBadVersion()
 					}
 					p.proto = HTTP11
@@ -411,6 +437,14 @@ func (p *Parser) scanRequestLine(in []byte) (bool, *ParseError) {
 		}
 	}
 }
+
+// Little-endian words of "GET " and the two versions, for the fast paths
+// of the request line.
+var (
+	getSP  = binary.LittleEndian.Uint32([]byte("GET "))
+	http11 = binary.LittleEndian.Uint64([]byte("HTTP/1.1"))
+	http10 = binary.LittleEndian.Uint64([]byte("HTTP/1.0"))
+)
 
 func errBadVersion() *ParseError { return badRequest("malformed HTTP version") }
 
@@ -558,7 +592,11 @@ func scanValue(in []byte, i int) int {
 		ctl := (x - 0x20*ones) &^ x & highs // some byte < 0x20
 		d := x ^ 0x7f*ones
 		del := (d - ones) &^ d & highs // some byte == 0x7f
-		if ctl|del != 0 {
+		if m := ctl | del; m != 0 {
+			// The lowest flagged byte is exact (a borrow only spreads
+			// upwards): skip to it. It may be an HTAB, which the loop
+			// below takes.
+			i += bits.TrailingZeros64(m) >> 3
 			break
 		}
 		i += 8
@@ -577,150 +615,26 @@ func (p *Parser) trailerTooLarge() *ParseError {
 	return limitError(StatusRequestHeaderFieldsTooLarge, "the trailer section", "MaxTrailerSize", int64(p.s.MaxTrailerSize))
 }
 
-// knownField records the fields that decide framing and connection handling.
-func (p *Parser) knownField(name, value []byte, idx int) *ParseError {
-	switch len(name) {
-	case 4:
-		if equalFoldBytes(name, "host") {
-			p.hosts++
-			if p.hosts > 1 {
-				return badRequest("more than one Host header field")
-			}
-			if !validHost(value) {
-				return badRequest("invalid Host header field")
-			}
-			p.host = idx
-		}
-	case 6:
-		if equalFoldBytes(name, "expect") && p.expect < 0 {
-			p.expect = idx // the first, as Headers.Get has it
-		}
-	case 10:
-		if equalFoldBytes(name, "connection") {
-			p.connection(value)
-		}
-	case 12:
-		if equalFoldBytes(name, "content-type") {
-			if p.ctype >= 0 {
-				return badRequest("more than one Content-Type header field")
-			}
-			p.ctype = idx
-		}
-	case 14:
-		if equalFoldBytes(name, "content-length") {
-			return p.contentLength(value)
-		}
-	case 17:
-		if equalFoldBytes(name, "transfer-encoding") {
-			return p.transferEncoding(value)
-		}
-	}
-	return nil
-}
-
-// contentLength parses Content-Length = 1*DIGIT (RFC 9112 §6.3): anything
-// else (a sign, "0x", inner whitespace, a list), an overflow of int64, or a
-// second field with another value is a 400.
-func (p *Parser) contentLength(v []byte) *ParseError {
-	if len(v) == 0 {
-		return badRequest("invalid Content-Length")
-	}
-	var n int64
-	for _, c := range v {
-		if charClass[c]&cDigit == 0 {
-			return badRequest("invalid Content-Length")
-		}
-		d := int64(c - '0')
-		if n > (math.MaxInt64-d)/10 {
-			return badRequest("Content-Length overflows")
-		}
-		n = n*10 + d
-	}
-	if p.contentLen >= 0 && p.contentLen != n {
-		return badRequest("conflicting Content-Length header fields")
-	}
-	p.contentLen = n
-	return nil
-}
-
-// transferEncoding parses a Transfer-Encoding list (RFC 9112 §6.1): chunked
-// must be the final coding and appear once; codings other than chunked are
-// not implemented (501).
-func (p *Parser) transferEncoding(v []byte) *ParseError {
-	p.te = true
-	for rest := v; rest != nil; {
-		var elem []byte
-		elem, rest = nextListElem(rest)
-		if len(elem) == 0 {
-			continue // empty list elements are allowed (RFC 9110 §5.6.1)
-		}
-		if p.chunked {
-			return badRequest("chunked is not the final transfer coding")
-		}
-		if !equalFoldBytes(elem, "chunked") {
-			if !isToken(elem) {
-				return badRequest("invalid Transfer-Encoding")
-			}
-			return &ParseError{Status: StatusNotImplemented, Reason: "unsupported transfer coding"}
-		}
-		p.chunked = true
-	}
-	return nil
-}
-
-// nextListElem splits the first element off a comma-separated list
-// (RFC 9110 §5.6.1), trimmed of whitespace; rest is nil after the last.
-func nextListElem(v []byte) (elem, rest []byte) {
-	if c := bytes.IndexByte(v, ','); c >= 0 {
-		elem, rest = v[:c], v[c+1:]
-	} else {
-		elem = v
-	}
-	for len(elem) > 0 && (elem[0] == ' ' || elem[0] == '\t') {
-		elem = elem[1:]
-	}
-	for len(elem) > 0 && (elem[len(elem)-1] == ' ' || elem[len(elem)-1] == '\t') {
-		elem = elem[:len(elem)-1]
-	}
-	return elem, rest
-}
-
-// connection records the options of a Connection field (RFC 9110 §7.6.1).
-func (p *Parser) connection(v []byte) {
-	for rest := v; rest != nil; {
-		var elem []byte
-		elem, rest = nextListElem(rest)
-		switch {
-		case equalFoldBytes(elem, "close"):
-			p.connClose = true
-		case equalFoldBytes(elem, "keep-alive"):
-			p.connKeep = true
-		case equalFoldBytes(elem, "upgrade"):
-			p.connUpgrade = true
-		}
-	}
-}
-
 // finishHead builds the request once the empty line ending at headEnd
 // has been seen; the head starts at in[0].
-func (p *Parser) finishHead(in []byte, headEnd int) (Event, int) {
+func (p *Parser) finishHead(in []byte, headEnd int) (*Request, BodyKind, int, *ParseError) {
 	if p.proto == HTTP11 && p.hosts == 0 {
-		return p.fail(badRequest("missing Host header field"))
+		return nil, 0, 0, badRequest("missing Host header field")
 	}
 	if p.te {
 		if p.contentLen >= 0 {
 			// RFC 9112 §6.3: a smuggling vector; reject and close.
-			return p.fail(badRequest("both Transfer-Encoding and Content-Length"))
+			return nil, 0, 0, badRequest("both Transfer-Encoding and Content-Length")
 		}
 		if p.proto == HTTP10 {
-			return p.fail(badRequest("Transfer-Encoding in an HTTP/1.0 request"))
+			return nil, 0, 0, badRequest("Transfer-Encoding in an HTTP/1.0 request")
 		}
 		if !p.chunked {
-			return p.fail(badRequest("chunked is not the final transfer coding"))
+			return nil, 0, 0, badRequest("chunked is not the final transfer coding")
 		}
 	}
 	if p.contentLen > p.s.MaxContentLength {
-		return p.fail(limitError(StatusContentTooLarge, "the declared Content-Length", "MaxContentLength", p.s.MaxContentLength))
+		return nil, 0, 0, limitError(StatusContentTooLarge, "the declared Content-Length", "MaxContentLength", p.s.MaxContentLength)
 	}
 	body, strictLen := BodyNone, 0
 	switch {
@@ -744,15 +658,24 @@ func (p *Parser) finishHead(in []byte, headEnd int) (Event, int) {
 		return unsafe.String(&buf[s], e-s)
 	}
 
+	// Field by field, and only what is not zero: each store of a pointer
+	// into the heap object costs a write barrier while the collector runs,
+	// and a struct assignment a bulk one.
 	r.Method = p.method // a constant or a registered custom method: never the input's memory
 	r.Target = str(p.tStart, p.tEnd)
-	// Field by field: a struct assignment into the heap object costs a bulk
-	// write barrier while the collector runs.
 	uri := &p.target
-	r.URI.Scheme = subString(r.Target, uri.scheme)
-	r.URI.Authority = subString(r.Target, uri.authority)
-	r.URI.Path = subString(r.Target, uri.path)
-	r.URI.RawQuery = subString(r.Target, uri.query)
+	if uri.scheme.e >= 0 {
+		r.URI.Scheme = subString(r.Target, uri.scheme)
+	}
+	if uri.authority.e >= 0 {
+		r.URI.Authority = subString(r.Target, uri.authority)
+	}
+	if uri.path.e >= 0 {
+		r.URI.Path = subString(r.Target, uri.path)
+	}
+	if uri.query.e >= 0 {
+		r.URI.RawQuery = subString(r.Target, uri.query)
+	}
 	r.Proto = p.proto
 	r.Header = hdr
 	for i, f := range p.fields {
@@ -775,13 +698,13 @@ func (p *Parser) finishHead(in []byte, headEnd int) (Event, int) {
 
 	switch {
 	case strictLen > 0:
-		r.strict = entity.Strict{Type: r.ContentType, Data: buf[n-strictLen : n : n]}
+		r.strict.Type, r.strict.Data = r.ContentType, buf[n-strictLen:n:n]
 		r.Entity = &r.strict
 	case body == BodyNone:
 		if r.ContentType == "" {
 			r.Entity = entity.Empty
 		} else {
-			r.strict = entity.Strict{Type: r.ContentType}
+			r.strict.Type = r.ContentType
 			r.Entity = &r.strict
 		}
 	}
@@ -794,5 +717,5 @@ func (p *Parser) finishHead(in []byte, headEnd int) (Event, int) {
 	case BodyChunked:
 		p.state, p.phase, p.pos, p.remaining = stChunkSize, phSize, 0, 0
 	}
-	return Event{Kind: RequestHead, Request: r, Body: body}, headEnd + strictLen
+	return r, body, headEnd + strictLen, nil
 }

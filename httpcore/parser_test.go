@@ -792,11 +792,12 @@ func TestRequestSizeClasses(t *testing.T) {
 		size uintptr
 		want uintptr
 	}{
-		{"requestXXS", unsafe.Sizeof(requestXXS{}), 512},   // small enough for no allocation header
-		{"requestXS", unsafe.Sizeof(requestXS{}) + 8, 640}, // + the allocation header
-		{"requestS", unsafe.Sizeof(requestS{}) + 8, 1024},
-		{"requestM", unsafe.Sizeof(requestM{}) + 8, 1280},
-		{"requestL", unsafe.Sizeof(requestL{}) + 8, 1792},
+		{"request416", unsafe.Sizeof(request416{}), 416}, // small enough for no allocation header
+		{"request512", unsafe.Sizeof(request512{}), 512},
+		{"request640", unsafe.Sizeof(request640{}) + 8, 640}, // + the allocation header
+		{"request1024", unsafe.Sizeof(request1024{}) + 8, 1024},
+		{"request1280", unsafe.Sizeof(request1280{}) + 8, 1280},
+		{"request1792", unsafe.Sizeof(request1792{}) + 8, 1792},
 	} {
 		if c.size != c.want {
 			t.Errorf("sizeof %s = %d, want %d (resize its buf to fill the size class)", c.name, c.size, c.want)
