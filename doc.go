@@ -26,6 +26,37 @@
 //
 //	binding, err := streamhttp.BindAndHandleSync(ctx, "127.0.0.1:8080", hello, streamhttp.ServerSettings{})
 //
+// # Serving and its lifecycle
+//
+// The run of a Bind source materializes a [ServerBinding]: LocalAddr (the
+// real port for port 0), Unbind (stop accepting, open connections go on),
+// Pause and Resume (accepting), Terminate (a graceful end with the
+// context's deadline as the hard deadline: idle connections close at once,
+// in-flight requests finish with Connection: close, those still unanswered
+// at the deadline get 503), Close (at once), Done and Wait. The high-level
+// binders tie the binding to SIGTERM (graceful) and SIGINT/SIGQUIT (at
+// once) unless ServerSettings.DisableSignals is set; Bind users call
+// ServerBinding.HandleSignals. Stats, ResetStats and PublishExpvar expose
+// the binding's statistics (requests, connections, timeouts, bytes).
+//
+// Each [IncomingConnection] is served with HandleWith (a flow, materialized
+// once per connection), HandleWithSyncHandler or HandleWithAsyncHandler (a
+// function, at most parallelism requests of the connection at once). A
+// request's context is cancelled once its response is done, or when its
+// connection ends. ServerSettings.TLSConfig serves HTTPS (ALPN http/1.1,
+// TLSHandshakeTimeout); Request.TLS holds the connection state.
+//
+// # Idle connections
+//
+// A keep-alive connection served by a handler function that has seen no
+// bytes for ServerSettings.ParkIdleAfter (20 ms) is parked: its run ends,
+// its goroutines and read buffer are released, and the kernel watches the
+// socket (epoll, on Linux); the next request starts a new run of the
+// handler. An idle connection then costs little more than its socket, and
+// at MaxConnections a parked connection is closed to make room for a new
+// one. A handler flow may keep per-connection state, so connections served
+// with HandleWith are never parked; nor are TLS connections.
+//
 // # Backpressure
 //
 // Nothing is read from a connection that nobody asked for. The handler
@@ -47,10 +78,13 @@
 //
 // Every limit is a field of [ServerSettings] (and of its Parser settings)
 // whose zero value means the documented default: the request head must
-// arrive within HeadTimeout (408), the handler must answer within
-// RequestTimeout of the end of the request body (503), an idle connection
-// closes after IdleTimeout, and a closing connection lingers up to
-// LingerTimeout so that the client reads its last response.
+// arrive within HeadTimeout (408; a new connection's first head counts
+// from the accept, and a connection that sent nothing is closed without
+// an answer), a request body the handler reads must arrive at
+// MinRequestBodyRate after RequestBodyGrace (408), the handler must answer
+// within RequestTimeout of the end of the request body (503), an idle
+// connection closes after IdleTimeout, and a closing connection lingers up
+// to LingerTimeout so that the client reads its last response.
 //
 // # Errors
 //
