@@ -261,6 +261,7 @@ func (c *conn) expire() {
 	var p []byte
 	var bodies []*body
 	timedOut := 0
+	c.aborted = true // before the exchanges go: see popPending
 	for c.head() != nil {
 		x := c.head()
 		last := c.phead == len(c.pending)-1
@@ -286,7 +287,6 @@ func (c *conn) expire() {
 		}
 		c.popPending()
 	}
-	c.aborted = true
 	if c.stats != nil {
 		c.stats.requestTimeouts.Add(int64(timedOut))
 	}

@@ -437,8 +437,11 @@ func (c *conn) popPending() {
 		x.counted = false
 		c.stats.requestDone()
 	}
-	if x.req != nil {
-		x.req.CancelContext() // its response is done (or the server's 503 replaced it)
+	if x.req != nil && !c.aborted {
+		// Its response is done (or the server's replaced it). After an
+		// out-of-band answer the connection's end cancels it, once that
+		// answer is written: a handler woken now could end the run first.
+		x.req.CancelContext()
 	}
 	if x.body == nil {
 		c.free = append(c.free, x)
