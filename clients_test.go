@@ -471,19 +471,30 @@ func TestRawPipelining(t *testing.T) {
 	const depth = 16
 	cases := []struct {
 		name string
-		// wait holds the handler for request i (1..depth).
-		wait func(ctx context.Context, g *reverseGate, i int) error
+		// wait holds the handler for request i (1..depth) and calls done
+		// when the call counts as completed.
+		wait func(ctx context.Context, g *reverseGate, i int, done func()) error
 		// reversed: the handler calls must have completed in reverse order.
 		reversed bool
 	}{
-		{"reverse gate", func(ctx context.Context, g *reverseGate, i int) error {
-			return g.wait(ctx, uint64(i))
+		{"reverse gate", func(ctx context.Context, g *reverseGate, i int, done func()) error {
+			// Recorded before the call for i-1 may go on, so the record
+			// is in completion order.
+			select {
+			case <-g.done[i]:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			done()
+			close(g.done[i-1])
+			return nil
 		}, true},
-		{"sleep depth-i ms", func(ctx context.Context, _ *reverseGate, i int) error {
+		{"sleep depth-i ms", func(ctx context.Context, _ *reverseGate, i int, done func()) error {
 			timer := time.NewTimer(time.Duration(depth-i) * time.Millisecond)
 			defer timer.Stop()
 			select {
 			case <-timer.C:
+				done()
 				return nil
 			case <-ctx.Done():
 				return ctx.Err()
@@ -501,10 +512,9 @@ func TestRawPipelining(t *testing.T) {
 				}
 				wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 				defer cancel()
-				if err := tc.wait(wctx, gate, i); err != nil {
+				if err := tc.wait(wctx, gate, i, func() { completed <- i }); err != nil {
 					return nil, err
 				}
-				completed <- i
 				return httpcore.Text(httpcore.StatusOK, fmt.Sprintf("response to %d", i)), nil
 			}
 			b, _ := bindAsync(t, f, depth, ServerSettings{PipeliningLimit: depth})
