@@ -19,8 +19,9 @@ type (
 // means the documented defaults; so does a zero field. Durations accept a
 // negative value for "no limit".
 type ServerSettings struct {
-	// Parser holds the limits of the request parser (URI length, header
-	// sizes and count, body size, chunk sizes, custom methods).
+	// Parser holds the limits of the request parser (URI length, the whole
+	// head's size, field sizes and count, body size, chunk sizes, custom
+	// methods).
 	Parser httpcore.ParserSettings
 
 	// IdleTimeout closes a connection on which no bytes moved in either

@@ -34,9 +34,21 @@
 //
 // Every limit is a field of [ParserSettings] whose zero value means the
 // default: URI 2 KiB (414), method 16 bytes (400), header name 64 bytes,
-// value 8 KiB, 64 fields and a trailer section of 8 KiB (431), declared body
-// 8 MiB (413), chunk 1 MiB and chunk extensions 256 bytes. A [ParseError]
-// names the setting to raise, and its text never echoes request bytes.
+// value 8 KiB, 64 fields, a whole head 64 KiB and a trailer section of
+// 8 KiB (431), declared body 8 MiB (413), chunk 1 MiB and chunk extensions
+// 256 bytes. The size of a head is checked as its bytes arrive, so a head
+// that never ends costs at most the limit. A [ParseError] names the setting
+// to raise, and its text never echoes request bytes.
+//
+// # Request line
+//
+// A request line is judged whole: its syntax as the bytes arrive, then its
+// version (505 for a major version other than 1, whatever the method and
+// target: the HTTP/2 connection preface, "PRI * HTTP/2.0", gets 505), then
+// its method (501 unless standard or registered), then the form of its
+// target. For an absolute-form target the request's Host is the target's
+// authority and its empty path is "/" (RFC 9112 §3.2.2); the Host field is
+// still required in HTTP/1.1 and validated.
 //
 // # Memory
 //

@@ -17,7 +17,7 @@ func fuzzSettings(small bool) ParserSettings {
 	}
 	return ParserSettings{
 		MaxURILength: 32, MaxMethodLength: 8, MaxHeaderNameLength: 16, MaxHeaderValueLength: 32,
-		MaxHeaderCount: 8, MaxContentLength: 64, MaxChunkSize: 32, MaxChunkExtLength: 16, MaxTrailerSize: 64,
+		MaxHeaderCount: 8, MaxHeadSize: 160, MaxContentLength: 64, MaxChunkSize: 32, MaxChunkExtLength: 16, MaxTrailerSize: 64,
 		CustomMethods: []Method{"PURGE"},
 	}
 }
@@ -30,6 +30,8 @@ func fuzzSettings(small bool) ParserSettings {
 func FuzzParseRequest(f *testing.F) {
 	f.Add([]byte("GET / HTTP/1.1\r\nHost: a\r\n\r\n"), uint(5), false)
 	f.Add([]byte("POST /p HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3;x=1\r\nabc\r\n0\r\nT: v\r\n\r\n"), uint(60), true)
+	f.Add([]byte("GET http://a:1?q HTTP/1.1\r\nHost: b\r\n\r\nPRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"), uint(30), false)
+	f.Add(append([]byte("GET / HTTP/1.1\r\nHost: a\r\n"), bytes.Repeat([]byte("X: 0123456789abcdef\r\n"), 8)...), uint(100), true)
 	f.Fuzz(func(t *testing.T, in []byte, split uint, small bool) {
 		s := fuzzSettings(small)
 		whole := feed(t, s, in)
@@ -128,8 +130,18 @@ func checkFuzzRequest(t *testing.T, s ParserSettings, in []byte, r *reqRec) {
 	if !bytes.Contains(in, []byte(r.Method+" "+r.Target+" HTTP/1.")) {
 		t.Fatalf("request line %q %q is not in the input", r.Method, r.Target)
 	}
+	// The head is at least its request line, its fields with ": " and CRLF,
+	// and the empty line.
+	size := len(r.Method) + 1 + len(r.Target) + len(" HTTP/1.1\r\n") + 2
 	for _, h := range r.Header {
 		checkFuzzField(t, s, in, h)
+		size += len(h.Name) + 1 + len(h.Value) + 2
+	}
+	if size > s.MaxHeadSize {
+		t.Fatalf("a head of at least %d bytes", size)
+	}
+	if u := r.URI; u.Scheme != "" && (r.Host != u.Authority || u.Path == "") {
+		t.Fatalf("absolute-form %+v: Host %q", u, r.Host)
 	}
 	if r.Proto == HTTP11 && !Headers(r.Header).Has("Host") {
 		t.Fatal("HTTP/1.1 request without Host")

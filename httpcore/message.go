@@ -13,7 +13,9 @@ import (
 )
 
 // URI is a parsed request-target (RFC 9112 §3.2). Its fields are substrings
-// of the target as sent: nothing is decoded.
+// of the target as sent: nothing is decoded. The one exception: the empty
+// path of an absolute-form target (http://host or http://host?q) is "/",
+// as it is for an origin server (RFC 9110 §4.2.3, RFC 9112 §3.2.2).
 //
 //	origin-form     /path?query          Path, RawQuery
 //	absolute-form   http://host/p?q      Scheme, Authority, Path, RawQuery
@@ -110,7 +112,12 @@ type Request struct {
 	Entity entity.Entity
 
 	// Typed views of the headers the server acts on.
-	Host          string // the Host field, "" if absent (HTTP/1.0)
+	// Host is the host the request is for: the Host field, "" if absent
+	// (HTTP/1.0), except for an absolute-form target, whose authority
+	// (host[:port], as sent) it is. RFC 9112 §3.2.2: a server ignores the
+	// Host field then; the parser still requires one in HTTP/1.1 and
+	// validates it, and Header keeps it as sent.
+	Host          string
 	ContentType   string
 	Expect        string // the Expect field as sent, "" if absent
 	ContentLength int64  // -1 when there is no Content-Length

@@ -62,8 +62,10 @@ type Event struct {
 //
 // The head is scanned byte by byte in one pass that resumes where the
 // previous call stopped, and every error is decided at the byte that makes
-// the input invalid: so any split of the input gives the same events, and
-// a prefix of a valid request never gets an error.
+// the input invalid (what needs the whole request line, at its end; a head
+// past MaxHeadSize, at its first byte beyond): so any split of the input
+// gives the same events, and a prefix of a valid request never gets an
+// error.
 //
 // A Parser is not safe for concurrent use.
 type Parser struct {
@@ -83,12 +85,15 @@ type Parser struct {
 	vs, ve int   // its value so far: ve is after the last non-blank byte
 	tStart int   // request-target span
 	tEnd   int
-	plain  bool // the target so far has only cPlain characters
+	plain  bool // the target so far has only cPlain characters (and the method is known)
 	noQ    bool // and no '?'
-	method Method
-	proto  Protocol
-	target targetSpans
-	fields []field
+	// lineCheck: the request line needs checkRequestLine at its end (an
+	// unsupported method, or a target other than a plain origin-form one).
+	lineCheck bool
+	method    Method
+	proto     Protocol
+	target    targetSpans
+	fields    []field
 
 	// Typed header state of the current head.
 	host        int // index into fields of the Host field, -1 if none
@@ -285,15 +290,34 @@ func errBareLF() *ParseError { return badRequest("bare LF (not preceded by CR)")
 // request with the bytes it took once the head is complete, nil while more
 // input is needed, or the error that fails the parser. (Not an Event: a
 // result that fits in registers is not copied on the way out.)
+//
+// The head is scanned no further than its first MaxHeadSize bytes, as if
+// the input ended there: a head still incomplete there has passed the
+// limit, however much more input there is. Since that is what a split of
+// the input at MaxHeadSize gives, every split still gives the same events,
+// and an error within the first MaxHeadSize bytes comes first.
 func (p *Parser) parseHead(in []byte) (*Request, BodyKind, int, *ParseError) {
+	scan := in
+	if len(scan) > p.s.MaxHeadSize {
+		scan = scan[:p.s.MaxHeadSize]
+	}
 	if p.phase < phLineStart {
-		done, err := p.scanRequestLine(in)
+		done, err := p.scanRequestLine(scan)
+		if done && p.lineCheck {
+			err = p.checkRequestLine(scan)
+		}
 		if err != nil || !done {
+			if err == nil && len(in) > len(scan) {
+				err = p.headTooLarge()
+			}
 			return nil, 0, 0, err
 		}
 	}
-	end, err := p.scanFields(in, false)
+	end, err := p.scanFields(scan, false)
 	if err != nil || end == 0 {
+		if err == nil && len(in) > len(scan) {
+			err = p.headTooLarge()
+		}
 		return nil, 0, 0, err
 	}
 	return p.finishHead(in, end)
@@ -329,10 +353,10 @@ func (p *Parser) scanRequestLine(in []byte) (bool, *ParseError) {
 				}
 				return false, badRequest("the method is not a token")
 			}
-			if err := p.setMethod(in[:j]); err != nil {
-				return false, err
-			}
-			p.tStart, i, p.phase, p.plain, p.noQ = j+1, j+1, phTarget, true, true
+			// An unsupported method leaves p.method empty and the target
+			// off the fast path: it gets 501 at the end of the line.
+			known := p.setMethod(in[:j])
+			p.tStart, i, p.phase, p.plain, p.noQ = j+1, j+1, phTarget, known, true
 		case phTarget:
 			j := i
 			all := uint8(cPlain | cPlainNQ)
@@ -370,8 +394,9 @@ func (p *Parser) scanRequestLine(in []byte) (bool, *ParseError) {
 				} else {
 					p.target.path, p.target.query = splitQuery(t, 0)
 				}
-			} else if err := p.parseTarget(t); err != nil {
-				return false, err
+				p.lineCheck = false
+			} else {
+				p.lineCheck = true // after the version: see checkRequestLine
 			}
 			p.tEnd, i, p.phase = j, j+1, phVersion
 		case phVersion:
@@ -402,7 +427,7 @@ func (p *Parser) scanRequestLine(in []byte) (bool, *ParseError) {
 						return false, errBadVersion()
 					}
 					if c != '1' {
-						return false, &ParseError{Status: StatusHTTPVersionNotSupported, Reason: "only HTTP/1.0 and HTTP/1.1 are supported on this connection"}
+						return false, p.errVersion(in, c)
 					}
 				case k == 6:
 					if c != '.' {
@@ -448,20 +473,60 @@ var (
 
 func errBadVersion() *ParseError { return badRequest("malformed HTTP version") }
 
-// setMethod resolves the method token: a standard method or a registered
-// custom one, anything else 501 (RFC 9110 §9.1).
-func (p *Parser) setMethod(m []byte) *ParseError {
+// errVersion is the 505 of a request line whose HTTP-version has the major
+// digit c, other than 1 (RFC 9110 §15.6.6), decided before the method and
+// the target's form are: the HTTP/2 connection preface that a client with
+// prior knowledge sends (PRI * HTTP/2.0, RFC 9113 §3.4) gets it too.
+func (p *Parser) errVersion(in []byte, c byte) *ParseError {
+	if c == '2' && string(in[:p.tEnd+1]) == "PRI * " {
+		return &ParseError{Status: StatusHTTPVersionNotSupported,
+			Reason: "an HTTP/2 connection preface: only HTTP/1.0 and HTTP/1.1 are supported on this connection"}
+	}
+	return &ParseError{Status: StatusHTTPVersionNotSupported, Reason: "only HTTP/1.0 and HTTP/1.1 are supported on this connection"}
+}
+
+// setMethod resolves the method token to a standard method or a registered
+// custom one and reports whether there is one; p.method stays empty for any
+// other, which checkRequestLine answers with 501 (RFC 9110 §9.1).
+func (p *Parser) setMethod(m []byte) bool {
 	if meth, ok := standardMethod(m); ok {
 		p.method = meth
-		return nil
+		return true
 	}
 	for _, c := range p.s.CustomMethods {
 		if string(c) == string(m) {
 			p.method = c
-			return nil
+			return true
 		}
 	}
-	return &ParseError{Status: StatusNotImplemented, Reason: "unsupported method (register it in ParserSettings.CustomMethods)"}
+	return false
+}
+
+// checkRequestLine makes the checks of a request line that wait for its
+// end, so that a request for another major version gets 505 whatever its
+// method and target: an unsupported method gets 501 (RFC 9110 §9.1), and a
+// target other than a plain origin-form one is checked against the method
+// (parseTarget). The syntax of the line, the target's characters included,
+// is checked as the bytes arrive.
+func (p *Parser) checkRequestLine(in []byte) *ParseError {
+	if p.method == "" {
+		return &ParseError{Status: StatusNotImplemented, Reason: "unsupported method (register it in ParserSettings.CustomMethods)"}
+	}
+	return p.parseTarget(in[p.tStart:p.tEnd])
+}
+
+// headTooLarge is the error of a head that has passed MaxHeadSize: 431, or
+// 414 while its request line has not ended (400 while in the method, as
+// for a method beyond its own limit).
+func (p *Parser) headTooLarge() *ParseError {
+	lim := int64(p.s.MaxHeadSize)
+	switch p.phase {
+	case phMethod:
+		return limitError(StatusBadRequest, "the method", "MaxHeadSize", lim)
+	case phTarget, phVersion:
+		return limitError(StatusURITooLong, "the request line", "MaxHeadSize", lim)
+	}
+	return limitError(StatusRequestHeaderFieldsTooLarge, "the request head", "MaxHeadSize", lim)
 }
 
 // scanFields scans field lines (RFC 9112 §5) from p.pos up to and including
@@ -670,8 +735,12 @@ func (p *Parser) finishHead(in []byte, headEnd int) (*Request, BodyKind, int, *P
 	if uri.authority.e >= 0 {
 		r.URI.Authority = subString(r.Target, uri.authority)
 	}
-	if uri.path.e >= 0 {
+	if uri.path.e > uri.path.s {
 		r.URI.Path = subString(r.Target, uri.path)
+	} else if uri.scheme.e >= 0 {
+		// An absolute-form target with an empty path: for an origin
+		// server that path is "/" (RFC 9110 §4.2.3, RFC 9112 §3.2.2).
+		r.URI.Path = "/"
 	}
 	if uri.query.e >= 0 {
 		r.URI.RawQuery = subString(r.Target, uri.query)
@@ -682,7 +751,11 @@ func (p *Parser) finishHead(in []byte, headEnd int) (*Request, BodyKind, int, *P
 		h := &r.Header[i]
 		h.Name, h.Value = str(int(f.ns), int(f.ne)), str(int(f.vs), int(f.ve))
 	}
-	if p.host >= 0 {
+	if uri.scheme.e >= 0 {
+		// An absolute-form target names the host: the Host field, still
+		// required and validated, is ignored (RFC 9112 §3.2.2).
+		r.Host = r.URI.Authority
+	} else if p.host >= 0 {
 		r.Host = r.Header[p.host].Value
 	}
 	if p.ctype >= 0 {

@@ -312,12 +312,16 @@ func TestParserGolden(t *testing.T) {
 		{"connect", "CONNECT db.internal:5432 HTTP/1.1\r\nHost: db.internal:5432\r\nProxy-Authorization: Basic YTpi\r\n\r\n", ParserSettings{}},
 		{"options_asterisk", "OPTIONS * HTTP/1.1\r\nHost: [2001:db8::7]:8443\r\n\r\n", ParserSettings{}},
 		{"proxy_absolute_form", "GET http://origin.example/p/a%20th?q=1 HTTP/1.1\r\nHost: origin.example\r\n\r\n", ParserSettings{}},
+		{"absolute_form_empty_path", "GET http://origin.example:8080?q=1 HTTP/1.1\r\nHost: proxy.example\r\n\r\n", ParserSettings{}},
+		{"http2_preface", "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", ParserSettings{}},
 		{"websocket_upgrade", "GET /chat HTTP/1.1\r\nHost: ws.example\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n" +
 			"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n", ParserSettings{}},
 		{"custom_method", "PURGE /cache/item HTTP/1.1\r\nHost: cdn.example\r\n\r\n", ParserSettings{CustomMethods: []Method{"PURGE"}}},
 		{"error_smuggling", "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", ParserSettings{}},
 		{"error_in_body", "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0x10\r\n", ParserSettings{}},
 		{"error_limit", "GET / HTTP/1.1\r\nHost: h\r\nCookie: " + strings.Repeat("c", 40) + "\r\n\r\n", ParserSettings{MaxHeaderValueLength: 32}},
+		{"error_head_size", "GET / HTTP/1.1\r\nHost: h\r\nCookie: " + strings.Repeat("c", 40) + "\r\nX-Trace: " + strings.Repeat("t", 40) + "\r\n\r\n",
+			ParserSettings{MaxHeadSize: 100}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			whole := feed(t, c.s, []byte(c.in))

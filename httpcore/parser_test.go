@@ -53,6 +53,7 @@ func (r reqRec) cl(n int64) reqRec       { r.ContentLength = n; return r }
 func (r reqRec) closing() reqRec         { r.Close = true; return r }
 func (r reqRec) upgrade() reqRec         { r.Upgrade = true; return r }
 func (r reqRec) uri(u URI) reqRec        { r.URI = u; return r }
+func (r reqRec) host(h string) reqRec    { r.Host = h; return r }
 
 // streamed: the body follows in events, the entity is nil.
 func (r reqRec) streamed() reqRec { r.Entity, r.EntityType = "", ""; return r }
@@ -311,13 +312,13 @@ func TestParserTarget(t *testing.T) {
 	}, {
 		name: "§3.2.2 absolute-form",
 		in:   "GET http://example.com:8080/p?q HTTP/1.1\r\n" + hostA + "\r\n",
-		want: []evRec{head(req("GET", "http://example.com:8080/p?q", "Host", "a").
+		want: []evRec{head(req("GET", "http://example.com:8080/p?q", "Host", "a").host("example.com:8080").
 			uri(URI{Scheme: "http", Authority: "example.com:8080", Path: "/p", RawQuery: "q"}), BodyNone)},
 	}, {
-		name: "§3.2.2 absolute-form with an IPv6 authority and no path",
+		name: "§3.2.2 absolute-form with an IPv6 authority and no path: the path is / (RFC 9110 §4.2.3)",
 		in:   "GET https://[2001:db8::1] HTTP/1.1\r\n" + hostA + "\r\n",
-		want: []evRec{head(req("GET", "https://[2001:db8::1]", "Host", "a").
-			uri(URI{Scheme: "https", Authority: "[2001:db8::1]"}), BodyNone)},
+		want: []evRec{head(req("GET", "https://[2001:db8::1]", "Host", "a").host("[2001:db8::1]").
+			uri(URI{Scheme: "https", Authority: "[2001:db8::1]", Path: "/"}), BodyNone)},
 	}, {
 		name: "§3.2.2 absolute-form with userinfo -> 400 (RFC 9110 §4.2.4)",
 		in:   "GET http://user:" + marker + "@example.com/ HTTP/1.1\r\n" + hostA + "\r\n",

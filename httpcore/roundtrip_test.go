@@ -288,7 +288,7 @@ func FuzzRoundTrip(f *testing.F) {
 				method = "PURGE"
 			}
 		}
-		settings := ParserSettings{CustomMethods: []Method{method}, MaxHeaderCount: 128, MaxTrailerSize: 1 << 16}
+		settings := ParserSettings{CustomMethods: []Method{method}, MaxHeaderCount: 128, MaxHeadSize: 1 << 20, MaxTrailerSize: 1 << 16}
 
 		// Sanitized: must round-trip.
 		req := &Request{Method: method, Host: "example.com", Target: fuzzTarget(target)}

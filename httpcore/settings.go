@@ -17,6 +17,13 @@ type ParserSettings struct {
 	// MaxHeaderCount bounds the number of fields in a head (and in a trailer
 	// section); more gets 431. Default 64.
 	MaxHeaderCount int
+	// MaxHeadSize bounds a whole request head: the request line, every
+	// field line and the CRLFs, the empty line ending the head included
+	// (not the empty lines a client may send before a request line). It is
+	// enforced as the bytes arrive: a head gets 431 as soon as it passes
+	// the limit, whether or not it ever ends; a request line that alone
+	// passes it gets 414 (400 while still in the method). Default 64 KiB.
+	MaxHeadSize int
 	// MaxContentLength bounds a declared Content-Length; larger gets 413.
 	// Streamed chunked bodies are bounded by the same limit as they arrive
 	// (the server layer enforces it). Default 8 MiB.
@@ -41,6 +48,7 @@ const (
 	DefaultMaxHeaderNameLength  = 64
 	DefaultMaxHeaderValueLength = 8192
 	DefaultMaxHeaderCount       = 64
+	DefaultMaxHeadSize          = 64 << 10
 	DefaultMaxContentLength     = 8 << 20
 	DefaultMaxChunkSize         = 1 << 20
 	DefaultMaxChunkExtLength    = 256
@@ -61,6 +69,7 @@ func (s ParserSettings) withDefaults() ParserSettings {
 	s.MaxHeaderNameLength = orDefault(s.MaxHeaderNameLength, DefaultMaxHeaderNameLength)
 	s.MaxHeaderValueLength = orDefault(s.MaxHeaderValueLength, DefaultMaxHeaderValueLength)
 	s.MaxHeaderCount = orDefault(s.MaxHeaderCount, DefaultMaxHeaderCount)
+	s.MaxHeadSize = orDefault(s.MaxHeadSize, DefaultMaxHeadSize)
 	s.MaxContentLength = orDefault(s.MaxContentLength, DefaultMaxContentLength)
 	s.MaxChunkSize = orDefault(s.MaxChunkSize, DefaultMaxChunkSize)
 	s.MaxChunkExtLength = orDefault(s.MaxChunkExtLength, DefaultMaxChunkExtLength)

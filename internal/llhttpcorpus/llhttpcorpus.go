@@ -230,7 +230,7 @@ var deviations = map[string]string{
 	"method.md:375":            "ICE/1.0 is not HTTP (RFC 9112 §2.3: HTTP-version)",
 	"method.md:405":            "RTSP/1.0 is not HTTP (RFC 9112 §2.3: HTTP-version)",
 	"method.md:433":            "RTSP/1.0 is not HTTP (RFC 9112 §2.3: HTTP-version)",
-	"method.md:461":            "RFC 9113 §3.4: PRI is the HTTP/2 connection preface; this HTTP/1.1 parser answers 501",
+	"method.md:461":            "RFC 9113 §3.4: PRI is the HTTP/2 connection preface; this HTTP/1.1 parser answers 505",
 	"sample.md:317":            "RFC 9112 §3: a request line needs an HTTP-version (HTTP/0.9 is not supported)",
 	"transfer-encoding.md:754": "RFC 9112 §3.2: a request-target has no fragment; this one has \"#hey\", so it is rejected with 400 before its transfer coding is looked at (as uri.md:168)",
 	"transfer-encoding.md:796": "RFC 9112 §3.2: as transfer-encoding.md:754, a fragment (\"#hey\") in the request-target: 400 before the transfer coding is looked at",
