@@ -11,7 +11,7 @@ STATICCHECK_VERSION := v0.8.2
 STATICCHECK := $(BIN)/staticcheck
 
 .DEFAULT_GOAL := test
-.PHONY: run test fmtcheck vet bench bench-load fuzz conformance lint
+.PHONY: run test fmtcheck vet bench bench-micro fuzz conformance lint
 
 # The smallest example server; it prints its URL. Ctrl-C stops it.
 run:
@@ -37,15 +37,17 @@ fmtcheck:
 vet:
 	$(GO) vet ./...
 
-# Micro-benchmarks: the stream core, the parser and renderer, the server layer.
+# Load benchmark over loopback: the echo example against net/http and
+# fasthttp peers (bench/peers, a module of its own), every scenario for all
+# three servers in one run; one table on stdout and in results/bench-*.txt.
+# BENCH_DUR and BENCH_ROUNDS tune it (see scripts/bench.sh); the default run
+# takes 5 to 7 minutes. Installs wrk, h2load and strace when missing.
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./...
-
-# Load runs over loopback: the echo example against net/http and fasthttp
-# peers (bench/peers, a module of its own); BENCH_DUR, BENCH_ROUNDS and
-# BENCH_IDLE tune it. Installs wrk, h2load and strace when missing.
-bench-load:
 	@GO='$(GO)' bash scripts/bench.sh
+
+# Micro-benchmarks: the stream core, the parser and renderer, the server layer.
+bench-micro:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
 
 fuzz:
 	@GO='$(GO)' FUZZTIME='$(FUZZTIME)' bash scripts/fuzz.sh

@@ -302,7 +302,9 @@ func (r *connReader) Pull() ([]byte, error) {
 				r.done = errHeadTimeout // the layer answers 408
 				return nil, r.done
 			}
-			if inBody && c.bodyWaited >= allowance {
+			if inBody && time.Since(start) >= allowance {
+				// This wait used up what the body's rate allows (a
+				// deadline may also fire for another reason: a nudge).
 				r.done = errBodyTooSlow // the layer answers 408
 				return nil, r.done
 			}

@@ -1,29 +1,51 @@
 #!/usr/bin/env bash
-# Load benchmark: the streamhttp echo server (examples/echo) against a
-# net/http and a fasthttp server with the same routes (bench/peers, a module
-# of its own so that fasthttp never enters the main module), over loopback.
+# Load benchmark (make bench): the streamhttp echo server (examples/echo)
+# against a net/http and a fasthttp server with the same routes (bench/peers,
+# a module of its own so that fasthttp never enters the main module), over
+# loopback only. One run covers every scenario for all three servers and
+# prints one table.
 #
 # Every measured run starts its server afresh pinned to core 0 (taskset -c 0),
 # waits until it answers, drives it from core 1 (taskset -c 1) and stops it
 # by its PID. Within a round the three servers take turns (the first one
 # rotates from round to round); req/s, p50 and p99 are the medians over the
-# rounds, errors their sum.
+# rounds, errors their sum. Every tool run is bounded by timeout(1).
 #
-# Scenarios (wrk -t1, --latency):
-#   a  GET /plaintext, 50 connections
-#   b  GET /plaintext, 256 connections
-#   c  GET /plaintext pipelined 16 deep, 256 connections (wrk times a whole
-#      batch of 16, so p50/p99 are per batch)
-#   d  POST /echo with a 4 KiB body, 50 connections
-#   e  GET /sleep?ms=10, 256 connections
-#   f  idle keep-alive connections: server RSS per connection
-#      (bench/peers/idleconns, BENCH_IDLE connections, once per server)
+# streamhttp runs as "echo -pipelining-limit 16 -parallelism 1". Parallelism
+# 1 runs the handler inline, fused with the server layer, so a connection's
+# requests are handled one at a time in request order; that is what the
+# peers do too (net/http and fasthttp serve a connection's requests one after
+# another), so the comparison is like for like. A pipelining limit of 16 lets
+# the server read the 16 requests of scenario c's batches at once and answer
+# them in one write.
+#
+# Scenarios:
+#   a  GET /plaintext, 50 connections (wrk -t1 --latency)
+#   b  GET /plaintext, 256 connections (wrk)
+#   c  GET /plaintext pipelined 16 deep, 256 connections, with
+#      h2load --h1 -m 16 -t 1 (its warm-up inside the same run): a single
+#      wrk thread with a Lua batch script was the bottleneck, at about 127k
+#      req/s for fasthttp where h2load measures 400k to 760k. h2load has no
+#      percentiles; the table shows its mean time per request in the p50
+#      column, marked "*", and "-" for p99.
+#   d  POST /echo with a 4 KiB body, 50 connections (wrk)
+#   e  GET /sleep?ms=10, 256 connections (wrk)
+#   f  idle keep-alive connections: server RSS per connection from
+#      /proc/PID/status (bench/peers/idleconns, BENCH_IDLE connections, once
+#      per server)
 #   g  syscalls per request under strace -c -f (keep-alive and pipelined,
 #      50 connections each, BENCH_STRACE_DUR seconds; strace slows the
-#      server, so its req/s there means nothing)
+#      server, so req/s there means nothing). The requests are counted by
+#      wrk in both modes (pipelined: the Lua batch of 16 GETs below): under
+#      strace the server, not wrk, is the bottleneck, and wrk's count covers
+#      exactly its run, which lies inside the trace (h2load's would leave out
+#      its warm-up, whose syscalls strace still counts). "r+w" is read +
+#      write calls per request, the server's own I/O; "all" includes the Go
+#      runtime's housekeeping (nanosleep and futex from sysmon and scheduler
+#      handoffs), which the slowdown under strace inflates.
 #
 # Environment:
-#   BENCH_DUR        seconds per measured wrk run (default 5)
+#   BENCH_DUR        seconds per measured run of a..e (default 5)
 #   BENCH_ROUNDS     rounds of a..e, medians taken (default 3)
 #   BENCH_WARMUP     seconds of unmeasured load after each start (default 1)
 #   BENCH_IDLE       connections of scenario f (default 10000)
@@ -35,9 +57,10 @@
 # planned duration is printed first. BENCH_DUR defaults to 5 rather than 10
 # so that a default run stays under 10 minutes.
 #
-# Needs root to install what is missing (wrk, h2load from nghttp2-client,
-# strace) and to raise the open-files limit for scenario f. The table goes to
-# stdout and to results/bench-DATE.txt, the raw tool output to
+# Needs root (or sudo) to install what is missing (wrk, h2load from
+# nghttp2-client, strace; apt-get update first when the package lists are
+# empty or stale) and to raise the open-files limit for scenario f. The table
+# goes to stdout and to results/bench-DATE.txt, the raw tool output to
 # results/bench-DATE.log.
 set -euo pipefail
 
@@ -79,8 +102,15 @@ command -v strace >/dev/null || missing+=(strace)
 command -v taskset >/dev/null || missing+=(util-linux)
 if [ ${#missing[@]} -gt 0 ]; then
 	echo "bench: installing ${missing[*]}" >&2
-	apt-get update -q
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}"
+	sudo=()
+	[ "$(id -u)" = 0 ] || { command -v sudo >/dev/null && sudo=(sudo); } || die "not root: install ${missing[*]} first"
+	apt_install() { "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}"; }
+	# Update the package lists first when there are none; otherwise only
+	# when installing from the present ones fails.
+	if ! compgen -G '/var/lib/apt/lists/*_Packages*' >/dev/null || ! apt_install; then
+		"${sudo[@]}" apt-get update -q
+		apt_install
+	fi
 fi
 
 # Scenario f holds BENCH_IDLE connections open on both ends. Go raises its
@@ -129,7 +159,8 @@ echo "bench: building into $tmp" >&2
 $GO build -o "$tmp/streamhttp" ./examples/echo
 (cd bench/peers && $GO build -o "$tmp/" ./nethttp ./fasthttp ./idleconns)
 
-# The pipelined batch: 16 GETs written at once; wrk counts each response.
+# The pipelined batch of scenario g: 16 GETs written at once; wrk counts
+# each response.
 cat >"$tmp/pipeline.lua" <<'EOF'
 local depth = 16
 local batch
@@ -233,7 +264,7 @@ stop_server() {
 	SERVER_PID=
 }
 
-# --- wrk -------------------------------------------------------------------
+# --- load runs (wrk; h2load for c) ------------------------------------------
 
 declare -A LABEL=(
 	[a]="a plaintext c50"
@@ -243,13 +274,12 @@ declare -A LABEL=(
 	[e]="e sleep10ms c256"
 )
 
-# wrk_args SCENARIO PORT prints wrk's arguments after -d.
+# wrk_args SCENARIO PORT prints wrk's arguments after -d (a, b, d, e).
 wrk_args() {
 	local base=http://127.0.0.1:$2
 	case $1 in
 	a) echo "-c50 --latency $base/plaintext" ;;
 	b) echo "-c256 --latency $base/plaintext" ;;
-	c) echo "-c256 --latency -s $tmp/pipeline.lua $base/plaintext" ;;
 	d) echo "-c50 --latency -s $tmp/post4k.lua $base/echo" ;;
 	e) echo "-c256 --latency $base/sleep?ms=10" ;;
 	esac
@@ -260,6 +290,24 @@ run_wrk() {
 	local dur=$1
 	shift
 	timeout -k 5 $((dur + 30)) taskset -c 1 wrk -t1 -d"${dur}s" "$@" 2>&1 || true
+}
+
+# h2load_args PORT prints h2load's arguments for scenario c after -D and
+# --warm-up-time: HTTP/1.1, 16 requests in flight on each of 256
+# connections, one thread.
+h2load_args() {
+	echo "--h1 -m 16 -c 256 -t 1 http://127.0.0.1:$1/plaintext"
+}
+
+# run_h2load DURATION WARMUP ARGS... runs h2load on core 1, bounded in time.
+# The warm-up runs inside the same h2load run: the connections open and
+# load the server for WARMUP seconds before the DURATION measured.
+run_h2load() {
+	local dur=$1 warm=$2
+	shift 2
+	local w=()
+	[ "$warm" -gt 0 ] && w=(--warm-up-time="$warm")
+	timeout -k 5 $((dur + warm + 30)) taskset -c 1 h2load -D "$dur" "${w[@]}" "$@" 2>&1 || true
 }
 
 # to_us prints a wrk duration (12.3us, 1.2ms, 3.0s, 1.0m) in microseconds.
@@ -303,6 +351,27 @@ parse_wrk() {
 	' "$1"
 }
 
+# parse_h2load FILE prints "RPS MEAN - ERRORS REQUESTS" like parse_wrk, with
+# the mean time per request where parse_wrk has p50 (h2load has no
+# percentiles). Errors: failed + errored + timeout requests and 3xx, 4xx and
+# 5xx responses.
+parse_h2load() {
+	awk '
+		/^finished in / { rps = $4 }
+		/^requests:/ {
+			gsub(/,/, "")
+			reqs = $2
+			for (i = 3; i < NF; i++) if ($(i + 1) ~ /^(failed|errored|timeout)$/) err += $i
+		}
+		/^status codes:/ {
+			gsub(/,/, "")
+			for (i = 3; i < NF; i++) if ($(i + 1) ~ /^[345]xx$/) err += $i
+		}
+		/^time for request:/ { mean = $6 }
+		END { printf "%s %s - %d %s\n", rps == "" ? "-" : rps, mean == "" ? "-" : mean, err, reqs == "" ? 0 : reqs }
+	' "$1"
+}
+
 declare -A RPS P50 P99 ERRS NOTE
 for s in a b c d e; do
 	only "$s" || continue
@@ -315,22 +384,36 @@ for s in a b c d e; do
 				NOTE[$key]="did not start"
 				continue
 			fi
-			# shellcheck disable=SC2046
-			[ "$BENCH_WARMUP" -gt 0 ] && run_wrk "$BENCH_WARMUP" $(wrk_args "$s" "${PORT[$srv]}") >/dev/null
-			out=$tmp/wrk.txt
-			run_wrk "$BENCH_DUR" $(wrk_args "$s" "${PORT[$srv]}") >"$out"
+			out=$tmp/load.txt
+			if [ "$s" = c ]; then
+				tool=h2load
+				cmd="h2load -D $BENCH_DUR$([ "$BENCH_WARMUP" -gt 0 ] && echo " --warm-up-time=$BENCH_WARMUP") $(h2load_args "${PORT[$srv]}")"
+				# shellcheck disable=SC2046
+				run_h2load "$BENCH_DUR" "$BENCH_WARMUP" $(h2load_args "${PORT[$srv]}") >"$out"
+			else
+				tool=wrk
+				cmd="wrk -t1 -d${BENCH_DUR}s $(wrk_args "$s" "${PORT[$srv]}")"
+				# shellcheck disable=SC2046
+				[ "$BENCH_WARMUP" -gt 0 ] && run_wrk "$BENCH_WARMUP" $(wrk_args "$s" "${PORT[$srv]}") >/dev/null
+				# shellcheck disable=SC2046
+				run_wrk "$BENCH_DUR" $(wrk_args "$s" "${PORT[$srv]}") >"$out"
+			fi
 			stop_server "$srv"
 			crash=$CRASH
-			{ echo "=== $tag wrk -t1 -d${BENCH_DUR}s $(wrk_args "$s" "${PORT[$srv]}")"; cat "$out"; } >>"$RAW"
-			read -r rps p50 p99 errs _ < <(parse_wrk "$out")
+			{ echo "=== $tag $cmd"; cat "$out"; } >>"$RAW"
+			if [ "$tool" = h2load ]; then
+				read -r rps p50 p99 errs _ < <(parse_h2load "$out")
+			else
+				read -r rps p50 p99 errs _ < <(parse_wrk "$out")
+			fi
 			if [ -n "$crash" ]; then
 				NOTE[$key]=$crash
-				echo "bench: $tag $srv $crash; wrk said:" >&2
+				echo "bench: $tag $srv $crash; $tool said:" >&2
 				cat "$out" >&2
 			fi
 			if [ "$rps" = "-" ]; then
-				NOTE[$key]="${NOTE[$key]:-no wrk result}"
-				echo "bench: $tag no result; wrk said:" >&2
+				NOTE[$key]="${NOTE[$key]:-no $tool result}"
+				echo "bench: $tag no result; $tool said:" >&2
 				cat "$out" >&2
 				continue
 			fi
@@ -338,8 +421,9 @@ for s in a b c d e; do
 			P50[$key]="${P50[$key]:-} $(to_us "$p50")"
 			P99[$key]="${P99[$key]:-} $(to_us "$p99")"
 			ERRS[$key]=$((${ERRS[$key]:-0} + errs))
-			printf 'bench: %-40s %10s req/s  p50 %-8s p99 %-8s errors %s\n' "$tag" "$rps" "$p50" "$p99" "$errs" >&2
-			[ "$errs" -eq 0 ] || { echo "bench: $tag errors; wrk said:" >&2; cat "$out" >&2; }
+			printf 'bench: %-40s %10s req/s  %s %-8s p99 %-8s errors %s\n' "$tag" "$rps" \
+				"$([ "$tool" = h2load ] && echo mean || echo p50)" "$p50" "$p99" "$errs" >&2
+			[ "$errs" -eq 0 ] || { echo "bench: $tag errors; $tool said:" >&2; cat "$out" >&2; }
 		done
 	done
 done
@@ -401,9 +485,9 @@ if only g; then
 					else if (c ~ /^epoll_/) ep += n
 					else if (c == "futex") fx += n
 				}
-				END { printf "%9d %8.3f %8.3f %8.3f %8.3f %8.3f %6d %s", reqs, rd / reqs, wr / reqs, ep / reqs, fx / reqs, total / reqs, errs, note }
+				END { printf "%9d %8.3f %8.3f %8.3f %8.3f %8.3f %8.3f %6d %s", reqs, rd / reqs, wr / reqs, ep / reqs, fx / reqs, (rd + wr) / reqs, total / reqs, errs, note }
 			' "$tmp/strace.txt")
-			echo "bench: [g $mode $srv] requests read/req write/req epoll/req futex/req all/req: ${SYS[$key]}" >&2
+			echo "bench: [g $mode $srv] requests read/req write/req epoll/req futex/req r+w/req all/req errors: ${SYS[$key]}" >&2
 		done
 	done
 fi
@@ -429,10 +513,11 @@ report() {
 	echo "streamhttp load benchmark, $(date '+%Y-%m-%d %H:%M:%S %Z')"
 	echo "commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD 2>/dev/null || echo ' + uncommitted changes')," \
 		"$($GO version | awk '{ print $3 }'), $(uname -sr), $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)"
-	echo "servers on core 0 (GOMAXPROCS 1), wrk -t1 on core 1; streamhttp = examples/echo -pipelining-limit 16 -parallelism 1"
+	echo "servers on core 0 (GOMAXPROCS 1), load on core 1 (wrk -t1; h2load --h1 -t1 -m16 for c); streamhttp = examples/echo -pipelining-limit 16 -parallelism 1"
 	echo "BENCH_DUR=$BENCH_DUR BENCH_ROUNDS=$BENCH_ROUNDS BENCH_WARMUP=$BENCH_WARMUP BENCH_IDLE=$BENCH_IDLE BENCH_STRACE_DUR=$BENCH_STRACE_DUR"
 	echo "req/s, p50, p99: medians over the rounds; spread: (max - min) / median of req/s over the rounds;"
-	echo "errors: their sum (socket errors + non-2xx); scenario c: wrk times whole batches of 16, so p50/p99 are per batch"
+	echo "errors: their sum (socket errors, failed requests, non-2xx); *: scenario c runs h2load, which has no percentiles:"
+	echo "its p50 column shows h2load's mean time per request (\"time for request\" mean), and p99 is \"-\""
 	echo
 	local s srv key med
 	if [ "$n_wrk" -gt 0 ]; then
@@ -450,7 +535,7 @@ report() {
 				# shellcheck disable=SC2086
 				printf '%-20s %-11s %11s %7s %9s %9s %7s %11s %11s  %s\n' "${LABEL[$s]}" "$srv" \
 					"$([ -n "$med" ] && printf '%.0f' "$med" || echo -)" "$(spread ${RPS[$key]:-})" \
-					"$(fmt_lat "$(median ${P50[$key]:-})")" "$(fmt_lat "$(median ${P99[$key]:-})")" \
+					"$(p=$(fmt_lat "$(median ${P50[$key]:-})"); [ "$s" = c ] && [ "$p" != - ] && p="$p*"; echo "$p")" "$(fmt_lat "$(median ${P99[$key]:-})")" \
 					"${ERRS[$key]:--}" "$(ratio "$med" "${med_rps[net/http]}")" "$(ratio "$med" "${med_rps[fasthttp]}")" \
 					"${NOTE[$key]:-}"
 			done
@@ -482,14 +567,17 @@ report() {
 		echo
 	fi
 	if only g; then
-		echo "g: syscalls per request under strace -c -f, wrk -c50 for ${BENCH_STRACE_DUR}s (read = read/readv/recv*, write = write/writev/send*)"
-		printf '%-10s %-11s %9s %8s %8s %8s %8s %8s %6s\n' mode server requests read write epoll futex all errors
+		echo "g: syscalls per request under strace -c -f, wrk -c50 for ${BENCH_STRACE_DUR}s (pipelined: wrk with a Lua batch of 16)"
+		printf '%-10s %-11s %9s %8s %8s %8s %8s %8s %8s %6s\n' mode server requests read write epoll futex r+w all errors
 		local mode
 		for mode in keepalive pipelined; do
 			for srv in "${SERVERS[@]}"; do
 				printf '%-10s %-11s %s\n' "$mode" "$srv" "${SYS["$mode|$srv"]:-no result}"
 			done
 		done
+		echo "read = read/readv/recvfrom/recvmsg, write = write/writev/sendto/sendmsg; r+w = read + write, the server's own I/O."
+		echo "all = every syscall, including the Go runtime's housekeeping (nanosleep and futex from sysmon and"
+		echo "scheduler handoffs), which strace's slowdown inflates; req/s under strace means nothing."
 		echo
 	fi
 	echo "took $((SECONDS - started)) s (planned about $plan s); load average $load_start at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end"

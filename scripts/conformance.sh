@@ -6,13 +6,18 @@
 #       real sockets and judged by internal/conformance;
 #   (b) curl: keep-alive, a chunked upload, HTTP/1.0, HEAD and
 #       Expect: 100-continue, one PASS or FAIL line each;
-#   (c) slowhttptest: a slowloris run (slow headers) and a slow-body run,
-#       each while a bounded loop of normal curl requests checks that
-#       ordinary clients are still served.
+#   (c) slow clients: a probe that trickles a request body at 1 byte/s and
+#       must get 408 (the echo server runs with -min-body-rate 240, in
+#       bytes/s, which applies after the library's 5 s grace), then
+#       slowhttptest: a slowloris run (slow headers, cut by the 3 s head
+#       timeout) and a slow-body run (cut by the minimum body rate), each
+#       while a bounded loop of normal curl requests checks that ordinary
+#       clients are still served.
 #
 # It ends with a summary and the line "conformance: N passed, N failed"
-# (one check per curl case, the llhttp run, each slow run and the server
-# being alive at the end), and exits 1 when a check failed.
+# (one check per curl case, the llhttp run, the slow-body probe, each
+# slowhttptest run and the server being alive at the end), and exits 1 when
+# a check failed.
 #
 # Usage: scripts/conformance.sh   (make conformance sets GO)
 # Needs curl and slowhttptest; installs them with apt-get when they are
@@ -52,8 +57,13 @@ echo "== building"
 "$GO" build -o "$tmp/conformance" ./internal/conformance
 
 # Short timeouts, so the slow-client runs show them cutting slow clients
-# off within SLOW_SECONDS: a request head must arrive within 3 s.
-ECHO_FLAGS=(-head-timeout 3s -idle-timeout 10s -request-timeout 10s)
+# off within SLOW_SECONDS: a request head must arrive within 3 s, and a body
+# the handler reads must come at 240 bytes/s at least once the library's
+# 5 s grace (RequestBodyGrace, no flag) has passed. 240 is the default,
+# passed explicitly so that the summary states what was in force.
+MIN_BODY_RATE=240
+BODY_GRACE_SECONDS=5
+ECHO_FLAGS=(-head-timeout 3s -idle-timeout 10s -request-timeout 10s -min-body-rate "$MIN_BODY_RATE")
 "$tmp/echo" -addr "$HOST:$PORT" "${ECHO_FLAGS[@]}" >"$tmp/echo.log" 2>&1 &
 ECHO_PID=$!
 up=
@@ -70,7 +80,8 @@ if [ -z "$up" ]; then
 	cat "$tmp/echo.log" >&2
 	exit 1
 fi
-echo "echo server: pid $ECHO_PID on $BASE (timeouts: head 3 s, idle 10 s, request 10 s)"
+LIMITS="timeouts: head 3 s, idle 10 s, request 10 s; min body rate $MIN_BODY_RATE B/s after a ${BODY_GRACE_SECONDS} s grace"
+echo "echo server: pid $ECHO_PID on $BASE ($LIMITS)"
 
 passes=0
 fails=0
@@ -93,7 +104,7 @@ cat "$tmp/llhttp.txt"
 llhttp_line=$(grep -E '^llhttp: [0-9]+ passed, [0-9]+ failed$' "$tmp/llhttp.txt" | tail -n 1 || true)
 llhttp_devs=$(sed -nE 's/^deviations \(.*\): ([0-9]+)$/\1/p' "$tmp/llhttp.txt" | tail -n 1)
 llhttp_early=$(sed -nE 's/^answered before a malformed body was read, then closed: ([0-9]+)$/\1/p' "$tmp/llhttp.txt" | tail -n 1)
-llhttp_unreg=$(sed -nE 's/^methods the echo server does not register, answered 501: ([0-9]+)$/\1/p' "$tmp/llhttp.txt" | tail -n 1)
+llhttp_unreg=$(sed -nE 's/^methods the echo server does not register \(501\) or refuses \(CONNECT, 405\): ([0-9]+)$/\1/p' "$tmp/llhttp.txt" | tail -n 1)
 if [ "$llhttp_rc" = 0 ] && [ -n "$llhttp_line" ]; then
 	check llhttp 1 "${llhttp_line#llhttp: }"
 else
@@ -157,8 +168,28 @@ else
 	check expect-100-continue 0 "curl: $out $(tail -n 3 "$tmp/continue.log")"
 fi
 
-# (c) slowhttptest, with normal clients alongside.
-echo "== slowhttptest (${SLOW_SECONDS} s each; head timeout 3 s, idle 10 s, request 10 s)"
+# (c) slow clients.
+echo "== slow-body probe"
+# One POST /upload (the catch-all route reads the whole body) announcing
+# 8192 bytes and sending one byte a second: the server must answer 408 once
+# the grace has passed (not before: 0.2 s of slack for the timing), well
+# before the 25 bytes the writer sends at most.
+probe_start=$(date +%s%N)
+probe_status=$(timeout 40 bash -c '
+	exec 3<>/dev/tcp/'"$HOST"'/'"$PORT"' || exit 1
+	printf "POST /upload HTTP/1.1\r\nHost: conformance\r\nContent-Type: application/octet-stream\r\nContent-Length: 8192\r\n\r\n" >&3
+	( for _ in $(seq 1 25); do printf x >&3 2>/dev/null || exit 0; sleep 1; done ) &
+	head -c 12 <&3
+	kill $! 2>/dev/null' 2>/dev/null || true)
+probe_ms=$((($(date +%s%N) - probe_start) / 1000000))
+probe_secs=$(awk -v ms="$probe_ms" 'BEGIN { printf "%.1f", ms / 1000 }')
+ok=0
+[ "$probe_status" = "HTTP/1.1 408" ] && [ "$probe_ms" -ge $((BODY_GRACE_SECONDS * 1000 - 200)) ] &&
+	[ "$probe_ms" -le $((BODY_GRACE_SECONDS * 1000 + 10000)) ] && ok=1
+probe_result="a body at 1 B/s got \"${probe_status:-no response}\" after $probe_secs s"
+check slow-body-probe "$ok" "$probe_result (want HTTP/1.1 408 after the ${BODY_GRACE_SECONDS} s grace, within $((BODY_GRACE_SECONDS + 10)) s)"
+
+echo "== slowhttptest (${SLOW_SECONDS} s each; $LIMITS)"
 # normal_clients OUT: GET /plaintext every 0.5 s for SLOW_SECONDS, writing
 # "served tried" to OUT. Each request may take 3 s at most.
 normal_clients() {
@@ -172,11 +203,21 @@ normal_clients() {
 	echo "$served $tried" >"$1"
 }
 
-# slow_run NAME ARGS...: one slowhttptest run with the loop of normal clients.
+# too_slow_count prints how many requests the echo server has cut for a
+# slow body so far (it logs each one as "request body too slow").
+too_slow_count() { grep -c 'request body too slow' "$tmp/echo.log" || true; }
+
+# slow_run NAME ARGS...: one slowhttptest run with the loop of normal
+# clients. It passes when every normal request was served, the server is
+# alive, and, for the slow-body run, the server cut slow bodies (408).
+# slowhttptest ends early ("No open connections left") once the server has
+# closed all of its connections; the normal clients run SLOW_SECONDS anyway.
 slow_summary=()
 slow_run() {
 	local name=$1
 	shift
+	local cut_before
+	cut_before=$(too_slow_count)
 	normal_clients "$tmp/$name.normal" &
 	LOOP_PID=$!
 	local rc=0
@@ -195,10 +236,18 @@ slow_run() {
 	echo "$name: slowhttptest exit $rc; last status: $status"
 	local alive=1
 	kill -0 "$ECHO_PID" 2>/dev/null || alive=0
-	local ok=0
+	local cut=$(($(too_slow_count) - cut_before))
+	local ok=0 what detail=
 	[ "$served" = "$tried" ] && [ "$alive" = 1 ] && ok=1
-	check "$name" "$ok" "normal clients served $served/$tried during the run; server alive: $([ "$alive" = 1 ] && echo yes || echo no)"
-	slow_summary+=("$name: normal clients $served/$tried; slowhttptest: $status")
+	if [ "$name" = slow-body ]; then
+		[ "$cut" -gt 0 ] || ok=0
+		detail="; slow bodies cut with 408: $cut"
+		what="slow bodies are cut with 408 ($cut connections; rule: below $MIN_BODY_RATE B/s once the ${BODY_GRACE_SECONDS} s grace has passed; probe: $probe_result) while normal clients are served ($served/$tried)"
+	else
+		what="slow heads are cut with 408 by the 3 s head timeout while normal clients are served ($served/$tried)"
+	fi
+	check "$name" "$ok" "normal clients served $served/$tried during the run$detail; server alive: $([ "$alive" = 1 ] && echo yes || echo no)"
+	slow_summary+=("$name: $what; slowhttptest: $status")
 }
 slow_run slowloris -H -t GET -u "$BASE/plaintext"
 slow_run slow-body -B -t POST -u "$BASE/upload"
@@ -211,10 +260,16 @@ else
 fi
 
 echo "== echo server log (warnings and errors, first 20)"
-grep -E 'level=(WARN|ERROR)| WARN | ERROR ' "$tmp/echo.log" | head -n 20 || echo "(none)"
+warnings=$(grep -E 'level=(WARN|ERROR)| WARN | ERROR ' "$tmp/echo.log" || true)
+if [ -n "$warnings" ]; then
+	sed -n 1,20p <<<"$warnings"
+	echo "($(wc -l <<<"$warnings") in all; \"request body too slow\" is a slow body cut with 408)"
+else
+	echo "(none)"
+fi
 
 echo "== summary"
-echo "llhttp corpus: ${llhttp_line:-no result}; deviations ${llhttp_devs:-?}, answered before a bad body ${llhttp_early:-?}, unregistered methods ${llhttp_unreg:-?}"
+echo "llhttp corpus: ${llhttp_line:-no result}; deviations ${llhttp_devs:-?}, answered before a bad body ${llhttp_early:-?}, refused methods (501 unregistered, 405 CONNECT) ${llhttp_unreg:-?}"
 for s in "${slow_summary[@]}"; do echo "$s"; done
 echo "conformance: $passes passed, $fails failed"
 [ "$fails" = 0 ]

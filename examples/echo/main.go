@@ -31,6 +31,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"runtime/pprof"
 	"sync/atomic"
 
 	"github.com/streamhttp/streamhttp"
@@ -49,7 +50,19 @@ func main() {
 	flag.Int64Var(&s.MinRequestBodyRate, "min-body-rate", 0, "answer 408 when a request body arrives slower, in bytes/s (0: the default, 240)")
 	flag.DurationVar(&s.ParkIdleAfter, "park-idle-after", 0, "park a connection idle this long: no goroutine, no buffers (0: the default, 20ms; negative: never)")
 	flag.DurationVar(&s.ShutdownTimeout, "shutdown-timeout", 0, "hard deadline of the graceful stop on SIGTERM (0: the default, 30s)")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile to this file until the server stops")
 	flag.Parse()
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "echo:", err)
+			os.Exit(1)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	// HEAD is answered like GET, without the body.
 	s.TransparentHEAD = true
 	if *parallelism < 0 {
@@ -62,6 +75,7 @@ func main() {
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "echo:", err)
+		pprof.StopCPUProfile()
 		os.Exit(1)
 	}
 	slog.Info("echo: stopped")

@@ -305,6 +305,22 @@ func judge(lc llhttpcorpus.Case, devs map[string]string, methods []httpcore.Meth
 		}
 		return o
 	}
+	// The echo server refuses CONNECT (405: it runs no tunnels), which a
+	// parser accepts: like an unregistered method, the answer must be that
+	// refusal, and what comes before it must be right.
+	if refusedAt < 0 && lc.Outcome != "error" {
+		for i, r := range plain {
+			if i < lc.Messages && r.method == httpcore.MethodConnect {
+				if i < len(x.statuses) && x.statuses[i] == int(httpcore.StatusMethodNotAllowed) {
+					if why := judgeAccepted(exchange{statuses: x.statuses[:i]}, i, false); why == "" {
+						o.kind, o.why = unregistered, "CONNECT refused by the echo route with 405 (no tunnels)"
+						return o
+					}
+				}
+				break
+			}
+		}
+	}
 	switch {
 	case lc.Outcome != "error" && refusedAt >= 0 && refusedAt < lc.Messages:
 		o.kind, o.why = unregistered, judgeRefused(x, refusedAt)
@@ -471,7 +487,7 @@ func report(w io.Writer, addr string, results []outcome, devs map[string]string,
 		}
 	}
 	fmt.Fprintf(w, "passed: %d (%d accepted as llhttp does, %d rejected as llhttp does)\n", count[passed], passAccepted, passRejected)
-	fmt.Fprintf(w, "methods the echo server does not register, answered 501: %d\n", count[unregistered])
+	fmt.Fprintf(w, "methods the echo server does not register (501) or refuses (CONNECT, 405): %d\n", count[unregistered])
 	fmt.Fprintf(w, "answered before a malformed body was read, then closed: %d\n", count[early])
 	fmt.Fprintf(w, "deviations (internal/llhttpcorpus): %d\n", count[deviation])
 	if count[failed] > 0 {
