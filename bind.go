@@ -192,20 +192,38 @@ func (b *ServerBinding) startSweeperLocked(parkAfter time.Duration) {
 		return
 	}
 	b.sweeping = true
+	// Parked connections are checked for their idle timeout less often:
+	// every quarter of the timeout, at most every second.
+	parkedEvery := time.Second
+	if t := b.s.IdleTimeout; t > 0 {
+		parkedEvery = min(max(t/4, parkAfter), time.Second)
+	}
 	go func() {
 		t := time.NewTicker(max(parkAfter/2, time.Millisecond))
 		defer t.Stop()
 		var idle []*connIO
+		var expired []*IncomingConnection
+		lastParkedSweep := time.Now()
 		for {
 			select {
 			case <-t.C:
 			case <-b.done:
 				return
 			}
+			now := time.Now()
+			sweepParked := now.Sub(lastParkedSweep) >= parkedEvery
 			b.mu.Lock()
 			for cio := range b.active {
 				if cio.idleFor() >= parkAfter {
 					idle = append(idle, cio)
+				}
+			}
+			if sweepParked {
+				lastParkedSweep = now
+				for c := range b.conns {
+					if c.parked != nil && c.parkDeadline != 0 && now.UnixNano() >= c.parkDeadline {
+						expired = append(expired, c)
+					}
 				}
 			}
 			b.mu.Unlock()
@@ -214,6 +232,11 @@ func (b *ServerBinding) startSweeperLocked(parkAfter time.Duration) {
 				idle[i] = nil
 			}
 			idle = idle[:0]
+			for i, c := range expired {
+				c.closeParked() // the idle timeout, while parked
+				expired[i] = nil
+			}
+			expired = expired[:0]
 		}
 	}()
 }

@@ -49,7 +49,7 @@
 // # Idle connections
 //
 // A keep-alive connection served by a handler function that has seen no
-// bytes for ServerSettings.ParkIdleAfter (20 ms) is parked: its run ends,
+// bytes for ServerSettings.ParkIdleAfter (10 ms) is parked: its run ends,
 // its goroutines and read buffer are released, and the kernel watches the
 // socket (epoll, on Linux); the next request starts a new run of the
 // handler. An idle connection then costs little more than its socket, and

@@ -21,11 +21,13 @@ type IncomingConnection struct {
 	release func() // called when the connection has ended, if set
 
 	// Guarded by b.mu.
-	handled   bool
-	cio       *connIO // while it is served
-	drained   bool    // Terminate reached it before its layer did
-	parked    *poller.Waiter
-	parkTimer *time.Timer // the idle timeout of a parked connection
+	handled bool
+	cio     *connIO // while it is served
+	drained bool    // Terminate reached it before its layer did
+	parked  *poller.Waiter
+	// parkDeadline is when a parked connection reaches its idle timeout
+	// (unix nanoseconds; 0: none); the binding's sweeper closes it then.
+	parkDeadline int64
 }
 
 func newIncoming(b *ServerBinding, c net.Conn) *IncomingConnection {
@@ -161,8 +163,9 @@ func (c *IncomingConnection) park(resume func(), lastIO time.Time) parkResult {
 		return parkFailed
 	}
 	c.parked = w
+	c.parkDeadline = 0
 	if idleLeft > 0 {
-		c.parkTimer = time.AfterFunc(idleLeft, c.closeParked)
+		c.parkDeadline = time.Now().Add(idleLeft).UnixNano()
 	}
 	return parkOK
 }
@@ -182,11 +185,7 @@ func (c *IncomingConnection) unpark(woken bool) bool {
 	if !woken && !w.Stop() {
 		return false // woken meanwhile: the wake-up serves it
 	}
-	c.parked = nil
-	if c.parkTimer != nil {
-		c.parkTimer.Stop()
-		c.parkTimer = nil
-	}
+	c.parked, c.parkDeadline = nil, 0
 	return true
 }
 

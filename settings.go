@@ -58,7 +58,7 @@ type ServerSettings struct {
 	// connection costs little more than its file descriptor. Its next
 	// request is served by a new run of the handler. Connections served by
 	// a handler flow (HandleWith, BindAndHandle) and TLS connections are
-	// never parked: a flow may keep per-connection state. Default 20 ms;
+	// never parked: a flow may keep per-connection state. Default 10 ms;
 	// negative: never.
 	ParkIdleAfter time.Duration
 	// DisableKeepAlive closes every connection after its first response.
@@ -133,7 +133,7 @@ const (
 	DefaultRequestBodyGrace    = 5 * time.Second
 	DefaultTLSHandshakeTimeout = 10 * time.Second
 	DefaultShutdownTimeout     = 30 * time.Second
-	DefaultParkIdleAfter       = 20 * time.Millisecond
+	DefaultParkIdleAfter       = 10 * time.Millisecond
 )
 
 // resolved returns s with every default applied; negative durations become

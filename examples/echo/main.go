@@ -48,7 +48,7 @@ func main() {
 	flag.DurationVar(&s.HeadTimeout, "head-timeout", 0, "answer 408 when a request head takes this long to arrive (0: the default, 10s)")
 	flag.IntVar(&s.MaxConnections, "max-connections", 65536, "connections served at once; more wait in the listen backlog (the library's default is 1024; load runs hold 10000 idle ones)")
 	flag.Int64Var(&s.MinRequestBodyRate, "min-body-rate", 0, "answer 408 when a request body arrives slower, in bytes/s (0: the default, 240)")
-	flag.DurationVar(&s.ParkIdleAfter, "park-idle-after", 0, "park a connection idle this long: no goroutine, no buffers (0: the default, 20ms; negative: never)")
+	flag.DurationVar(&s.ParkIdleAfter, "park-idle-after", 0, "park a connection idle this long: no goroutine, no buffers (0: the default, 10ms; negative: never)")
 	flag.DurationVar(&s.ShutdownTimeout, "shutdown-timeout", 0, "hard deadline of the graceful stop on SIGTERM (0: the default, 30s)")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile to this file until the server stops")
 	flag.Parse()
