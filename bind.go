@@ -214,7 +214,7 @@ func (b *ServerBinding) startSweeperLocked(parkAfter time.Duration) {
 			sweepParked := now.Sub(lastParkedSweep) >= parkedEvery
 			b.mu.Lock()
 			for cio := range b.active {
-				if cio.idleFor() >= parkAfter {
+				if cio.idleFor() >= parkAfter && cio.mayPark() {
 					idle = append(idle, cio)
 				}
 			}

@@ -77,7 +77,7 @@ func (in *inbound) next() (*Request, error) {
 		case httpcore.RequestHead:
 			if !c.headSince.IsZero() {
 				c.mu.Lock()
-				c.headSince = time.Time{}
+				c.setHeadSince(time.Time{})
 				c.mu.Unlock()
 			}
 			if req := c.dispatch(ev); req != nil {
@@ -94,7 +94,7 @@ func (in *inbound) next() (*Request, error) {
 				// runs from now. Only the slow path gets here; a head that
 				// arrives whole never does.
 				c.mu.Lock()
-				c.headSince = time.Now()
+				c.setHeadSince(time.Now())
 				c.mu.Unlock()
 			}
 			more, err := c.fill()

@@ -124,7 +124,8 @@ type conn struct {
 	outWaiting bool  // outbound is pulling the handler flow
 	outM       *stream.Materializer
 	out        *outbound
-	headSince  time.Time // when the head being received began; written by inbound under mu
+	headSince  time.Time    // when the head being received began; written by inbound under mu
+	headAt     atomic.Int64 // headSince in unix nanoseconds, 0 for none: read without mu
 	timer      *time.Timer
 	timerOn    bool          // the timer is armed
 	tick       atomic.Uint64 // how often the timer has fired
@@ -181,7 +182,7 @@ func (c *conn) bind(m *stream.Materializer) {
 		// its first head is due within HeadTimeout, so a client that
 		// connects and sends nothing does not hold a connection slot for
 		// the idle timeout.
-		c.headSince = time.Now()
+		c.setHeadSince(time.Now())
 		h.layer.Store(c)
 		// A termination that began before the layer existed.
 		if h.draining.Load() && c.drain() {
@@ -227,9 +228,12 @@ func (c *conn) drain() (idle bool) {
 // body being read, no input left, not closing. Called by the reader, whose
 // caller holds c.inMu.
 func (c *conn) parkable() bool {
-	if c.body != nil || len(c.input()) > 0 {
-		return false
-	}
+	return c.body == nil && len(c.input()) == 0 && c.between()
+}
+
+// between reports whether no request is taken and unanswered, no head has
+// begun and the connection is not closing.
+func (c *conn) between() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.head() == nil && c.headSince.IsZero() && !c.closing
@@ -312,12 +316,22 @@ type oobWriter interface {
 // headDeadline returns when the request head being received must be
 // complete, or the zero time when no head is under way.
 func (c *conn) headDeadline() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.headSince.IsZero() || c.s.HeadTimeout <= 0 {
+	since := c.headAt.Load()
+	if since == 0 || c.s.HeadTimeout <= 0 {
 		return time.Time{}
 	}
-	return c.headSince.Add(c.s.HeadTimeout)
+	return time.Unix(0, since).Add(c.s.HeadTimeout)
+}
+
+// setHeadSince records when the head being received began (zero: none).
+// Called with c.mu held.
+func (c *conn) setHeadSince(t time.Time) {
+	c.headSince = t
+	if t.IsZero() {
+		c.headAt.Store(0)
+	} else {
+		c.headAt.Store(t.UnixNano())
+	}
 }
 
 // busy reports whether the server owes the client something: a response

@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/streamhttp/streamhttp/bidi"
@@ -123,9 +124,11 @@ func serveConn(ctx context.Context, rwc io.ReadWriteCloser, handler stream.Flow[
 	}
 	cctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	cio := &connIO{rwc: rwc, s: s, cancel: cancel, stats: o.stats, lastIO: o.lastIO}
-	if cio.lastIO.IsZero() {
-		cio.lastIO = time.Now()
+	cio := &connIO{rwc: rwc, s: s, cancel: cancel, stats: o.stats}
+	if o.lastIO.IsZero() {
+		cio.touch()
+	} else {
+		cio.lastIO.Store(o.lastIO.UnixNano())
 	}
 	if o.park && s.ParkIdleAfter > 0 {
 		cio.parkAfter = s.ParkIdleAfter
@@ -144,7 +147,7 @@ func serveConn(ctx context.Context, rwc io.ReadWriteCloser, handler stream.Flow[
 	if cio.parked && err == nil && !hooks.draining.Load() {
 		// Idle: the connection stays open, without this run.
 		cio.quiesceReader()
-		o.parked, o.lastIO = true, cio.lastIO
+		o.parked, o.lastIO = true, time.Unix(0, cio.lastIO.Load())
 		if l := hooks.layer.Load(); l != nil {
 			o.seq = l.seq
 		}
@@ -202,6 +205,7 @@ type connIO struct {
 	cancel context.CancelCauseFunc // ends the run
 	hooks  *connHooks
 	stats  *serverStats // nil outside a binding
+	lastIO atomic.Int64 // when bytes last moved either way, unix nanoseconds
 	// parkAfter is ParkIdleAfter when the connection may be parked, else 0;
 	// parked is set by the reader when it ends the input to park.
 	parkAfter time.Duration
@@ -211,7 +215,6 @@ type connIO struct {
 	wbuf    []byte
 	wclosed bool // nothing more is written: abort has written its last
 	closed  bool
-	lastIO  time.Time
 	werr    error
 
 	// Owned by the reader.
@@ -219,6 +222,7 @@ type connIO struct {
 	deadline   time.Time
 	bodyWaited time.Duration // waiting for the body being read
 	bodyBytes  int64         // read while that body is being read
+	idleFrom   int64         // unix nanoseconds: the idle deadline counts from here at the earliest
 
 	// The reader's wake-up on cancellation, and its end.
 	stopReader func() bool // guarded by mu
@@ -317,6 +321,9 @@ func (r *connReader) Pull() ([]byte, error) {
 				return nil, r.done
 			}
 			if c.s.IdleTimeout <= 0 || c.idleFor() < c.s.IdleTimeout || c.busy() {
+				// Not idle (a request in progress, or a nudge): the next
+				// idle deadline counts from now.
+				c.idleFrom = time.Now().UnixNano()
 				c.deadline = time.Time{}
 				continue // output moved recently, or a request is in progress
 			}
@@ -338,7 +345,10 @@ func (c *connIO) setDeadline(start time.Time, allowance time.Duration, inBody bo
 	}
 	var d time.Time
 	if c.s.IdleTimeout > 0 {
-		d = time.Now().Add(c.s.IdleTimeout)
+		// Counted from the last movement of bytes, which a read or a
+		// write has just recorded: no clock reading here.
+		base := max(c.lastIO.Load(), c.idleFrom)
+		d = time.Unix(0, base).Add(c.s.IdleTimeout)
 	}
 	earliest := func(t time.Time) {
 		if !t.IsZero() && (d.IsZero() || t.Before(d)) {
@@ -367,6 +377,13 @@ func (c *connIO) nudge() {
 	if c.dl != nil {
 		c.dl.SetReadDeadline(time.Unix(1, 0))
 	}
+}
+
+// mayPark reports whether the layer has no request under way, so that
+// nudging its reader could park it (the reader checks the rest).
+func (c *connIO) mayPark() bool {
+	l := c.hooks.layer.Load()
+	return l != nil && l.between()
 }
 
 // parkable reports whether the layer is between requests with nothing
@@ -403,16 +420,12 @@ func (c *connIO) quiesceReader() {
 	}
 }
 
-func (c *connIO) touch() {
-	c.mu.Lock()
-	c.lastIO = time.Now()
-	c.mu.Unlock()
-}
+// touch records that bytes moved now.
+func (c *connIO) touch() { c.lastIO.Store(time.Now().UnixNano()) }
 
+// idleFor is how long no bytes have moved.
 func (c *connIO) idleFor() time.Duration {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return time.Since(c.lastIO)
+	return time.Duration(time.Now().UnixNano() - c.lastIO.Load())
 }
 
 // headDeadline is the layer's: when the head being received must be in.
@@ -507,7 +520,7 @@ func (c *connIO) writeLocked(extra []byte) error {
 		c.stats.bytesOut.Add(int64(n))
 	}
 	c.wbuf = c.wbuf[:0]
-	c.lastIO = time.Now()
+	c.touch()
 	if err != nil {
 		c.werr = err
 	}
