@@ -16,6 +16,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/streamhttp/streamhttp/internal/exampletest"
 	"github.com/streamhttp/streamhttp/internal/leakcheck"
 )
 
@@ -25,23 +26,9 @@ func TestMain(m *testing.M) { leakcheck.VerifyTestMain(m) }
 // address.
 func start(t *testing.T, rate int) string {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	addrs := make(chan net.Addr, 1)
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, "127.0.0.1:0", rate, func(a net.Addr) { addrs <- a }) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("run: %v", err)
-		}
+	return exampletest.Start(t, func(ctx context.Context, ready func(net.Addr)) error {
+		return run(ctx, "127.0.0.1:0", rate, ready)
 	})
-	select {
-	case a := <-addrs:
-		return a.String()
-	case err := <-done:
-		t.Fatalf("run: %v", err)
-	}
-	return ""
 }
 
 // TestUploadBackpressure uploads 8 MiB, more than the socket buffers hold,

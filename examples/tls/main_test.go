@@ -15,6 +15,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/streamhttp/streamhttp/internal/exampletest"
 	"github.com/streamhttp/streamhttp/internal/leakcheck"
 )
 
@@ -24,29 +25,14 @@ func TestMain(m *testing.M) { leakcheck.VerifyTestMain(m) }
 // address and certificate.
 func start(t *testing.T) (string, *x509.Certificate) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	type bound struct {
-		addr net.Addr
-		cert *x509.Certificate
-	}
-	ready := make(chan bound, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, "127.0.0.1:0", func(a net.Addr, c *x509.Certificate) { ready <- bound{a, c} })
-	}()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("run: %v", err)
-		}
+	var cert *x509.Certificate
+	addr := exampletest.Start(t, func(ctx context.Context, ready func(net.Addr)) error {
+		return run(ctx, "127.0.0.1:0", func(a net.Addr, c *x509.Certificate) {
+			cert = c
+			ready(a)
+		})
 	})
-	select {
-	case b := <-ready:
-		return b.addr.String(), b.cert
-	case err := <-done:
-		t.Fatalf("run: %v", err)
-	}
-	return "", nil
+	return addr, cert
 }
 
 // TestHTTPS: a client that trusts the generated certificate gets the answer,
