@@ -355,8 +355,7 @@ func (c *countingConn) Write(p []byte) (int, error) {
 
 // TestFlushPolicy checks that pipelined requests that arrive together get
 // their responses in one write, at every pipelining limit. (An asynchronous
-// handler's responses leave as they are ready: the connection does not
-// hold a response back while it waits for the next.)
+// handler's responses leave as they are ready: see TestFlushPolicyAsync.)
 func TestFlushPolicy(t *testing.T) {
 	for _, limit := range []int{1, 16} {
 		t.Run(fmt.Sprintf("limit %d", limit), func(t *testing.T) {
@@ -381,6 +380,35 @@ func TestFlushPolicy(t *testing.T) {
 				t.Errorf("ServeConn: %v", err)
 			}
 		})
+	}
+}
+
+// TestFlushPolicyAsync: a concurrent handler's answers are not written one
+// by one: before the writer waits for the handler it lets the handler's
+// goroutines run, and what is ready then leaves together. The connection
+// never holds a ready response back to wait for more, so the exact count
+// depends on scheduling; one write per response is what this rules out.
+func TestFlushPolicyAsync(t *testing.T) {
+	client, server := net.Pipe()
+	defer client.Close()
+	cc := &countingConn{Conn: server}
+	f := func(_ context.Context, r *Request) (*Response, error) { return respond(r), nil }
+	done := serve(t, cc, AsyncHandler(f, 16, 16), ServerSettings{PipeliningLimit: 16})
+	var in strings.Builder
+	for i := range 16 {
+		in.WriteString(get(fmt.Sprintf("/%d", i)))
+	}
+	go io.WriteString(client, in.String())
+	br := bufio.NewReader(client)
+	for i := range 16 {
+		expectResponse(t, br, ok(fmt.Sprintf("/%d", i)))
+	}
+	if n := cc.writes.Load(); n > 8 {
+		t.Errorf("16 responses in %d writes, want them batched", n)
+	}
+	client.Close()
+	if err := <-done; err != nil {
+		t.Errorf("ServeConn: %v", err)
 	}
 }
 

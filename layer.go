@@ -231,6 +231,14 @@ func (c *conn) parkable() bool {
 	return c.body == nil && len(c.input()) == 0 && c.between()
 }
 
+// handlerWorking reports whether requests are inside the handler flow,
+// not yet answered.
+func (c *conn) handlerWorking() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.inFlow > 0
+}
+
 // between reports whether no request is taken and unanswered, no head has
 // begun and the connection is not closing.
 func (c *conn) between() bool {

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -453,7 +454,16 @@ func (c *connIO) busy() bool {
 // free of it.
 func (c *connIO) sink() stream.Sink[[]byte, stream.NotUsed] {
 	return stream.NewSink(func(m *stream.Materializer, up stream.Puller[[]byte]) (stream.NotUsed, error) {
-		m.OnBlock(func() { c.flush() })
+		m.OnBlock(func() {
+			if l := c.hooks.layer.Load(); l != nil && l.handlerWorking() {
+				// The writer is about to wait for a concurrent handler
+				// that has requests in hand: let its goroutines run first,
+				// so that the answers ready by then leave in one write
+				// with this one rather than one write each.
+				runtime.Gosched()
+			}
+			c.flush()
+		})
 		for {
 			pe, err := c.pump(up)
 			if pe == nil {
