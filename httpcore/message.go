@@ -70,7 +70,8 @@ type (
 )
 
 // newRequest returns a zeroed Request with room for nh header fields and n
-// bytes of head, all owned by the request.
+// bytes of head, all owned by the request; for a large head (or one with a
+// body) the bytes are nil, for the caller to allocate as it copies.
 func newRequest(nh, n int) (*Request, Headers, []byte) {
 	switch {
 	case nh <= len(request416{}.hdr) && n <= len(request416{}.buf):
@@ -94,7 +95,9 @@ func newRequest(nh, n int) (*Request, Headers, []byte) {
 		r := new(request1792)
 		return &r.Request, r.hdr[:nh], r.buf[:n:n]
 	}
-	return new(Request), make(Headers, nh), make([]byte, n)
+	// A large head or body: the caller copies it into memory of its own
+	// (nil here), which need not be zeroed first.
+	return new(Request), make(Headers, nh), nil
 }
 
 // Request is an HTTP request as the server hands it to a handler. Every

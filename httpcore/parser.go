@@ -715,7 +715,11 @@ func (p *Parser) finishHead(in []byte, headEnd int) (*Request, BodyKind, int, *P
 	// request owns; every string of the request points into it.
 	n := headEnd + strictLen
 	r, hdr, buf := newRequest(len(p.fields), n)
-	copy(buf, in[:n])
+	if buf == nil {
+		buf = append([]byte(nil), in[:n]...) // not zeroed before the copy, unlike make
+	} else {
+		copy(buf, in[:n])
+	}
 	str := func(s, e int) string {
 		if s == e {
 			return ""
