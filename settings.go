@@ -97,8 +97,10 @@ type ServerSettings struct {
 	// Default 1 s.
 	BindTimeout time.Duration
 	// MaxConnections bounds the connections the high-level binders
-	// (BindAndHandle*) serve at once: the next connection is not accepted
-	// before one ends. Default 1024.
+	// (BindAndHandle*) serve at once. At the limit a parked (idle)
+	// connection is closed to make room; when there is none, the next
+	// connection is not accepted before one ends, and waits in the listen
+	// backlog. Default 1024.
 	MaxConnections int
 
 	// ServerHeader is the value of the Server header; default "streamhttp".
