@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"log/slog"
 	"net"
 	"time"
 
@@ -300,15 +301,52 @@ func AsyncHandler(f func(context.Context, *Request) (*Response, error), parallel
 		})
 	}
 	return stream.MapAsyncUnordered(parallelism, func(_ context.Context, r *Request) (*Response, error) {
-		resp, err := f(r.Context(), r)
+		resp, err := callHandler(f, r)
 		if err != nil {
-			return nil, err
+			// This request's failure is its own: it is answered 500 (and
+			// the connection closes after it), while the requests before
+			// it, whose answers may still be on their way, get them. A
+			// failure of the flow itself would drop those.
+			resp = failedAnswer(r, err)
 		}
 		if resp != nil {
 			resp.ForRequest(r)
 		}
 		return resp, nil
 	})
+}
+
+// callHandler calls f, turning a panic into a *stream.PanicError.
+func callHandler(f func(context.Context, *Request) (*Response, error), r *Request) (resp *Response, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			resp, err = nil, stream.NewPanicError(v)
+		}
+	}()
+	return f(r.Context(), r)
+}
+
+// failedAnswer logs the failure of r's handler (a panic with its stack) on
+// its connection's logger and returns the answer that closes the
+// connection after it.
+func failedAnswer(r *Request, err error) *Response {
+	logger, attrs := slog.Default(), []any{}
+	if h, ok := r.Context().Value(connKey{}).(*connHooks); ok {
+		if l := h.layer.Load(); l != nil {
+			logger = l.s.Logger
+		}
+		attrs = h.info.attrs()
+	}
+	attrs = append(attrs, "seq", r.Seq)
+	var pe *stream.PanicError
+	if errors.As(err, &pe) {
+		logger.Error("streamhttp: handler panicked", append(attrs, "panic", pe.Value, "stack", string(pe.Stack))...)
+	} else {
+		logger.Error("streamhttp: handler failed", append(attrs, "err", err)...)
+	}
+	resp := failureResponse(err)
+	resp.Header.Add("Connection", "close")
+	return resp
 }
 
 // inlineCall is AsyncHandler for a parallelism of 1: f runs in the

@@ -1,6 +1,9 @@
 package streamhttp
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"testing"
@@ -91,5 +94,48 @@ func TestRegressionSilentConnectionCut(t *testing.T) {
 	}
 	if waited := time.Since(start); waited > 3*time.Second {
 		t.Errorf("closed after %v, want about the head timeout", waited)
+	}
+}
+
+// TestRegressionAsyncPanicKeepsEarlierAnswers: with a concurrent handler, a
+// request whose handler panics (or fails) is answered 500 and closes the
+// connection, and the requests before it still get their answers.
+func TestRegressionAsyncPanicKeepsEarlierAnswers(t *testing.T) {
+	for _, mode := range []string{"panic", "error"} {
+		t.Run(mode, func(t *testing.T) {
+			f := func(ctx context.Context, r *Request) (*Response, error) {
+				switch r.URI.Path {
+				case "/bad":
+					if mode == "panic" {
+						panic("on purpose")
+					}
+					return nil, errors.New("on purpose")
+				case "/slow":
+					time.Sleep(20 * time.Millisecond) // still running when /bad fails
+				}
+				return hello(r), nil
+			}
+			s := quietSettings()
+			s.DisableSignals, s.PipeliningLimit = true, 4
+			b, err := BindAndHandleAsync(context.Background(), "127.0.0.1:0", f, 4, s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer b.Close(context.Background())
+			c, r := dialSend(t, b.LocalAddr(), "GET /slow HTTP/1.1\r\nHost: x\r\n\r\nGET /bad HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n")
+			defer c.Close()
+			var got []string
+			for {
+				resp, err := http.ReadResponse(r, nil)
+				if err != nil {
+					break
+				}
+				io.Copy(io.Discard, resp.Body)
+				got = append(got, fmt.Sprintf("%d close=%v", resp.StatusCode, resp.Close))
+			}
+			if want := []string{"200 close=false", "500 close=true"}; fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Errorf("responses %v, want %v", got, want)
+			}
+		})
 	}
 }

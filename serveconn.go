@@ -142,6 +142,7 @@ func serveConn(ctx context.Context, rwc io.ReadWriteCloser, handler stream.Flow[
 		defer o.track(nil)
 	}
 	runCtx := context.WithValue(cctx, connKey{}, hooks)
+	hooks.ctx = runCtx // requests' contexts lead back to their connection
 	flow := bidi.JoinLeft(handler, ServerLayer(*s))
 	_, err := stream.RunWith(runCtx, stream.Via(cio.source(), flow), cio.sink())
 	cio.releaseReadBuffer()
