@@ -57,7 +57,9 @@ func (c *IncomingConnection) TLS() *tls.ConnectionState {
 
 // HandleWith serves the connection with a handler flow, in a goroutine of
 // its own, and returns at once; Done and Err tell how it ended. The flow is
-// materialized for this connection alone. The connection counts towards its
+// materialized once, for this connection alone, so it may keep state per
+// connection; for that reason the connection is never parked while idle
+// (see ServerSettings.ParkIdleAfter). The connection counts towards its
 // binding until it ends. A connection is handled once: a second call
 // panics. A connection that its binding closed (Close, Terminate) before it
 // was handled is not served; Err then says so.
@@ -272,7 +274,8 @@ func (c *IncomingConnection) expire() {
 }
 
 // HandleWithSyncHandler serves the connection with a function that answers
-// each request in turn.
+// each request in turn. An idle connection is parked after
+// ServerSettings.ParkIdleAfter and served by a new run when it wakes.
 func (c *IncomingConnection) HandleWithSyncHandler(f func(*Request) *Response) {
 	c.handle(stream.Map(f), true)
 }
