@@ -255,7 +255,6 @@ func goid() string {
 // all in the goroutine that runs the graph, without starting any; with an
 // async handler, the top direction in the boundary's goroutine.
 func TestFusion(t *testing.T) {
-	type where struct{ top, metal, bottom string }
 	tests := []struct {
 		name  string
 		build func(tap func(part string) stream.Flow[string, string]) stream.Flow[string, string]
