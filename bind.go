@@ -92,8 +92,6 @@ type ServerBinding struct {
 	paused      bool
 	resume      chan struct{} // closed by Resume
 	conns       map[*IncomingConnection]struct{}
-	open        int // connections being served
-	maxOpen     int
 	terminating bool
 	ended       bool
 
@@ -290,13 +288,9 @@ func (b *ServerBinding) Unbind(ctx context.Context) error {
 func (b *ServerBinding) Terminate(ctx context.Context) error {
 	b.closeListener()
 	b.mu.Lock()
-	b.terminating = true
-	var live []*IncomingConnection
-	for c := range b.conns {
-		live = append(live, c)
-	}
+	b.terminating = true // connections served from now on drain at once
 	b.mu.Unlock()
-	for _, c := range live {
+	for _, c := range b.connsWhere(anyConn) {
 		c.drain()
 	}
 	select {
@@ -304,13 +298,7 @@ func (b *ServerBinding) Terminate(ctx context.Context) error {
 		return nil
 	case <-ctx.Done():
 	}
-	b.mu.Lock()
-	live = live[:0]
-	for c := range b.conns {
-		live = append(live, c)
-	}
-	b.mu.Unlock()
-	for _, c := range live {
+	for _, c := range b.connsWhere(anyConn) {
 		c.expire()
 	}
 	b.cancel()
@@ -334,21 +322,10 @@ func (b *ServerBinding) Close(ctx context.Context) error {
 // closeNow closes the listener and every connection, without waiting.
 func (b *ServerBinding) closeNow() {
 	b.closeListener()
-	b.mu.Lock()
-	var unhandled, parked []*IncomingConnection
-	for c := range b.conns {
-		switch {
-		case !c.handled:
-			unhandled = append(unhandled, c)
-		case c.parked != nil:
-			parked = append(parked, c)
-		}
-	}
-	b.mu.Unlock()
-	for _, c := range unhandled {
+	// Those being served end with the binding's context; the others are
+	// closed here (refuse and closeParked do nothing to the rest).
+	for _, c := range b.connsWhere(anyConn) {
 		c.refuse()
-	}
-	for _, c := range parked {
 		c.closeParked()
 	}
 	b.cancel()
@@ -404,12 +381,27 @@ func (b *ServerBinding) Resume() {
 }
 
 // OpenConnections returns how many accepted connections are being served
-// and the most there were at once.
+// and the most there were at once (since the last ResetStats): the
+// OpenConnections and MaxOpenConnections of Stats.
 func (b *ServerBinding) OpenConnections() (open, maxOpen int) {
+	return int(b.stats.openConnections.Load()), int(b.stats.maxOpenConnections.Load())
+}
+
+// connsWhere returns the accepted connections for which keep returns
+// true, to act on once b.mu is released. keep runs with b.mu held.
+func (b *ServerBinding) connsWhere(keep func(*IncomingConnection) bool) []*IncomingConnection {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return b.open, b.maxOpen
+	var cs []*IncomingConnection
+	for c := range b.conns {
+		if keep(c) {
+			cs = append(cs, c)
+		}
+	}
+	return cs
 }
+
+func anyConn(*IncomingConnection) bool { return true }
 
 // accepted registers a connection the acceptor took.
 func (b *ServerBinding) accepted(c *IncomingConnection) {
@@ -423,7 +415,6 @@ func (b *ServerBinding) release(c *IncomingConnection, served bool) {
 	b.mu.Lock()
 	delete(b.conns, c)
 	if served {
-		b.open--
 		b.stats.connClosed()
 	}
 	b.checkEndedLocked()

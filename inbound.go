@@ -75,10 +75,8 @@ func (in *inbound) next() (*Request, error) {
 		c.consume(n)
 		switch ev.Kind {
 		case httpcore.RequestHead:
-			if !c.headSince.IsZero() {
-				c.mu.Lock()
+			if c.headAt.Load() != 0 {
 				c.setHeadSince(time.Time{})
-				c.mu.Unlock()
 			}
 			if req := c.dispatch(ev); req != nil {
 				return req, nil
@@ -88,14 +86,12 @@ func (in *inbound) next() (*Request, error) {
 			c.serverAnswer(nil, errorResponse(ev.Err))
 			return nil, stream.EOS
 		case httpcore.NeedMore:
-			if (len(c.input()) > 0 || n > 0) && c.headSince.IsZero() {
+			if (len(c.input()) > 0 || n > 0) && c.headAt.Load() == 0 {
 				// A head has begun (empty lines before it count, or a
 				// client could hold the connection with them): HeadTimeout
 				// runs from now. Only the slow path gets here; a head that
 				// arrives whole never does.
-				c.mu.Lock()
 				c.setHeadSince(time.Now())
-				c.mu.Unlock()
 			}
 			more, err := c.fill()
 			if errors.Is(err, errHeadTimeout) && !c.gotInput {
@@ -196,16 +192,7 @@ func (c *conn) dispatch(ev httpcore.Event) *Request {
 	}
 
 	c.mu.Lock()
-	c.pushPending(x)
-	c.inFlow++
-	if c.stats != nil {
-		c.stats.requestStarted()
-		x.counted = true
-	}
-	if x.closeReq {
-		// RFC 9112 §9.6: nothing after a request with Connection: close.
-		c.closing = true
-	}
+	c.admit(x)
 	if x.body == nil {
 		c.setReady(x)
 	}
@@ -228,18 +215,24 @@ func (c *conn) dispatchPlain(req *Request) *Request {
 	}
 	x := c.newExchange()
 	x.req, x.seq, x.method, x.proto, x.closeReq = req, req.Seq, method, req.Proto, c.closeRequested(req)
+	c.admit(x)
+	c.setReady(x)
+	c.mu.Unlock()
+	return req
+}
+
+// admit queues x, whose request goes to the handler flow. Called with c.mu
+// held.
+func (c *conn) admit(x *exchange) {
 	c.pushPending(x)
-	c.inFlow++
+	c.inFlow.Add(1)
 	if c.stats != nil {
 		c.stats.requestStarted()
 		x.counted = true
 	}
 	if x.closeReq {
-		c.closing = true // RFC 9112 §9.6
+		c.closing = true // RFC 9112 §9.6: nothing after a request that closes
 	}
-	c.setReady(x)
-	c.mu.Unlock()
-	return req
 }
 
 // closeRequested reports whether the connection closes after req's

@@ -80,8 +80,6 @@ func (c *IncomingConnection) handle(handler stream.Flow[*Request, *Response], pa
 	_, live := b.conns[c]
 	if live {
 		c.handled = true
-		b.open++
-		b.maxOpen = max(b.maxOpen, b.open)
 		b.stats.connOpened()
 	}
 	b.mu.Unlock()
@@ -333,20 +331,14 @@ func callHandler(f func(context.Context, *Request) (*Response, error), r *Reques
 // its connection's logger and returns the answer that closes the
 // connection after it.
 func failedAnswer(r *Request, err error) *Response {
-	logger, attrs := slog.Default(), []any{}
+	logger, info := slog.Default(), connInfo{}
 	if h, ok := r.Context().Value(connKey{}).(*connHooks); ok {
 		if l := h.layer.Load(); l != nil {
 			logger = l.s.Logger
 		}
-		attrs = h.info.attrs()
+		info = h.info
 	}
-	attrs = append(attrs, "seq", r.Seq)
-	var pe *stream.PanicError
-	if errors.As(err, &pe) {
-		logger.Error("streamhttp: handler panicked", append(attrs, "panic", pe.Value, "stack", string(pe.Stack))...)
-	} else {
-		logger.Error("streamhttp: handler failed", append(attrs, "err", err)...)
-	}
+	logHandlerFailure(logger, info, r.Seq, err)
 	resp := failureResponse(err)
 	resp.Header.Add("Connection", "close")
 	return resp

@@ -116,7 +116,7 @@ type conn struct {
 	pending    []*exchange // oldest first, from phead on
 	phead      int
 	free       []*exchange   // recycled exchanges
-	inFlow     int           // requests handed out and not yet answered by the flow
+	inFlow     atomic.Int32  // requests handed out and not yet answered by the flow; changed under mu
 	slotFree   chan struct{} // wakes the inbound side when slotWaiter
 	slotWaiter bool
 	closing    bool  // no further request is read
@@ -124,8 +124,7 @@ type conn struct {
 	outWaiting bool  // outbound is pulling the handler flow
 	outM       *stream.Materializer
 	out        *outbound
-	headSince  time.Time    // when the head being received began; written by inbound under mu
-	headAt     atomic.Int64 // headSince in unix nanoseconds, 0 for none: read without mu
+	headAt     atomic.Int64 // when the head being received began, unix nanoseconds; 0: none
 	timer      *time.Timer
 	timerOn    bool          // the timer is armed
 	tick       atomic.Uint64 // how often the timer has fired
@@ -233,18 +232,14 @@ func (c *conn) parkable() bool {
 
 // handlerWorking reports whether requests are inside the handler flow,
 // not yet answered.
-func (c *conn) handlerWorking() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.inFlow > 0
-}
+func (c *conn) handlerWorking() bool { return c.inFlow.Load() > 0 }
 
 // between reports whether no request is taken and unanswered, no head has
 // begun and the connection is not closing.
 func (c *conn) between() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.head() == nil && c.headSince.IsZero() && !c.closing
+	return c.head() == nil && c.headAt.Load() == 0 && !c.closing
 }
 
 // wakeSlotWaiter wakes the inbound side when it waits for a free slot (or
@@ -332,9 +327,7 @@ func (c *conn) headDeadline() time.Time {
 }
 
 // setHeadSince records when the head being received began (zero: none).
-// Called with c.mu held.
 func (c *conn) setHeadSince(t time.Time) {
-	c.headSince = t
 	if t.IsZero() {
 		c.headAt.Store(0)
 	} else {

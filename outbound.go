@@ -3,6 +3,7 @@ package streamhttp
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/streamhttp/streamhttp/entity"
@@ -168,7 +169,7 @@ func (o *outbound) next() (*exchange, *Response, bool, error) {
 			}
 		}
 		if o.upDone {
-			n := c.inFlow
+			n := c.inFlow.Load()
 			c.mu.Unlock()
 			if n > 0 {
 				return nil, nil, false, c.protocolError("the handler flow completed with %d request(s) unanswered", n)
@@ -245,7 +246,7 @@ func (c *conn) link(resp *Response) error {
 		}
 	}
 	x.resp = resp // a late answer to a timed-out request is kept but never rendered
-	c.inFlow--
+	c.inFlow.Add(-1)
 	return nil
 }
 
@@ -534,19 +535,26 @@ func (o *outbound) handlerFailed(err error) error {
 	if x.made == nil { // not timed out already
 		x.made, x.forceClose = failureResponse(err), true
 	}
-	c.inFlow--
+	c.inFlow.Add(-1)
 	c.closing = true
 	// Log without the lock: the logger may write to a file.
 	seq := x.seq
 	c.mu.Unlock()
-	var pe *stream.PanicError
-	if errors.As(err, &pe) {
-		c.s.Logger.Error("streamhttp: handler panicked", append(c.info.attrs(), "seq", seq, "panic", pe.Value, "stack", string(pe.Stack))...)
-	} else {
-		c.s.Logger.Error("streamhttp: handler failed", append(c.info.attrs(), "seq", seq, "err", err)...)
-	}
+	logHandlerFailure(c.s.Logger, c.info, seq, err)
 	c.mu.Lock()
 	return nil
+}
+
+// logHandlerFailure logs the failure of the handler of request seq: a
+// panic with its stack.
+func logHandlerFailure(logger *slog.Logger, info connInfo, seq uint64, err error) {
+	attrs := append(info.attrs(), "seq", seq)
+	var pe *stream.PanicError
+	if errors.As(err, &pe) {
+		logger.Error("streamhttp: handler panicked", append(attrs, "panic", pe.Value, "stack", string(pe.Stack))...)
+	} else {
+		logger.Error("streamhttp: handler failed", append(attrs, "err", err)...)
+	}
 }
 
 // failureResponse is the answer to a request whose handler failed with err.
