@@ -291,7 +291,7 @@ func (b *ServerBinding) Terminate(ctx context.Context) error {
 	b.terminating = true // connections served from now on drain at once
 	b.mu.Unlock()
 	for _, c := range b.connsWhere(anyConn) {
-		c.drain()
+		c.terminate(false)
 	}
 	select {
 	case <-b.done:
@@ -299,7 +299,7 @@ func (b *ServerBinding) Terminate(ctx context.Context) error {
 	case <-ctx.Done():
 	}
 	for _, c := range b.connsWhere(anyConn) {
-		c.expire()
+		c.terminate(true)
 	}
 	b.cancel()
 	// The connections close now; give them a moment to be done.
@@ -448,14 +448,11 @@ func (a *acceptor) Pull() (*IncomingConnection, error) {
 		}
 		b.mu.Unlock()
 		if resume != nil { // paused
-			a.m.WillBlock()
-			select {
-			case <-resume:
-				continue // clears the accept deadline that Pause set
-			case <-a.m.Done():
+			if !a.waitResume(resume) {
 				a.done = a.m.Cause()
 				return nil, a.done
 			}
+			continue // clears the accept deadline that Pause set
 		}
 		a.m.WillBlock()
 		c, err := b.ln.Accept()
@@ -511,19 +508,28 @@ func (a *acceptor) holdWhilePaused(c net.Conn) bool {
 	if resume == nil {
 		return true
 	}
-	a.m.WillBlock()
-	select {
-	case <-resume:
+	if a.waitResume(resume) {
 		b.mu.Lock()
-		closed := b.closed
+		closed := b.closed // closing the listener also ends a pause
 		b.mu.Unlock()
 		if !closed {
 			return true
 		}
-	case <-a.m.Done():
 	}
 	c.Close()
 	return false
+}
+
+// waitResume waits for resume (closed by Resume, or when the listener
+// closes); false when the run ends first.
+func (a *acceptor) waitResume(resume <-chan struct{}) bool {
+	a.m.WillBlock()
+	select {
+	case <-resume:
+		return true
+	case <-a.m.Done():
+		return false
+	}
 }
 
 func temporaryAcceptError(err error) bool {

@@ -235,40 +235,29 @@ func (c *IncomingConnection) refuse() {
 	close(c.done)
 }
 
-// drain begins the graceful end of the connection (see Terminate).
-func (c *IncomingConnection) drain() {
+// terminate is Terminate's part for the connection: the graceful end
+// (drain), or at the hard deadline the end now (hard).
+func (c *IncomingConnection) terminate(hard bool) {
 	b := c.b
 	b.mu.Lock()
 	handled, cio, parked := c.handled, c.cio, c.parked != nil
-	c.drained = true
+	if !hard {
+		c.drained = true
+	}
 	b.mu.Unlock()
 	switch {
 	case !handled:
 		c.refuse()
-	case cio != nil:
-		cio.drain()
 	case parked:
 		c.closeParked() // idle; if it is being woken, track drains it
-	}
-	// Otherwise serving is starting (a TLS handshake, say): track drains it.
-}
-
-// expire is the hard deadline of a termination for the connection.
-func (c *IncomingConnection) expire() {
-	b := c.b
-	b.mu.Lock()
-	handled, cio, parked := c.handled, c.cio, c.parked != nil
-	b.mu.Unlock()
-	switch {
-	case !handled:
-		c.refuse()
-	case cio != nil:
+	case cio != nil && hard:
 		cio.expire()
-	case parked:
-		c.closeParked()
-	default:
+	case cio != nil:
+		cio.drain()
+	case hard:
 		c.conn.Close() // still in its TLS handshake
 	}
+	// Otherwise serving is starting (a TLS handshake, say): track drains it.
 }
 
 // HandleWithSyncHandler serves the connection with a function that answers
