@@ -208,6 +208,7 @@ type connIO struct {
 	hooks  *connHooks
 	stats  *serverStats // nil outside a binding
 	lastIO atomic.Int64 // when bytes last moved either way, unix nanoseconds
+	wrote  atomic.Bool  // a write happened since the reader last looked
 	// parkAfter is ParkIdleAfter when the connection may be parked, else 0;
 	// parked is set by the reader when it ends the input to park.
 	parkAfter time.Duration
@@ -268,6 +269,15 @@ func (r *connReader) Pull() ([]byte, error) {
 	rbuf := *c.rbuf
 	// About to wait for the client: flush what is ready for it first.
 	r.m.WillBlock()
+	if c.wrote.Swap(false) {
+		// An answer has just left. Its client has hardly had time to send
+		// the next request, so a read now would most likely find nothing,
+		// costing a system call and a round through the poller. Let the
+		// other ready connections run first: by the time this one is back,
+		// its next request is often there. With nothing else to run this
+		// returns at once.
+		runtime.Gosched()
+	}
 	// A request body the handler is reading must arrive at
 	// MinRequestBodyRate once RequestBodyGrace has passed, counting only the
 	// time spent waiting for it here.
@@ -531,6 +541,7 @@ func (c *connIO) writeLocked(extra []byte) error {
 		c.stats.bytesOut.Add(int64(n))
 	}
 	c.wbuf = c.wbuf[:0]
+	c.wrote.Store(true)
 	c.touch()
 	if err != nil {
 		c.werr = err

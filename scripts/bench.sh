@@ -33,23 +33,26 @@
 #   f  idle keep-alive connections: server RSS per connection from
 #      /proc/PID/status (bench/peers/idleconns, BENCH_IDLE connections, once
 #      per server)
-#   g  syscalls per request under strace -c -f (keep-alive and pipelined,
-#      50 connections each, BENCH_STRACE_DUR seconds; strace slows the
-#      server, so req/s there means nothing). The requests are counted by
-#      wrk in both modes (pipelined: the Lua batch of 16 GETs below): under
-#      strace the server, not wrk, is the bottleneck, and wrk's count covers
-#      exactly its run, which lies inside the trace (h2load's would leave out
-#      its warm-up, whose syscalls strace still counts). "r+w" is read +
-#      write calls per request, the server's own I/O; "all" includes the Go
-#      runtime's housekeeping (nanosleep and futex from sysmon and scheduler
-#      handoffs), which the slowdown under strace inflates.
+#   g  system calls per request (keep-alive and pipelined, 50 connections
+#      each, wrk for BENCH_TRACE_DUR seconds after a second of warm-up; the
+#      requests are counted by wrk in both modes, pipelined with the Lua
+#      batch of 16 GETs below). Counted with perf's syscall tracepoints
+#      (perf stat -p SERVER_PID), which leave the server at full speed, so
+#      the counts are those of a loaded server; where perf cannot count them
+#      (no linux-perf, no tracepoints) strace -c -f counts instead, which
+#      slows the server about 15-fold: its reads then always find the next
+#      request waiting and its idle runtime's housekeeping is inflated, so
+#      its counts are not comparable with perf's. "r+w" is read + write
+#      calls per request, the server's own I/O; "all" includes the Go
+#      runtime's (epoll, futex, nanosleep from sysmon).
 #
 # Environment:
 #   BENCH_DUR        seconds per measured run of a..e (default 5)
 #   BENCH_ROUNDS     rounds of a..e, medians taken (default 3)
 #   BENCH_WARMUP     seconds of unmeasured load after each start (default 1)
 #   BENCH_IDLE       connections of scenario f (default 10000)
-#   BENCH_STRACE_DUR seconds of each traced run of scenario g (default 3)
+#   BENCH_TRACE_DUR  seconds of each counted run of scenario g (default 3)
+#   BENCH_TRACER     perf or strace for scenario g (default perf when it works)
 #   BENCH_PORT       first of three loopback ports used (default 18091)
 #   BENCH_ONLY       the scenarios to run, e.g. "a c f" (default all)
 #
@@ -58,7 +61,7 @@
 # so that a default run stays under 10 minutes.
 #
 # Needs root (or sudo) to install what is missing (wrk, h2load from
-# nghttp2-client, strace; apt-get update first when the package lists are
+# nghttp2-client, strace, linux-perf; apt-get update first when the package lists are
 # empty or stale) and to raise the open-files limit for scenario f. The table
 # goes to stdout and to results/bench-DATE.txt, the raw tool output to
 # results/bench-DATE.log.
@@ -74,18 +77,20 @@ BENCH_DUR=${BENCH_DUR:-5}
 BENCH_ROUNDS=${BENCH_ROUNDS:-3}
 BENCH_WARMUP=${BENCH_WARMUP:-1}
 BENCH_IDLE=${BENCH_IDLE:-10000}
-BENCH_STRACE_DUR=${BENCH_STRACE_DUR:-3}
+BENCH_TRACE_DUR=${BENCH_TRACE_DUR:-3}
+BENCH_TRACER=${BENCH_TRACER:-}
 BENCH_PORT=${BENCH_PORT:-18091}
 BENCH_ONLY=${BENCH_ONLY:-a b c d e f g}
 
 die() { echo "bench: $*" >&2; exit 1; }
-for v in BENCH_DUR BENCH_ROUNDS BENCH_WARMUP BENCH_IDLE BENCH_STRACE_DUR BENCH_PORT; do
+for v in BENCH_DUR BENCH_ROUNDS BENCH_WARMUP BENCH_IDLE BENCH_TRACE_DUR BENCH_PORT; do
 	[[ ${!v} =~ ^[0-9]+$ ]] || die "$v must be a whole number, not '${!v}'"
 done
 [ "$BENCH_DUR" -ge 1 ] || die "BENCH_DUR must be at least 1"
 [ "$BENCH_ROUNDS" -ge 1 ] || die "BENCH_ROUNDS must be at least 1"
 [ "$BENCH_IDLE" -ge 1 ] || die "BENCH_IDLE must be at least 1"
-[ "$BENCH_STRACE_DUR" -ge 1 ] || die "BENCH_STRACE_DUR must be at least 1"
+[ "$BENCH_TRACE_DUR" -ge 1 ] || die "BENCH_TRACE_DUR must be at least 1"
+case $BENCH_TRACER in "" | perf | strace) ;; *) die "BENCH_TRACER is perf or strace, not '$BENCH_TRACER'" ;; esac
 [ "$BENCH_PORT" -ge 1024 ] && [ "$BENCH_PORT" -le 65530 ] || die "BENCH_PORT must be from 1024 to 65530"
 for s in $BENCH_ONLY; do
 	[[ $s =~ ^[a-g]$ ]] || die "BENCH_ONLY names scenarios a to g, not '$s'"
@@ -113,6 +118,25 @@ if [ ${#missing[@]} -gt 0 ]; then
 	fi
 fi
 
+# Scenario g counts system calls with perf where it can (linux-perf, and the
+# kernel's syscall tracepoints), else with strace.
+perf_counts() { perf stat -x, -e raw_syscalls:sys_enter -- true >/dev/null 2>&1; }
+TRACER=$BENCH_TRACER
+if only g && [ "$TRACER" != strace ]; then
+	if ! command -v perf >/dev/null && [ "$(id -u)" = 0 ]; then
+		echo "bench: installing linux-perf" >&2
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q linux-perf >&2 || true
+	fi
+	if perf_counts; then
+		TRACER=perf
+	elif [ "$TRACER" = perf ]; then
+		die "BENCH_TRACER=perf, but perf cannot count syscall tracepoints here"
+	else
+		echo "bench: perf cannot count syscalls here; scenario g uses strace (slower, inflated counts)" >&2
+		TRACER=strace
+	fi
+fi
+
 # Scenario f holds BENCH_IDLE connections open on both ends. Go raises its
 # soft limit to the hard one by itself, so the hard limit is what counts.
 need_fds=$((BENCH_IDLE + 1024))
@@ -133,7 +157,7 @@ n_wrk=0
 for s in a b c d e; do only "$s" && n_wrk=$((n_wrk + 1)); done
 plan=$((20 + n_wrk * 3 * BENCH_ROUNDS * (BENCH_WARMUP + BENCH_DUR + 1)))
 only f && plan=$((plan + 3 * (3 + BENCH_IDLE / 1000)))
-only g && plan=$((plan + 3 * 2 * (BENCH_STRACE_DUR + 3)))
+only g && plan=$((plan + 3 * 2 * (BENCH_TRACE_DUR + 4)))
 printf 'bench: scenarios %s, %s round(s) of %ss (+%ss warm-up), %s idle connections: about %dm%02ds\n' \
 	"$BENCH_ONLY" "$BENCH_ROUNDS" "$BENCH_DUR" "$BENCH_WARMUP" "$BENCH_IDLE" $((plan / 60)) $((plan % 60))
 started=$SECONDS
@@ -447,6 +471,27 @@ fi
 
 # --- g: syscalls per request -----------------------------------------------
 
+# The syscalls counted per request, by kind.
+READS="read readv recvfrom recvmsg"
+WRITES="write writev sendto sendmsg"
+EPOLLS="epoll_wait epoll_pwait epoll_pwait2"
+
+# count_perf PID FILE counts PID's syscalls (all its threads) until
+# interrupted; count_strace does it with strace -c.
+count_perf() {
+	local ev=raw_syscalls:sys_enter c
+	for c in $READS $WRITES $EPOLLS futex; do
+		[ -d "/sys/kernel/tracing/events/syscalls/sys_enter_$c" ] || [ -d "/sys/kernel/debug/tracing/events/syscalls/sys_enter_$c" ] &&
+			ev="$ev,syscalls:sys_enter_$c"
+	done
+	exec taskset -c 1 perf stat -x, -e "$ev" -p "$1" -o "$2"
+}
+count_strace() { exec taskset -c 1 strace -c -f -q -o "$2" -p "$1"; }
+
+# tally_perf and tally_strace print "name count" per syscall, and "total N".
+tally_perf() { awk -F, '$3 == "raw_syscalls:sys_enter" { print "total", $1 } $3 ~ /^syscalls:sys_enter_/ { sub(/^syscalls:sys_enter_/, "", $3); print $3, $1 }' "$1"; }
+tally_strace() { awk '$NF == "total" { print "total", $4 } $4 ~ /^[0-9]+$/ && $NF != "total" { print $NF, $4 }' "$1"; }
+
 declare -A SYS
 if only g; then
 	for mode in keepalive pipelined; do
@@ -455,11 +500,13 @@ if only g; then
 			start_server "$srv" || { SYS[$key]="did not start"; continue; }
 			args="-c50 http://127.0.0.1:${PORT[$srv]}/plaintext"
 			[ "$mode" = keepalive ] || args="-s $tmp/pipeline.lua $args"
-			taskset -c 1 strace -c -f -q -o "$tmp/strace.txt" -p "$SERVER_PID" 2>"$tmp/strace.err" &
-			STRACE_PID=$!
-			sleep 1 # let strace attach to every thread
 			# shellcheck disable=SC2086
-			run_wrk "$BENCH_STRACE_DUR" $args >"$tmp/wrk.txt"
+			run_wrk 1 $args >/dev/null # warm-up: the server's threads exist before counting starts
+			"count_$TRACER" "$SERVER_PID" "$tmp/count.txt" 2>"$tmp/count.err" &
+			STRACE_PID=$!
+			sleep 1 # let the counter attach to every thread
+			# shellcheck disable=SC2086
+			run_wrk "$BENCH_TRACE_DUR" $args >"$tmp/wrk.txt"
 			kill -INT "$STRACE_PID" 2>/dev/null || true
 			for ((i = 0; i < 100; i++)); do kill -0 "$STRACE_PID" 2>/dev/null || break; sleep 0.1; done
 			kill -KILL "$STRACE_PID" 2>/dev/null || true
@@ -467,26 +514,22 @@ if only g; then
 			STRACE_PID=
 			stop_server "$srv"
 			crash=$CRASH
-			{ echo "=== [g $mode $srv] wrk -t1 -d${BENCH_STRACE_DUR}s $args"; cat "$tmp/wrk.txt"; cat "$tmp/strace.txt" "$tmp/strace.err" 2>/dev/null; } >>"$RAW"
+			{ echo "=== [g $mode $srv] $TRACER; wrk -t1 -d${BENCH_TRACE_DUR}s $args"; cat "$tmp/wrk.txt"; cat "$tmp/count.txt" "$tmp/count.err" 2>/dev/null; } >>"$RAW"
 			read -r _ _ _ errs reqs < <(parse_wrk "$tmp/wrk.txt")
-			if [ ! -s "$tmp/strace.txt" ] || [ "$reqs" -eq 0 ]; then
+			if [ ! -s "$tmp/count.txt" ] || [ "$reqs" -eq 0 ]; then
 				SYS[$key]="no result${crash:+ $crash}"
-				echo "bench: [g $mode $srv] no result; strace said:" >&2
-				cat "$tmp/strace.err" >&2
+				echo "bench: [g $mode $srv] no result; $TRACER said:" >&2
+				cat "$tmp/count.err" >&2
 				continue
 			fi
-			# strace -c rows: % time, seconds, usecs/call, calls, [errors,] syscall.
-			SYS[$key]=$(awk -v reqs="$reqs" -v errs="$errs" -v note="$crash" '
-				$NF == "total" { total = $4 }
-				$4 ~ /^[0-9]+$/ && $NF != "total" {
-					n = $4; c = $NF
-					if (c ~ /^(read|readv|recvfrom|recvmsg)$/) rd += n
-					else if (c ~ /^(write|writev|sendto|sendmsg)$/) wr += n
-					else if (c ~ /^epoll_/) ep += n
-					else if (c == "futex") fx += n
-				}
-				END { printf "%9d %8.3f %8.3f %8.3f %8.3f %8.3f %8.3f %6d %s", reqs, rd / reqs, wr / reqs, ep / reqs, fx / reqs, (rd + wr) / reqs, total / reqs, errs, note }
-			' "$tmp/strace.txt")
+			SYS[$key]=$("tally_$TRACER" "$tmp/count.txt" | awk -v reqs="$reqs" -v errs="$errs" -v note="$crash" \
+				-v reads=" $READS " -v writes=" $WRITES " -v epolls=" $EPOLLS " '
+				$1 == "total" { total = $2; next }
+				index(reads, " " $1 " ") { rd += $2 }
+				index(writes, " " $1 " ") { wr += $2 }
+				index(epolls, " " $1 " ") { ep += $2 }
+				$1 == "futex" { fx += $2 }
+				END { printf "%9d %8.3f %8.3f %8.3f %8.3f %8.3f %8.3f %6d %s", reqs, rd / reqs, wr / reqs, ep / reqs, fx / reqs, (rd + wr) / reqs, total / reqs, errs, note }')
 			echo "bench: [g $mode $srv] requests read/req write/req epoll/req futex/req r+w/req all/req errors: ${SYS[$key]}" >&2
 		done
 	done
@@ -514,7 +557,7 @@ report() {
 	echo "commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD 2>/dev/null || echo ' + uncommitted changes')," \
 		"$($GO version | awk '{ print $3 }'), $(uname -sr), $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)"
 	echo "servers on core 0 (GOMAXPROCS 1), load on core 1 (wrk -t1; h2load --h1 -t1 -m16 for c); streamhttp = examples/echo -pipelining-limit 16 -parallelism 1"
-	echo "BENCH_DUR=$BENCH_DUR BENCH_ROUNDS=$BENCH_ROUNDS BENCH_WARMUP=$BENCH_WARMUP BENCH_IDLE=$BENCH_IDLE BENCH_STRACE_DUR=$BENCH_STRACE_DUR"
+	echo "BENCH_DUR=$BENCH_DUR BENCH_ROUNDS=$BENCH_ROUNDS BENCH_WARMUP=$BENCH_WARMUP BENCH_IDLE=$BENCH_IDLE BENCH_TRACE_DUR=$BENCH_TRACE_DUR BENCH_TRACER=$TRACER"
 	echo "req/s, p50, p99: medians over the rounds; spread: (max - min) / median of req/s over the rounds;"
 	echo "errors: their sum (socket errors, failed requests, non-2xx); *: scenario c runs h2load, which has no percentiles:"
 	echo "its p50 column shows h2load's mean time per request (\"time for request\" mean), and p99 is \"-\""
@@ -567,7 +610,7 @@ report() {
 		echo
 	fi
 	if only g; then
-		echo "g: syscalls per request under strace -c -f, wrk -c50 for ${BENCH_STRACE_DUR}s (pipelined: wrk with a Lua batch of 16)"
+		echo "g: syscalls per request counted by $TRACER, wrk -c50 for ${BENCH_TRACE_DUR}s after 1 s of warm-up (pipelined: wrk with a Lua batch of 16)"
 		printf '%-10s %-11s %9s %8s %8s %8s %8s %8s %8s %6s\n' mode server requests read write epoll futex r+w all errors
 		local mode
 		for mode in keepalive pipelined; do
@@ -575,9 +618,9 @@ report() {
 				printf '%-10s %-11s %s\n' "$mode" "$srv" "${SYS["$mode|$srv"]:-no result}"
 			done
 		done
-		echo "read = read/readv/recvfrom/recvmsg, write = write/writev/sendto/sendmsg; r+w = read + write, the server's own I/O."
-		echo "all = every syscall, including the Go runtime's housekeeping (nanosleep and futex from sysmon and"
-		echo "scheduler handoffs), which strace's slowdown inflates; req/s under strace means nothing."
+		echo "read = read/readv/recvfrom/recvmsg, write = write/writev/sendto/sendmsg; r+w = read + write, the server's own I/O;"
+		echo "all = every syscall, including the Go runtime's (epoll, futex, nanosleep from sysmon)."
+		[ "$TRACER" = perf ] || echo "strace slows the server about 15-fold, which inflates the runtime's share; req/s under strace means nothing."
 		echo
 	fi
 	echo "took $((SECONDS - started)) s (planned about $plan s); load average $load_start at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end"
