@@ -41,7 +41,7 @@ vet:
 # fasthttp peers (bench/peers, a module of its own), every scenario for all
 # three servers in one run; one table on stdout and in results/bench-*.txt.
 # BENCH_DUR and BENCH_ROUNDS tune it (see scripts/bench.sh); the default run
-# takes 5 to 7 minutes. Installs wrk, h2load and strace when missing.
+# takes 5 to 7 minutes. Installs wrk, h2load, strace and linux-perf when missing.
 bench:
 	@GO='$(GO)' bash scripts/bench.sh
 

@@ -105,10 +105,11 @@ command -v wrk >/dev/null || missing+=(wrk)
 command -v h2load >/dev/null || missing+=(nghttp2-client)
 command -v strace >/dev/null || missing+=(strace)
 command -v taskset >/dev/null || missing+=(util-linux)
+sudo=()
+[ "$(id -u)" = 0 ] || ! command -v sudo >/dev/null || sudo=(sudo)
 if [ ${#missing[@]} -gt 0 ]; then
 	echo "bench: installing ${missing[*]}" >&2
-	sudo=()
-	[ "$(id -u)" = 0 ] || { command -v sudo >/dev/null && sudo=(sudo); } || die "not root: install ${missing[*]} first"
+	[ "$(id -u)" = 0 ] || [ ${#sudo[@]} -gt 0 ] || die "not root: install ${missing[*]} first"
 	apt_install() { "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}"; }
 	# Update the package lists first when there are none; otherwise only
 	# when installing from the present ones fails.
@@ -123,9 +124,9 @@ fi
 perf_counts() { perf stat -x, -e raw_syscalls:sys_enter -- true >/dev/null 2>&1; }
 TRACER=$BENCH_TRACER
 if only g && [ "$TRACER" != strace ]; then
-	if ! command -v perf >/dev/null && [ "$(id -u)" = 0 ]; then
+	if ! command -v perf >/dev/null && { [ "$(id -u)" = 0 ] || [ ${#sudo[@]} -gt 0 ]; }; then
 		echo "bench: installing linux-perf" >&2
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -q linux-perf >&2 || true
+		"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q linux-perf >&2 || true
 	fi
 	if perf_counts; then
 		TRACER=perf
