@@ -96,6 +96,8 @@ type ServerBinding struct {
 	ended       bool
 
 	poller   *poller.Poller       // parks idle connections; made on first use
+	ready    *poller.Ready        // tells answered connections when to read; made on first use
+	noReady  bool                 // where there is no readiness set
 	noPoller bool                 // parking is not supported here
 	active   map[*connIO]struct{} // served connections that may be parked
 	sweeping bool                 // the sweeper runs
@@ -161,6 +163,9 @@ func (b *ServerBinding) checkEndedLocked() {
 		if b.poller != nil {
 			b.poller.Close()
 		}
+		if b.ready != nil {
+			b.ready.Close()
+		}
 		close(b.done)
 	}
 }
@@ -177,6 +182,25 @@ func (b *ServerBinding) pollerLocked() *poller.Poller {
 		b.poller = p
 	}
 	return b.poller
+}
+
+// readyFor returns the binding's readiness set for conn, made on first
+// use; nil where conn is not plain TCP or there is no set.
+func (b *ServerBinding) readyFor(conn net.Conn) *poller.Ready {
+	if _, ok := conn.(*net.TCPConn); !ok {
+		return nil
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.ready == nil && !b.noReady && !b.ended {
+		r, err := poller.NewReady()
+		if err != nil {
+			b.noReady = true
+			return nil
+		}
+		b.ready = r
+	}
+	return b.ready
 }
 
 // startSweeperLocked starts the goroutine that parks idle connections, if

@@ -98,8 +98,9 @@ func (c *IncomingConnection) handle(handler stream.Flow[*Request, *Response], pa
 // serve serves the connection until it ends or is parked.
 func (c *IncomingConnection) serve(handler stream.Flow[*Request, *Response], park bool, seq uint64, lastIO time.Time) {
 	b := c.b
+	ready := b.readyFor(c.conn)
 	for {
-		o := connOpts{stats: b.stats, track: c.track, park: park, seq: seq, lastIO: lastIO}
+		o := connOpts{stats: b.stats, track: c.track, park: park, seq: seq, lastIO: lastIO, ready: ready}
 		err := serveConn(b.ctx, c.conn, handler, b.s, &o)
 		if !o.parked {
 			c.end(err)

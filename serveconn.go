@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/streamhttp/streamhttp/bidi"
+	"github.com/streamhttp/streamhttp/internal/poller"
 	"github.com/streamhttp/streamhttp/stream"
 )
 
@@ -107,6 +108,9 @@ type connOpts struct {
 	// serves it again when it is readable.
 	park   bool
 	parked bool
+	// ready is the binding's readiness set, for plain TCP connections on
+	// Linux; nil: plain reads.
+	ready *poller.Ready
 	// Carried across parkings: when bytes last moved, and how many
 	// requests have been read.
 	lastIO time.Time
@@ -135,6 +139,9 @@ func serveConn(ctx context.Context, rwc io.ReadWriteCloser, handler stream.Flow[
 		cio.parkAfter = s.ParkIdleAfter
 	}
 	cio.dl, _ = rwc.(interface{ SetReadDeadline(time.Time) error })
+	if _, ok := rwc.(*net.TCPConn); ok {
+		cio.ready = o.ready
+	}
 	hooks := &connHooks{ctx: cctx, info: infoOf(rwc), oob: cio, stats: o.stats, stop: cancel, seqBase: o.seq}
 	cio.hooks = hooks
 	if o.track != nil {
@@ -145,6 +152,7 @@ func serveConn(ctx context.Context, rwc io.ReadWriteCloser, handler stream.Flow[
 	hooks.ctx = runCtx // requests' contexts lead back to their connection
 	flow := bidi.JoinLeft(handler, ServerLayer(*s))
 	_, err := stream.RunWith(runCtx, stream.Via(cio.source(), flow), cio.sink())
+	cio.leaveReady()
 	cio.releaseReadBuffer()
 	if cio.parked && err == nil && !hooks.draining.Load() {
 		// Idle: the connection stays open, without this run.
@@ -213,6 +221,12 @@ type connIO struct {
 	// parked is set by the reader when it ends the input to park.
 	parkAfter time.Duration
 	parked    bool
+	// In a readiness set (connOpts.ready) the reader, once it has answered,
+	// reads only when the set marks the connection readable; ready is nil
+	// where it reads at once. The deadline's timer wakes its wait.
+	ready   *poller.Ready
+	sub     atomic.Pointer[poller.Sub]
+	dlTimer *time.Timer
 
 	mu      sync.Mutex // guards the fields below it but the reader's
 	wbuf    []byte
@@ -242,6 +256,7 @@ func (c *connIO) source() stream.Source[[]byte] {
 			defer close(c.readerDone)
 			if c.dl != nil {
 				c.dl.SetReadDeadline(time.Unix(1, 0))
+				c.pokeReader()
 			} else {
 				c.rwc.Close()
 			}
@@ -270,13 +285,15 @@ func (r *connReader) Pull() ([]byte, error) {
 	rbuf := *c.rbuf
 	// About to wait for the client: flush what is ready for it first.
 	r.m.WillBlock()
-	if c.wrote.Swap(false) && !c.yielded {
+	answered := c.wrote.Swap(false)
+	if answered && c.ready == nil && !c.yielded {
 		// An answer has just left. Its client has hardly had time to send
 		// the next request, so a read now would most likely find nothing,
 		// costing a system call and a round through the poller. Let the
 		// other ready connections run first: by the time this one is back,
 		// its next request is often there. With nothing else to run this
-		// returns at once.
+		// returns at once. (In a readiness set the reader waits for its
+		// mark instead: see read.)
 		//
 		// Only every other read yields. Go polls the network only when it
 		// has nothing else to run, so connections that kept finding their
@@ -311,7 +328,7 @@ func (r *connReader) Pull() ([]byte, error) {
 			allowance = c.s.RequestBodyGrace + time.Duration(c.bodyBytes*int64(time.Second)/rate) - c.bodyWaited
 		}
 		c.setDeadline(start, allowance, inBody)
-		n, err := c.rwc.Read(rbuf)
+		n, err := c.read(rbuf, answered)
 		if inBody {
 			c.bodyWaited += time.Since(start)
 			c.bodyBytes += int64(n)
@@ -392,6 +409,103 @@ func (c *connIO) setDeadline(start time.Time, allowance time.Duration, inBody bo
 	if d.Sub(c.deadline) > time.Second || d.Before(c.deadline) {
 		c.deadline = d
 		c.dl.SetReadDeadline(d)
+		if c.sub.Load() != nil {
+			c.armDeadlineTimer()
+		}
+	}
+}
+
+// read reads into p. A connection in a readiness set reads plainly until
+// it has answered a request; from then on it is in the set and reads only
+// when the set has marked it readable, so that it does not make a read
+// that finds nothing (the next request has seldom arrived right after an
+// answer has left) and then wait in Go's poller: it waits for the mark
+// instead. The read deadline, nudges and the end of the run wake that wait
+// too (pokeReader).
+func (c *connIO) read(p []byte, answered bool) (int, error) {
+	s := c.sub.Load()
+	if s == nil {
+		if c.ready == nil || !answered {
+			return c.rwc.Read(p)
+		}
+		var err error
+		if s, err = c.ready.Add(c.rwc.(poller.Conn)); err != nil {
+			c.ready = nil // the set is closed or full: read plainly
+			return c.rwc.Read(p)
+		}
+		c.sub.Store(s)
+		c.armDeadlineTimer()
+		// One read without a mark: it reports a deadline that a nudge or
+		// the end of the run set before the connection was in the set.
+		s.Mark()
+	}
+	for {
+		if !s.Take() {
+			// A deadline that has passed has poked already: no clock
+			// reading before the wait.
+			<-s.Wait()
+			if !s.Take() && c.deadlinePassed() {
+				return 0, os.ErrDeadlineExceeded
+			}
+			// Marked, or poked by a nudge or the end of the run, which
+			// moved the descriptor's deadline: the read reports that.
+		}
+		n, err := s.Read(p)
+		switch {
+		case err == poller.ErrAgain:
+			continue // read meanwhile: wait for the next mark
+		case err != nil:
+			if !errors.Is(err, os.ErrDeadlineExceeded) {
+				err = &net.OpError{Op: "read", Net: "tcp", Source: c.hooks.info.local, Addr: c.hooks.info.remote, Err: err}
+			}
+			return 0, err
+		case n == 0:
+			return 0, io.EOF
+		case n == len(p):
+			s.Mark() // more may be waiting, which the set will not report again
+		}
+		return n, nil
+	}
+}
+
+// deadlinePassed reports whether the read deadline that setDeadline set
+// has passed.
+func (c *connIO) deadlinePassed() bool {
+	return !c.deadline.IsZero() && !time.Now().Before(c.deadline)
+}
+
+// armDeadlineTimer makes the read deadline wake a reader waiting for its
+// mark.
+func (c *connIO) armDeadlineTimer() {
+	if c.deadline.IsZero() {
+		if c.dlTimer != nil {
+			c.dlTimer.Stop()
+		}
+		return
+	}
+	d := time.Until(c.deadline)
+	if c.dlTimer == nil {
+		c.dlTimer = time.AfterFunc(d, c.pokeReader)
+	} else {
+		c.dlTimer.Reset(d)
+	}
+}
+
+// pokeReader wakes a reader waiting for its mark.
+func (c *connIO) pokeReader() {
+	if s := c.sub.Load(); s != nil {
+		s.Poke()
+	}
+}
+
+// leaveReady takes the connection out of its readiness set at the end of a
+// run.
+func (c *connIO) leaveReady() {
+	if c.dlTimer != nil {
+		c.dlTimer.Stop()
+	}
+	if s := c.sub.Swap(nil); s != nil {
+		s.Remove()
 	}
 }
 
@@ -401,6 +515,7 @@ func (c *connIO) setDeadline(start time.Time, allowance time.Duration, inBody bo
 func (c *connIO) nudge() {
 	if c.dl != nil {
 		c.dl.SetReadDeadline(time.Unix(1, 0))
+		c.pokeReader()
 	}
 }
 

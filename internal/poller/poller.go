@@ -8,8 +8,12 @@
 // connection; a parked connection costs the server little more than its
 // file descriptor.
 //
-// On systems without support, New returns ErrUnsupported and callers keep
-// their connections in goroutines.
+// Ready is the other half: for connections that are being served, it
+// tells when one has become readable, so that a server reads only then
+// rather than reading at once after each answer and finding nothing.
+//
+// On systems without support, New and NewReady return ErrUnsupported and
+// callers keep their connections in goroutines and read plainly.
 package poller
 
 import (

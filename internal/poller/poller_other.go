@@ -2,6 +2,8 @@
 
 package poller
 
+import "errors"
+
 // Poller is not implemented on this system: New fails.
 type Poller struct{}
 
@@ -29,3 +31,49 @@ func (p *Poller) Done() <-chan struct{} {
 	close(ch)
 	return ch
 }
+
+// Ready is not implemented on this system: NewReady fails.
+type Ready struct{}
+
+// Sub is a connection in a Ready set.
+type Sub struct{}
+
+// ErrAgain is Sub.Read's answer when there is nothing to read.
+var ErrAgain = errors.New("poller: nothing to read")
+
+// NewReady returns ErrUnsupported.
+func NewReady() (*Ready, error) { return nil, ErrUnsupported }
+
+// Add is never called: there is no Ready.
+func (r *Ready) Add(Conn) (*Sub, error) { return nil, ErrUnsupported }
+
+// Close does nothing.
+func (r *Ready) Close() {}
+
+// Done returns a closed channel.
+func (r *Ready) Done() <-chan struct{} {
+	ch := make(chan struct{})
+	close(ch)
+	return ch
+}
+
+// Len returns 0.
+func (r *Ready) Len() int { return 0 }
+
+// Remove does nothing.
+func (s *Sub) Remove() {}
+
+// Take reports false.
+func (s *Sub) Take() bool { return false }
+
+// Mark does nothing.
+func (s *Sub) Mark() {}
+
+// Wait returns nil.
+func (s *Sub) Wait() <-chan struct{} { return nil }
+
+// Poke does nothing.
+func (s *Sub) Poke() {}
+
+// Read returns ErrUnsupported.
+func (s *Sub) Read([]byte) (int, error) { return 0, ErrUnsupported }
