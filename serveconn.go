@@ -455,7 +455,9 @@ func (c *connIO) read(p []byte, answered bool) (int, error) {
 		case err == poller.ErrAgain:
 			continue // read meanwhile: wait for the next mark
 		case err != nil:
-			if !errors.Is(err, os.ErrDeadlineExceeded) {
+			var se *os.SyscallError
+			if errors.As(err, &se) {
+				// As a plain read reports it: "read tcp a->b: read: ...".
 				err = &net.OpError{Op: "read", Net: "tcp", Source: c.hooks.info.local, Addr: c.hooks.info.remote, Err: err}
 			}
 			return 0, err

@@ -171,10 +171,11 @@ func (s *Sub) Poke() {
 	}
 }
 
-// Read reads once from the connection, without waiting: ErrAgain when
-// there is nothing to read, io.EOF's zero when the peer has closed (n == 0,
-// err == nil), and the connection's read deadline is honoured (an error
-// matching os.ErrDeadlineExceeded once it has passed).
+// Read reads once from the connection, without waiting. It returns
+// ErrAgain when there is nothing to read, 0 and no error when the peer has
+// closed its side, an *os.SyscallError when the read fails, and the
+// connection's own errors: one matching os.ErrDeadlineExceeded once its
+// read deadline has passed, net.ErrClosed once it is closed.
 func (s *Sub) Read(p []byte) (int, error) {
 	s.p, s.n, s.err = p, 0, nil
 	err := s.rc.Read(s.readFn)

@@ -4,6 +4,7 @@ package poller
 
 import (
 	"errors"
+	"net"
 	"os"
 	"testing"
 	"time"
@@ -181,4 +182,21 @@ func TestReadyClose(t *testing.T) {
 	}
 	r2.Close()
 	<-r2.Done()
+}
+
+func TestReadyReadClosed(t *testing.T) {
+	r := newReady(t)
+	server, _ := pair(t)
+	s, err := r.Add(server.(Conn))
+	if err != nil {
+		t.Fatal(err)
+	}
+	server.Close()
+	if _, err := s.Read(make([]byte, 8)); !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("Read of a closed connection: %v, want net.ErrClosed", err)
+	}
+	s.Remove() // after the close: the kernel has dropped it from the set
+	if r.Len() != 0 {
+		t.Fatalf("Len = %d, want 0", r.Len())
+	}
 }
