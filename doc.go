@@ -57,6 +57,12 @@
 // one. A handler flow may keep per-connection state, so connections served
 // with HandleWith are never parked; nor are TLS connections.
 //
+// Between requests, a plain TCP connection of a binding that has answered
+// does not read until the kernel reports its next bytes (an edge-triggered
+// epoll set per binding, watched through Go's poller; Linux): the read a
+// server usually makes right after an answer, which finds nothing, is not
+// made. A keep-alive request then costs one read and one write.
+//
 // # Backpressure
 //
 // Nothing is read from a connection that nobody asked for. The handler
