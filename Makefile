@@ -17,8 +17,11 @@ STATICCHECK := $(BIN)/staticcheck
 run:
 	$(GO) run ./examples/hello -addr $(ADDR)
 
+# The root package runs a second time on one P, where bindings read through
+# readiness sets (see ServerBinding.readyFor): both read paths are tested.
 test: fmtcheck vet
 	$(GO) test -race -count=1 ./...
+	GOMAXPROCS=1 $(GO) test -race -count=1 .
 
 # Checks the tracked and untracked-but-not-ignored .go files (all of them when
 # not in a git work tree), skipping testdata directories as the go command does.

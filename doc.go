@@ -58,10 +58,12 @@
 // with HandleWith are never parked; nor are TLS connections.
 //
 // Between requests, a plain TCP connection of a binding that has answered
-// does not read until the kernel reports its next bytes (an edge-triggered
-// epoll set per binding, watched through Go's poller; Linux): the read a
-// server usually makes right after an answer, which finds nothing, is not
-// made. A keep-alive request then costs one read and one write.
+// does not read at once: the read a server usually makes right after an
+// answer finds nothing. On one P (GOMAXPROCS 1; Linux) it waits until the
+// kernel reports its next bytes (an edge-triggered epoll set per binding,
+// watched through Go's poller), so that a keep-alive request costs one
+// read and one write; on more Ps, every other such read first lets the
+// other connections run, by when the next request has usually arrived.
 //
 // # Backpressure
 //

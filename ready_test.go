@@ -65,6 +65,14 @@ func inReadySet(t *testing.T, b *ServerBinding, n int) {
 	}
 }
 
+// useReadySet makes the bindings of a test use readiness sets, which they
+// do by themselves only on one P (go test runs with GOMAXPROCS = cores;
+// make test runs this package with GOMAXPROCS=1 as well).
+func useReadySet(t *testing.T) {
+	old := readySetAlways.Swap(true)
+	t.Cleanup(func() { readySetAlways.Store(old) })
+}
+
 // noPark keeps the connections of these tests in their runs.
 const noPark = time.Hour
 
@@ -72,6 +80,7 @@ const noPark = time.Hour
 // answer, arrive whole: a read that fills the buffer reads again without
 // waiting for a mark the kernel will not send.
 func TestReadyLargeBodies(t *testing.T) {
+	useReadySet(t)
 	b := serveSync(t, bodyLen, ServerSettings{ParkIdleAfter: noPark})
 	c, r := answered(t, b)
 	inReadySet(t, b, 1)
@@ -94,6 +103,7 @@ func TestReadyLargeBodies(t *testing.T) {
 // TestReadyIdleTimeout: with nothing else to wake it, the read deadline
 // ends the wait of an answered connection.
 func TestReadyIdleTimeout(t *testing.T) {
+	useReadySet(t)
 	b := serveSync(t, bodyLen, ServerSettings{ParkIdleAfter: noPark, IdleTimeout: 300 * time.Millisecond})
 	c, r := answered(t, b)
 	start := time.Now()
@@ -111,6 +121,7 @@ func TestReadyIdleTimeout(t *testing.T) {
 // TestReadyHeadTimeout: a head begun after an answer and never finished
 // gets 408 after HeadTimeout.
 func TestReadyHeadTimeout(t *testing.T) {
+	useReadySet(t)
 	b := serveSync(t, bodyLen, ServerSettings{ParkIdleAfter: noPark, HeadTimeout: 300 * time.Millisecond})
 	c, r := answered(t, b)
 	io.WriteString(c, "GET / HTTP/1.1\r\nHo")
@@ -131,6 +142,7 @@ func TestReadyHeadTimeout(t *testing.T) {
 // TestReadySlowBody: the body rate is enforced for a body that follows an
 // answer.
 func TestReadySlowBody(t *testing.T) {
+	useReadySet(t)
 	b := serveSync(t, bodyLen, ServerSettings{ParkIdleAfter: noPark, MinRequestBodyRate: 1000, RequestBodyGrace: 200 * time.Millisecond})
 	c, r := answered(t, b)
 	io.WriteString(c, "POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n0123456789")
@@ -151,6 +163,7 @@ func TestReadySlowBody(t *testing.T) {
 // TestReadyPeerEnds: the client's half-close after an answer ends the
 // connection at once, and the next connection is served as well.
 func TestReadyPeerEnds(t *testing.T) {
+	useReadySet(t)
 	b := serveSync(t, bodyLen, ServerSettings{ParkIdleAfter: noPark})
 	c, r := answered(t, b)
 	inReadySet(t, b, 1)
@@ -172,6 +185,7 @@ func TestReadyPeerEnds(t *testing.T) {
 // out of its wait and parked, leaves the readiness set, and is served again
 // on its next request.
 func TestReadyParks(t *testing.T) {
+	useReadySet(t)
 	b := serveSync(t, seqHandler, ServerSettings{ParkIdleAfter: 20 * time.Millisecond})
 	c, r := dialSend(t, b.LocalAddr(), "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
 	defer c.Close()
@@ -184,5 +198,22 @@ func TestReadyParks(t *testing.T) {
 		}
 		waitStats(t, b, "the connection to park", func(s Stats) bool { return s.ParkedConnections == 1 })
 		inReadySet(t, b, 0)
+	}
+}
+
+// TestReadySetOnlyOnOneP: by themselves, bindings use readiness sets only
+// when Go runs on one P.
+func TestReadySetOnlyOnOneP(t *testing.T) {
+	b := serveSync(t, bodyLen, ServerSettings{ParkIdleAfter: noPark})
+	answered(t, b)
+	if runtime.GOMAXPROCS(0) == 1 {
+		inReadySet(t, b, 1)
+		return
+	}
+	b.mu.Lock()
+	r := b.ready
+	b.mu.Unlock()
+	if r != nil {
+		t.Fatalf("a readiness set on %d Ps", runtime.GOMAXPROCS(0))
 	}
 }
