@@ -440,15 +440,18 @@ func (c *connIO) read(p []byte, answered bool) (int, error) {
 		s.Mark()
 	}
 	for {
-		if !s.Take() {
-			// A deadline that has passed has poked already: no clock
-			// reading before the wait.
-			<-s.Wait()
-			if !s.Take() && c.deadlinePassed() {
+		switch {
+		case s.Take():
+		case s.TakePoke():
+			// The deadline's timer, a nudge or the end of the run. The
+			// latter two set the descriptor's deadline, which the read
+			// reports; the timer may run before the runtime's own.
+			if c.deadlinePassed() {
 				return 0, os.ErrDeadlineExceeded
 			}
-			// Marked, or poked by a nudge or the end of the run, which
-			// moved the descriptor's deadline: the read reports that.
+		default:
+			<-s.Wait()
+			continue
 		}
 		n, err := s.Read(p)
 		switch {

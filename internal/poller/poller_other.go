@@ -75,5 +75,8 @@ func (s *Sub) Wait() <-chan struct{} { return nil }
 // Poke does nothing.
 func (s *Sub) Poke() {}
 
+// TakePoke reports false.
+func (s *Sub) TakePoke() bool { return false }
+
 // Read returns ErrUnsupported.
 func (s *Sub) Read([]byte) (int, error) { return 0, ErrUnsupported }

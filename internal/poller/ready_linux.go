@@ -46,8 +46,9 @@ type Sub struct {
 	rc   syscall.RawConn
 	slot uint32
 	gen  uint32
-	mark atomic.Bool   // readable since the last Take
-	wake chan struct{} // one token: a mark or a Poke since the last wait
+	mark  atomic.Bool   // readable since the last Take
+	poked atomic.Bool   // poked since the last TakePoke
+	wake  chan struct{} // one token: a mark or a Poke since the last wait
 
 	// The read in progress, for readFn (allocated once per Sub).
 	p      []byte
@@ -159,12 +160,21 @@ func (s *Sub) Take() bool { return s.mark.Load() && s.mark.Swap(false) }
 func (s *Sub) Mark() { s.mark.Store(true) }
 
 // Wait returns the channel that receives a token after a mark or a Poke.
-// A token may be stale: check Take (and whatever Poke was for) again.
+// A token may be stale (its mark taken already): check Take and TakePoke.
 func (s *Sub) Wait() <-chan struct{} { return s.wake }
 
-// Poke wakes a goroutine waiting on Wait (or the next one) without
-// marking s.
+// Poke wakes a goroutine waiting on Wait (or the next one), for something
+// else than bytes to read: TakePoke reports it.
 func (s *Sub) Poke() {
+	s.poked.Store(true)
+	s.notify()
+}
+
+// TakePoke reports whether s has been poked since the last TakePoke, and
+// clears that.
+func (s *Sub) TakePoke() bool { return s.poked.Load() && s.poked.Swap(false) }
+
+func (s *Sub) notify() {
 	select {
 	case s.wake <- struct{}{}:
 	default:
@@ -273,7 +283,7 @@ func (r *Ready) deliver(events []syscall.EpollEvent) {
 		}
 		if s := r.slots[slot]; s != nil && s.gen == gen {
 			s.mark.Store(true)
-			s.Poke()
+			s.notify()
 		}
 	}
 }

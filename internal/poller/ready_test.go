@@ -147,6 +147,9 @@ func TestReadyPokeAndDeadline(t *testing.T) {
 	if s.Take() {
 		t.Fatal("Poke marked the connection")
 	}
+	if !s.TakePoke() || s.TakePoke() {
+		t.Fatal("TakePoke does not report one Poke once")
+	}
 	server.SetReadDeadline(time.Unix(1, 0))
 	if _, err := s.Read(make([]byte, 8)); !errors.Is(err, os.ErrDeadlineExceeded) {
 		t.Fatalf("Read past the deadline: %v, want os.ErrDeadlineExceeded", err)
