@@ -118,45 +118,38 @@ func TestReadyIdleTimeout(t *testing.T) {
 	inReadySet(t, b, 0)
 }
 
-// TestReadyHeadTimeout: a head begun after an answer and never finished
-// gets 408 after HeadTimeout.
-func TestReadyHeadTimeout(t *testing.T) {
+// TestReadyTimeouts: a head begun after an answer and never finished, and
+// a body after an answer that trickles below the minimum rate, get 408
+// from the timers that wake the wait.
+func TestReadyTimeouts(t *testing.T) {
 	useReadySet(t)
-	b := serveSync(t, bodyLen, ServerSettings{ParkIdleAfter: noPark, HeadTimeout: 300 * time.Millisecond})
-	c, r := answered(t, b)
-	io.WriteString(c, "GET / HTTP/1.1\r\nHo")
-	start := time.Now()
-	resp, err := http.ReadResponse(r, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != 408 {
-		t.Errorf("got %s, want 408", resp.Status)
-	}
-	if waited := time.Since(start); waited > 3*time.Second {
-		t.Errorf("answered after %v, want about 300ms", waited)
-	}
-}
-
-// TestReadySlowBody: the body rate is enforced for a body that follows an
-// answer.
-func TestReadySlowBody(t *testing.T) {
-	useReadySet(t)
-	b := serveSync(t, bodyLen, ServerSettings{ParkIdleAfter: noPark, MinRequestBodyRate: 1000, RequestBodyGrace: 200 * time.Millisecond})
-	c, r := answered(t, b)
-	io.WriteString(c, "POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n0123456789")
-	start := time.Now()
-	resp, err := http.ReadResponse(r, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != 408 {
-		t.Errorf("got %s, want 408", resp.Status)
-	}
-	if waited := time.Since(start); waited > 3*time.Second {
-		t.Errorf("the slow body was cut after %v", waited)
+	for _, tc := range []struct {
+		name string
+		s    ServerSettings
+		send string
+	}{
+		{"head", ServerSettings{HeadTimeout: 300 * time.Millisecond}, "GET / HTTP/1.1\r\nHo"},
+		{"body", ServerSettings{MinRequestBodyRate: 1000, RequestBodyGrace: 200 * time.Millisecond},
+			"POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n0123456789"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.s.ParkIdleAfter = noPark
+			b := serveSync(t, bodyLen, tc.s)
+			c, r := answered(t, b)
+			io.WriteString(c, tc.send)
+			start := time.Now()
+			resp, err := http.ReadResponse(r, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != 408 {
+				t.Errorf("got %s, want 408", resp.Status)
+			}
+			if waited := time.Since(start); waited > 3*time.Second {
+				t.Errorf("answered after %v, want well under a second", waited)
+			}
+		})
 	}
 }
 

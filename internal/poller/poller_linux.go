@@ -53,6 +53,18 @@ func New() (*Poller, error) {
 	return p, nil
 }
 
+// epollCtl applies op to the connection behind rc in the set epfd.
+func epollCtl(epfd, op int, rc syscall.RawConn, ev *syscall.EpollEvent) error {
+	var cerr error
+	err := rc.Control(func(fd uintptr) {
+		cerr = syscall.EpollCtl(epfd, op, int(fd), ev)
+	})
+	if err != nil {
+		return err
+	}
+	return cerr
+}
+
 func setID(ev *syscall.EpollEvent, id uint64) {
 	ev.Fd, ev.Pad = int32(uint32(id)), int32(uint32(id>>32))
 }
@@ -89,14 +101,7 @@ func (p *Poller) Park(c Conn, fn func()) (*Waiter, error) {
 	// at most once.
 	ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLRDHUP | syscall.EPOLLONESHOT}
 	setID(&ev, w.id)
-	var cerr error
-	err = rc.Control(func(fd uintptr) {
-		cerr = syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_ADD, int(fd), &ev)
-	})
-	if err == nil {
-		err = cerr
-	}
-	if err != nil {
+	if err := epollCtl(p.epfd, syscall.EPOLL_CTL_ADD, rc, &ev); err != nil {
 		return nil, err
 	}
 	p.waiting[w.id] = w
@@ -125,9 +130,7 @@ func (w *Waiter) Stop() bool {
 // unregisterLocked removes the connection from the epoll set (a no-op when
 // it has been closed meanwhile: closing removes it). Called with p.mu held.
 func (w *Waiter) unregisterLocked() {
-	w.rc.Control(func(fd uintptr) {
-		syscall.EpollCtl(w.p.epfd, syscall.EPOLL_CTL_DEL, int(fd), nil)
-	})
+	epollCtl(w.p.epfd, syscall.EPOLL_CTL_DEL, w.rc, nil)
 }
 
 // Len returns how many connections are parked.

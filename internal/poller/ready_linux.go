@@ -42,10 +42,10 @@ type Ready struct {
 
 // Sub is a connection in a Ready set.
 type Sub struct {
-	r    *Ready
-	rc   syscall.RawConn
-	slot uint32
-	gen  uint32
+	r     *Ready
+	rc    syscall.RawConn
+	slot  uint32
+	gen   uint32
 	mark  atomic.Bool   // readable since the last Take
 	poked atomic.Bool   // poked since the last TakePoke
 	wake  chan struct{} // one token: a mark or a Poke since the last wait
@@ -115,14 +115,7 @@ func (r *Ready) Add(c Conn) (*Sub, error) {
 	s.gen = r.gens[s.slot]
 	ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLRDHUP | epollET}
 	setID(&ev, uint64(s.slot)|uint64(s.gen)<<32)
-	var cerr error
-	err = rc.Control(func(fd uintptr) {
-		cerr = syscall.EpollCtl(r.epfd, syscall.EPOLL_CTL_ADD, int(fd), &ev)
-	})
-	if err == nil {
-		err = cerr
-	}
-	if err != nil {
+	if err := epollCtl(r.epfd, syscall.EPOLL_CTL_ADD, rc, &ev); err != nil {
 		r.free = append(r.free, s.slot)
 		return nil, err
 	}
@@ -143,9 +136,7 @@ func (s *Sub) Remove() {
 		return
 	}
 	if !r.closed {
-		s.rc.Control(func(fd uintptr) {
-			syscall.EpollCtl(r.epfd, syscall.EPOLL_CTL_DEL, int(fd), nil)
-		})
+		epollCtl(r.epfd, syscall.EPOLL_CTL_DEL, s.rc, nil)
 	}
 	r.slots[s.slot] = nil
 	r.free = append(r.free, s.slot)

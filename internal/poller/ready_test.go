@@ -23,6 +23,17 @@ func newReady(t *testing.T) *Ready {
 	return r
 }
 
+// add puts server in r, to be removed when the test ends.
+func add(t *testing.T, r *Ready, server net.Conn) *Sub {
+	t.Helper()
+	s, err := r.Add(server.(Conn))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Remove)
+	return s
+}
+
 // waitMark waits for a token and then expects the mark.
 func waitMark(t *testing.T, s *Sub) {
 	t.Helper()
@@ -50,11 +61,7 @@ func noMark(t *testing.T, s *Sub) {
 func TestReadyMarksNewBytes(t *testing.T) {
 	r := newReady(t)
 	server, client := pair(t)
-	s, err := r.Add(server.(Conn))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Remove()
+	s := add(t, r, server)
 	noMark(t, s)
 	buf := make([]byte, 16)
 	if _, err := s.Read(buf); err != ErrAgain {
@@ -82,22 +89,14 @@ func TestReadyMarksBytesAlreadyThere(t *testing.T) {
 	server, client := pair(t)
 	client.Write([]byte("early"))
 	time.Sleep(20 * time.Millisecond) // let them arrive
-	s, err := r.Add(server.(Conn))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Remove()
+	s := add(t, r, server)
 	waitMark(t, s)
 }
 
 func TestReadyMarksHangUp(t *testing.T) {
 	r := newReady(t)
 	server, client := pair(t)
-	s, err := r.Add(server.(Conn))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Remove()
+	s := add(t, r, server)
 	client.Close()
 	waitMark(t, s)
 	if n, err := s.Read(make([]byte, 8)); n != 0 || err != nil {
@@ -121,11 +120,7 @@ func TestReadyRemoveStopsMarks(t *testing.T) {
 	}
 	// The slot is reused by the next connection; that one is marked.
 	server2, client2 := pair(t)
-	s2, err := r.Add(server2.(Conn))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s2.Remove()
+	s2 := add(t, r, server2)
 	client2.Write([]byte("y"))
 	waitMark(t, s2)
 }
@@ -133,11 +128,7 @@ func TestReadyRemoveStopsMarks(t *testing.T) {
 func TestReadyPokeAndDeadline(t *testing.T) {
 	r := newReady(t)
 	server, _ := pair(t)
-	s, err := r.Add(server.(Conn))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Remove()
+	s := add(t, r, server)
 	s.Poke()
 	select {
 	case <-s.Wait():
