@@ -108,8 +108,8 @@ type connOpts struct {
 	// serves it again when it is readable.
 	park   bool
 	parked bool
-	// ready is the binding's readiness set, for plain TCP connections on
-	// Linux; nil: plain reads.
+	// ready is the binding's readiness set (plain TCP on Linux, when Go
+	// runs on one P: see ServerBinding.readyFor); nil: plain reads.
 	ready *poller.Ready
 	// Carried across parkings: when bytes last moved, and how many
 	// requests have been read.
