@@ -58,23 +58,30 @@ func dialPipe(t *testing.T, handler stream.Flow[*Request, *Response], s ServerSe
 // the client's end.
 func dialTCP(t *testing.T, handler stream.Flow[*Request, *Response], s ServerSettings) (net.Conn, <-chan error) {
 	t.Helper()
+	client, server := tcpPair(t)
+	done := serve(t, server, handler, s)
+	t.Cleanup(func() { client.Close() })
+	return client, done
+}
+
+// tcpPair returns both ends of a loopback TCP connection.
+func tcpPair(t *testing.T) (client, server net.Conn) {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	client, err := net.Dial("tcp", ln.Addr().String())
+	client, err = net.Dial("tcp", ln.Addr().String())
 	if err != nil {
 		t.Fatal(err)
 	}
-	server, err := ln.Accept()
+	server, err = ln.Accept()
 	if err != nil {
 		client.Close()
 		t.Fatal(err)
 	}
-	done := serve(t, server, handler, s)
-	t.Cleanup(func() { client.Close() })
-	return client, done
+	return client, server
 }
 
 // readResponse reads one response (head and Content-Length body) and
@@ -211,20 +218,7 @@ func TestServeConnClientCloses(t *testing.T) {
 func dialTLS(t *testing.T, handler stream.Flow[*Request, *Response], s ServerSettings) (net.Conn, <-chan error) {
 	t.Helper()
 	cert, pool := selfSigned(t)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	raw, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	server, err := ln.Accept()
-	if err != nil {
-		raw.Close()
-		t.Fatal(err)
-	}
+	raw, server := tcpPair(t)
 	client := tls.Client(raw, &tls.Config{RootCAs: pool, ServerName: "localhost"})
 	done := serve(t, tls.Server(server, &tls.Config{Certificates: []tls.Certificate{cert}}), handler, s)
 	t.Cleanup(func() { client.Close() })

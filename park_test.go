@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net/http"
 	"testing"
 	"time"
 
@@ -32,16 +31,7 @@ func waitStats(t *testing.T, b *ServerBinding, what string, ok func(Stats) bool)
 // readBody reads one response from r and returns its body.
 func readBody(t *testing.T, r *bufio.Reader) string {
 	t.Helper()
-	resp, err := http.ReadResponse(r, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(body)
+	return readRaw(t, r).Body
 }
 
 // TestParkIdleConnection: an idle keep-alive connection is parked, wakes

@@ -139,9 +139,7 @@ func serveConn(ctx context.Context, rwc io.ReadWriteCloser, handler stream.Flow[
 		cio.parkAfter = s.ParkIdleAfter
 	}
 	cio.dl, _ = rwc.(interface{ SetReadDeadline(time.Time) error })
-	if _, ok := rwc.(*net.TCPConn); ok {
-		cio.ready = o.ready
-	}
+	cio.ready = o.ready
 	hooks := &connHooks{ctx: cctx, info: infoOf(rwc), oob: cio, stats: o.stats, stop: cancel, seqBase: o.seq}
 	cio.hooks = hooks
 	if o.track != nil {
@@ -286,28 +284,6 @@ func (r *connReader) Pull() ([]byte, error) {
 	// About to wait for the client: flush what is ready for it first.
 	r.m.WillBlock()
 	answered := c.wrote.Swap(false)
-	if answered && c.ready == nil && !c.yielded {
-		// An answer has just left. Its client has hardly had time to send
-		// the next request, so a read now would most likely find nothing,
-		// costing a system call and a round through the poller. Let the
-		// other ready connections run first: by the time this one is back,
-		// its next request is often there. With nothing else to run this
-		// returns at once. (In a readiness set the reader waits for its
-		// mark instead: see read.)
-		//
-		// Only every other read yields. Go polls the network only when it
-		// has nothing else to run, so connections that kept finding their
-		// next request after a yield would keep the run queue full and
-		// leave the connections waiting in the poller unserved until the
-		// runtime's 10 ms fallback poll (measured: p99 from 1 ms to 6-16
-		// ms). Reading without a yield every other time sends each
-		// connection through the poller often enough to keep the queue
-		// draining.
-		runtime.Gosched()
-		c.yielded = true
-	} else {
-		c.yielded = false
-	}
 	// A request body the handler is reading must arrive at
 	// MinRequestBodyRate once RequestBodyGrace has passed, counting only the
 	// time spent waiting for it here.
@@ -329,6 +305,7 @@ func (r *connReader) Pull() ([]byte, error) {
 		}
 		c.setDeadline(start, allowance, inBody)
 		n, err := c.read(rbuf, answered)
+		answered = false // a read again after a deadline follows no answer
 		if inBody {
 			c.bodyWaited += time.Since(start)
 			c.bodyBytes += int64(n)
@@ -415,17 +392,37 @@ func (c *connIO) setDeadline(start time.Time, allowance time.Duration, inBody bo
 	}
 }
 
-// read reads into p. A connection in a readiness set reads plainly until
-// it has answered a request; from then on it is in the set and reads only
-// when the set has marked it readable, so that it does not make a read
-// that finds nothing (the next request has seldom arrived right after an
-// answer has left) and then wait in Go's poller: it waits for the mark
-// instead. The read deadline, nudges and the end of the run wake that wait
-// too (pokeReader).
+// read reads into p; answered tells that an answer has left since the
+// last read. Right after an answer the client has hardly had time to send
+// its next request, so a read at once would most likely find nothing,
+// costing a system call and a wait in Go's poller.
+//
+// A connection in a readiness set reads plainly until it has answered a
+// request; from then on it is in the set and reads only when the set has
+// marked it readable: it waits for the mark instead of the empty read. The
+// read deadline, nudges and the end of the run wake that wait too
+// (pokeReader).
+//
+// Other connections let the other ready connections run first, after
+// every other answer: by the time this one is back, its next request is
+// often there (with nothing else to run, the yield returns at once). Only
+// every other read yields. Go polls the network only when it has nothing
+// else to run, so connections that kept finding their next request after a
+// yield would keep the run queue full and leave the connections waiting in
+// the poller unserved until the runtime's 10 ms fallback poll (measured:
+// p99 from 1 ms to 6-16 ms). Reading without a yield every other time
+// sends each connection through the poller often enough to keep the queue
+// draining.
 func (c *connIO) read(p []byte, answered bool) (int, error) {
 	s := c.sub.Load()
 	if s == nil {
 		if c.ready == nil || !answered {
+			if answered && !c.yielded {
+				runtime.Gosched()
+				c.yielded = true
+			} else {
+				c.yielded = false
+			}
 			return c.rwc.Read(p)
 		}
 		var err error

@@ -170,10 +170,10 @@ load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 
 tmp=$(mktemp -d)
 SERVER_PID=
-STRACE_PID=
+COUNTER_PID=
 cleanup() {
 	# Stop only the processes this script started, by their PIDs.
-	if [ -n "$STRACE_PID" ]; then kill -INT "$STRACE_PID" 2>/dev/null || true; wait "$STRACE_PID" 2>/dev/null || true; fi
+	if [ -n "$COUNTER_PID" ]; then kill -INT "$COUNTER_PID" 2>/dev/null || true; wait "$COUNTER_PID" 2>/dev/null || true; fi
 	if [ -n "$SERVER_PID" ]; then kill -KILL "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; fi
 	rm -rf "$tmp"
 }
@@ -504,15 +504,15 @@ if only g; then
 			# shellcheck disable=SC2086
 			run_wrk 1 $args >/dev/null # warm-up: the server's threads exist before counting starts
 			"count_$TRACER" "$SERVER_PID" "$tmp/count.txt" 2>"$tmp/count.err" &
-			STRACE_PID=$!
+			COUNTER_PID=$!
 			sleep 1 # let the counter attach to every thread
 			# shellcheck disable=SC2086
 			run_wrk "$BENCH_TRACE_DUR" $args >"$tmp/wrk.txt"
-			kill -INT "$STRACE_PID" 2>/dev/null || true
-			for ((i = 0; i < 100; i++)); do kill -0 "$STRACE_PID" 2>/dev/null || break; sleep 0.1; done
-			kill -KILL "$STRACE_PID" 2>/dev/null || true
-			wait "$STRACE_PID" 2>/dev/null || true
-			STRACE_PID=
+			kill -INT "$COUNTER_PID" 2>/dev/null || true
+			for ((i = 0; i < 100; i++)); do kill -0 "$COUNTER_PID" 2>/dev/null || break; sleep 0.1; done
+			kill -KILL "$COUNTER_PID" 2>/dev/null || true
+			wait "$COUNTER_PID" 2>/dev/null || true
+			COUNTER_PID=
 			stop_server "$srv"
 			crash=$CRASH
 			{ echo "=== [g $mode $srv] $TRACER; wrk -t1 -d${BENCH_TRACE_DUR}s $args"; cat "$tmp/wrk.txt"; cat "$tmp/count.txt" "$tmp/count.err" 2>/dev/null; } >>"$RAW"

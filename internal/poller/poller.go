@@ -24,7 +24,12 @@ import (
 // ErrUnsupported is returned by New where parking is not implemented.
 var ErrUnsupported = errors.New("poller: parking connections is not supported on this system")
 
-// ErrClosed is returned by Park on a closed Poller.
+// ErrAgain is Sub.Read's answer when the connection had nothing to read
+// after all (the bytes it was marked for were read meanwhile).
+var ErrAgain = errors.New("poller: nothing to read")
+
+// ErrClosed is returned by Park on a closed Poller and by Add on a closed
+// Ready set.
 var ErrClosed = errors.New("poller: closed")
 
 // Conn is what a parked connection must offer: its raw file descriptor

@@ -2,8 +2,6 @@
 
 package poller
 
-import "errors"
-
 // Poller is not implemented on this system: New fails.
 type Poller struct{}
 
@@ -37,9 +35,6 @@ type Ready struct{}
 
 // Sub is a connection in a Ready set.
 type Sub struct{}
-
-// ErrAgain is Sub.Read's answer when there is nothing to read.
-var ErrAgain = errors.New("poller: nothing to read")
 
 // NewReady returns ErrUnsupported.
 func NewReady() (*Ready, error) { return nil, ErrUnsupported }

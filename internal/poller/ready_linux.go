@@ -3,7 +3,6 @@
 package poller
 
 import (
-	"errors"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -60,10 +59,6 @@ type Sub struct {
 // epollET is syscall.EPOLLET as the uint32 of EpollEvent.Events (the
 // constant is negative).
 const epollET = 1 << 31
-
-// ErrAgain is Sub.Read's answer when the connection had nothing to read
-// after all (the bytes it was marked for were read meanwhile).
-var ErrAgain = errors.New("poller: nothing to read")
 
 // NewReady returns an empty set. Its goroutine starts with the first Add
 // and ends with Close.
@@ -132,12 +127,10 @@ func (s *Sub) Remove() {
 	r := s.r
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.slots == nil || int(s.slot) >= len(r.slots) || r.slots[s.slot] != s {
-		return
+	if int(s.slot) >= len(r.slots) || r.slots[s.slot] != s {
+		return // removed already, or the set is closed (and empty)
 	}
-	if !r.closed {
-		epollCtl(r.epfd, syscall.EPOLL_CTL_DEL, s.rc, nil)
-	}
+	epollCtl(r.epfd, syscall.EPOLL_CTL_DEL, s.rc, nil)
 	r.slots[s.slot] = nil
 	r.free = append(r.free, s.slot)
 }
