@@ -64,7 +64,7 @@ func ServerLayer(s ServerSettings) bidi.Flow[*Response, []byte, []byte, *Request
 		})
 		bottom := stream.NewFlow(func(m *stream.Materializer, up stream.Puller[[]byte]) stream.Puller[*Request] {
 			c.bind(m)
-			c.up = up
+			c.up, c.inM = up, m
 			return &inbound{c: c, m: m}
 		})
 		return top, bottom
@@ -123,6 +123,7 @@ type conn struct {
 	inErr      error // the failure the inbound side ended with, if any
 	outWaiting bool  // outbound is pulling the handler flow
 	outM       *stream.Materializer
+	inM        *stream.Materializer // the inbound stage's island, set when the layer is built
 	out        *outbound
 	headAt     atomic.Int64 // when the head being received began, unix nanoseconds; 0: none
 	timer      *time.Timer
@@ -314,6 +315,13 @@ type oobWriter interface {
 	// abort writes p, closes the connection for writing and ends the run:
 	// nothing is written after p.
 	abort(p []byte)
+	// bound says that the layer is about to call code that may block
+	// without telling the stream (a handler, a response body source): what
+	// is buffered must leave within MaxFlushDelay whatever that code does.
+	bound()
+	// flushIdle writes what is buffered now: the layer knows that the
+	// connection's goroutine has nothing else to add before it waits.
+	flushIdle()
 }
 
 // headDeadline returns when the request head being received must be

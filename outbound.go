@@ -179,6 +179,7 @@ func (o *outbound) next() (*exchange, *Response, bool, error) {
 		c.outWaiting, c.outM = true, o.m
 		c.mu.Unlock()
 
+		o.beforeHandler()
 		resp, err := o.up.Pull()
 
 		c.mu.Lock()
@@ -203,6 +204,35 @@ func (o *outbound) next() (*exchange, *Response, bool, error) {
 				return nil, nil, false, perr
 			}
 		}
+	}
+}
+
+// beforeHandler applies the flush rule before the handler flow is pulled.
+// A flow fused with the layer (same island) with no input left to parse can
+// only go on by reading the connection, so what is buffered is written now:
+// it is the write the read would cause anyway. Otherwise the flow may work
+// (or block) for a while before it says so: the writer bounds the wait.
+func (o *outbound) beforeHandler() {
+	c := o.c
+	if c.oob == nil {
+		return
+	}
+	if o.m == c.inM && c.inMu.TryLock() {
+		idle := len(c.input()) == 0 && c.body == nil
+		c.inMu.Unlock()
+		if idle {
+			c.oob.flushIdle()
+			return
+		}
+	}
+	c.oob.bound()
+}
+
+// beforeBody applies the flush rule before a response body source is
+// materialized or pulled: user code that may block without saying so.
+func (o *outbound) beforeBody() {
+	if o.c.oob != nil {
+		o.c.oob.bound()
 	}
 }
 
@@ -305,6 +335,7 @@ func (o *outbound) render(x *exchange, resp *Response, force bool) ([]byte, erro
 	o.buf = buf
 	o.closeAfter = info.Close
 	o.cur, o.framing, o.remaining, o.declared, o.lastSent = x, info.Framing, info.ContentLength, info.ContentLength, false
+	o.beforeBody()
 	if ch, ok := resp.Entity.(*entity.Chunked); ok && info.Framing == httpcore.FramingChunked {
 		o.chunks, _ = stream.Materialize(o.m, ch.Chunks)
 	} else {
@@ -336,6 +367,7 @@ func (o *outbound) warnHeader(name string) {
 
 // streamBody emits the next piece of the current response's body.
 func (o *outbound) streamBody() ([]byte, error) {
+	o.beforeBody()
 	if o.chunks != nil {
 		for {
 			p, err := o.chunks.Pull()

@@ -73,10 +73,6 @@ func (c *connIO) releaseReadBuffer() {
 	}
 }
 
-// flushThreshold is how much response data is buffered before a write even
-// when the connection is not about to wait.
-const flushThreshold = 64 << 10
-
 // ServeConn serves HTTP/1.1 on rwc (a net.Conn, a *tls.Conn, one end of a
 // net.Pipe, ...) with handler until the connection is done: the client
 // closed it, a response closed it, it was idle for IdleTimeout, ctx was
@@ -130,6 +126,9 @@ func serveConn(ctx context.Context, rwc io.ReadWriteCloser, handler stream.Flow[
 	cctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	cio := &connIO{rwc: rwc, s: s, cancel: cancel, stats: o.stats}
+	cio.out = writer{w: rwc, s: s, stats: o.stats, lastIO: &cio.lastIO, wrote: &cio.wrote,
+		failed: func(err error) { cancel(err) }}
+	cio.out.wd, _ = rwc.(interface{ SetWriteDeadline(time.Time) error })
 	if o.lastIO.IsZero() {
 		cio.touch()
 	} else {
@@ -202,6 +201,7 @@ var (
 	errDrained     = errors.New("streamhttp: connection closed by the server's termination")
 	errIdle        = errors.New("streamhttp: idle timeout")
 	errAborted     = errors.New("streamhttp: connection closed after a timeout response")
+	errHalted      = errors.New("streamhttp: connection closed by the server: no more is written")
 )
 
 // connIO is the byte side of a served connection: a source of input chunks
@@ -226,11 +226,10 @@ type connIO struct {
 	sub     atomic.Pointer[poller.Sub]
 	dlTimer *time.Timer
 
-	mu      sync.Mutex // guards the fields below it but the reader's
-	wbuf    []byte
-	wclosed bool // nothing more is written: abort has written its last
-	closed  bool
-	werr    error
+	out writer // the output: see writer
+
+	mu     sync.Mutex // guards the fields below it but the reader's
+	closed bool
 
 	// Owned by the reader.
 	rbuf       *[]byte // from readBuffers; returned when the run ends
@@ -603,7 +602,7 @@ func (c *connIO) sink() stream.Sink[[]byte, stream.NotUsed] {
 				// with this one rather than one write each.
 				runtime.Gosched()
 			}
-			c.flush()
+			c.out.flush()
 		})
 		for {
 			pe, err := c.pump(up)
@@ -612,15 +611,15 @@ func (c *connIO) sink() stream.Sink[[]byte, stream.NotUsed] {
 			}
 			if l := c.hooks.layer.Load(); l == nil || !l.handlerPanicked(pe) {
 				up.Cancel(pe)
-				c.flush()
+				c.out.flush()
 				return stream.NotUsed{}, pe
 			}
 		}
 	})
 }
 
-// pump moves the layer's output to the write buffer until the output ends,
-// and returns how it ended, or the panic that unwound to it.
+// pump moves the layer's output to the writer until the output ends, and
+// returns how it ended, or the panic that unwound to it.
 func (c *connIO) pump(up stream.Puller[[]byte]) (pe *stream.PanicError, err error) {
 	defer func() {
 		if v := recover(); v != nil {
@@ -630,70 +629,32 @@ func (c *connIO) pump(up stream.Puller[[]byte]) (pe *stream.PanicError, err erro
 	for {
 		p, err := up.Pull()
 		if err == stream.EOS {
-			return nil, c.flush()
+			return nil, c.out.flush()
 		}
 		if err != nil {
-			c.flush()
+			c.out.flush()
 			return nil, err
 		}
-		c.mu.Lock()
-		c.wbuf = append(c.wbuf, p...)
-		full := len(c.wbuf) >= flushThreshold
-		c.mu.Unlock()
-		if full {
-			if err := c.flush(); err != nil {
-				up.Cancel(err)
-				return nil, err
-			}
+		if err := c.out.add(p); err != nil {
+			up.Cancel(err)
+			return nil, err
 		}
 	}
-}
-
-// flush writes the buffered output.
-func (c *connIO) flush() error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.writeLocked(nil)
-}
-
-func (c *connIO) writeLocked(extra []byte) error {
-	if c.werr != nil || c.wclosed {
-		return c.werr
-	}
-	if len(extra) > 0 {
-		c.wbuf = append(c.wbuf, extra...)
-	}
-	if len(c.wbuf) == 0 {
-		return nil
-	}
-	n, err := c.rwc.Write(c.wbuf)
-	if c.stats != nil {
-		c.stats.bytesOut.Add(int64(n))
-	}
-	c.wbuf = c.wbuf[:0]
-	c.wrote.Store(true)
-	c.touch()
-	if err != nil {
-		c.werr = err
-	}
-	return err
 }
 
 // writeOOB writes p after whatever is buffered, now.
-func (c *connIO) writeOOB(p []byte) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.writeLocked(p)
-}
+func (c *connIO) writeOOB(p []byte) error { return c.out.writeNow(p) }
+
+// bound and flushIdle are the layer's ways to apply the flush rule (see
+// writer).
+func (c *connIO) bound()     { c.out.bound() }
+func (c *connIO) flushIdle() { c.out.flush() }
 
 // abort writes p, closes the connection for writing so that the client
 // sees the end after p, and ends the run (which cancels the requests'
 // context). The linger and the close follow when ServeConn returns.
 func (c *connIO) abort(p []byte) {
-	c.mu.Lock()
-	c.writeLocked(p)
-	c.wclosed = true
-	c.mu.Unlock()
+	c.out.last(p)
 	// Cancel first: a read that fails because of the close below then
 	// reports the end of the run, not an error.
 	c.cancel(errAborted)
@@ -726,11 +687,8 @@ func (c *connIO) close(ctx context.Context) {
 		return
 	}
 	c.closed = true
-	c.writeLocked(nil)
-	halfClosed := c.wclosed // by abort
-	c.wclosed = true
-	werr := c.werr
 	c.mu.Unlock()
+	halfClosed, werr := c.out.last(nil) // halfClosed: by abort
 	// The reader's wake-up must not move the deadline under the linger.
 	c.quiesceReader()
 	linger := c.s.LingerTimeout

@@ -37,6 +37,19 @@ type ServerSettings struct {
 	// the connection. Request.SetTimeout overrides it per request.
 	// Default 20 s.
 	RequestTimeout time.Duration
+	// WriteTimeout bounds each write to the connection (at most 32 KiB:
+	// larger responses are written in pieces, so this is also a minimum
+	// send rate of 32 KiB per WriteTimeout). A client that does not read
+	// fails its connection once a write has waited this long, so it holds
+	// neither the connection nor its memory. Enforced on connections with
+	// write deadlines (net.Conn); it holds to within a second. Default 30 s.
+	WriteTimeout time.Duration
+	// MaxFlushDelay is the longest a response byte the server has rendered
+	// waits before it is written, whatever the handler or a response body
+	// source does (blocks, sleeps, or never tells the stream it waits).
+	// Within it, pipelined responses to a fast handler are collected and
+	// leave in one write. Default 1 ms.
+	MaxFlushDelay time.Duration
 	// LingerTimeout bounds how long a closing connection keeps reading (and
 	// discarding) input after its last response, so that the client reads
 	// that response before it sees a reset. Default 1 min.
@@ -125,6 +138,8 @@ const (
 	DefaultRequestTimeout  = 20 * time.Second
 	DefaultHeadTimeout     = 10 * time.Second
 	DefaultLingerTimeout   = time.Minute
+	DefaultWriteTimeout    = 30 * time.Second
+	DefaultMaxFlushDelay   = time.Millisecond
 	DefaultPipeliningLimit = 1
 	MaxPipeliningLimit     = 1024
 	DefaultMaxDrainBytes   = 64 << 10
@@ -158,6 +173,8 @@ func (s ServerSettings) resolved() ServerSettings {
 		s.MaxConnections = DefaultMaxConnections
 	}
 	s.LingerTimeout = dur(s.LingerTimeout, DefaultLingerTimeout)
+	s.WriteTimeout = dur(s.WriteTimeout, DefaultWriteTimeout)
+	s.MaxFlushDelay = dur(s.MaxFlushDelay, DefaultMaxFlushDelay)
 	s.RequestBodyGrace = dur(s.RequestBodyGrace, DefaultRequestBodyGrace)
 	s.TLSHandshakeTimeout = dur(s.TLSHandshakeTimeout, DefaultTLSHandshakeTimeout)
 	s.ShutdownTimeout = dur(s.ShutdownTimeout, DefaultShutdownTimeout)
