@@ -229,11 +229,17 @@ func (o *outbound) beforeHandler() {
 }
 
 // beforeBody applies the flush rule before a response body source is
-// materialized or pulled: user code that may block without saying so.
-func (o *outbound) beforeBody() {
+// pulled: user code that may block without saying so. Once the run is
+// cancelled (the client went away, the server is closing) nothing more is
+// pulled from the source.
+func (o *outbound) beforeBody() error {
+	if o.m.Stopped() {
+		return o.m.Cause()
+	}
 	if o.c.oob != nil {
 		o.c.oob.bound()
 	}
+	return nil
 }
 
 // oldestUnanswered returns the oldest exchange the handler still owes a
@@ -335,7 +341,9 @@ func (o *outbound) render(x *exchange, resp *Response, force bool) ([]byte, erro
 	o.buf = buf
 	o.closeAfter = info.Close
 	o.cur, o.framing, o.remaining, o.declared, o.lastSent = x, info.Framing, info.ContentLength, info.ContentLength, false
-	o.beforeBody()
+	if err := o.beforeBody(); err != nil {
+		return nil, err
+	}
 	if ch, ok := resp.Entity.(*entity.Chunked); ok && info.Framing == httpcore.FramingChunked {
 		o.chunks, _ = stream.Materialize(o.m, ch.Chunks)
 	} else {
@@ -367,7 +375,9 @@ func (o *outbound) warnHeader(name string) {
 
 // streamBody emits the next piece of the current response's body.
 func (o *outbound) streamBody() ([]byte, error) {
-	o.beforeBody()
+	if err := o.beforeBody(); err != nil {
+		return nil, err
+	}
 	if o.chunks != nil {
 		for {
 			p, err := o.chunks.Pull()

@@ -145,6 +145,9 @@ func serveConn(ctx context.Context, rwc io.ReadWriteCloser, handler stream.Flow[
 		o.track(cio)
 		defer o.track(nil)
 	}
+	// The server closing at once (ServerBinding.Close, the hard deadline of
+	// Terminate) ends a write that blocks, too.
+	defer context.AfterFunc(ctx, cio.out.halt)()
 	runCtx := context.WithValue(cctx, connKey{}, hooks)
 	hooks.ctx = runCtx // requests' contexts lead back to their connection
 	flow := bidi.JoinLeft(handler, ServerLayer(*s))
@@ -180,9 +183,17 @@ func (c *connIO) drain() {
 // expire is a terminating server's hard deadline: the requests still
 // unanswered get 503 when it can be written, and the connection ends.
 func (c *connIO) expire() {
+	if !c.out.mu.TryLock() {
+		// A write is under way, most likely blocked by a client that does
+		// not read: nothing more can be written after it.
+		c.out.halt()
+	} else {
+		c.out.mu.Unlock()
+	}
 	if l := c.hooks.layer.Load(); l != nil {
 		l.expire()
 	}
+	c.out.halt()
 	c.cancel(errDrained)
 }
 

@@ -31,7 +31,8 @@ import (
 // size of the response.
 //
 // Deadline: each write must complete within WriteTimeout (the deadline is
-// moved at most about once a second, so it holds to within a second); a
+// moved at most about once a second, so it holds to within a second, or
+// a quarter of a shorter timeout); a
 // write that does not fails the connection. halt ends a write that blocks,
 // for a server that is closing.
 //
@@ -134,10 +135,11 @@ func (w *writer) flushLocked() error {
 func (w *writer) writeLocked(p []byte) error {
 	now := time.Now().UnixNano()
 	if w.wd != nil && w.s.WriteTimeout > 0 {
-		// Move the deadline only when it has come within a second of its
-		// due: a timer operation per write would cost more than the write's
-		// bookkeeping.
-		if d := now + int64(w.s.WriteTimeout); d-w.deadline > int64(time.Second) {
+		// Move the deadline only when it has come noticeably closer (a
+		// second, or a quarter of the timeout): a timer operation per write
+		// would cost more than the write's bookkeeping.
+		slack := min(int64(time.Second), int64(w.s.WriteTimeout/4))
+		if d := now + int64(w.s.WriteTimeout); d-w.deadline > slack {
 			w.deadline = d
 			w.wd.SetWriteDeadline(time.Unix(0, d))
 		}
