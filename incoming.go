@@ -20,6 +20,9 @@ type IncomingConnection struct {
 	done    chan struct{}
 	err     error
 	release func() // called when the connection has ended, if set
+	// pipelining is the connection's PipeliningLimit when its handler
+	// raised it (HandleWithAsyncHandler); 0: the binding's.
+	pipelining int
 
 	// Guarded by b.mu.
 	handled bool
@@ -100,7 +103,7 @@ func (c *IncomingConnection) serve(handler stream.Flow[*Request, *Response], par
 	b := c.b
 	ready := b.readyFor(c.conn)
 	for {
-		o := connOpts{stats: b.stats, track: c.track, park: park, seq: seq, lastIO: lastIO, ready: ready}
+		o := connOpts{stats: b.stats, track: c.track, park: park, seq: seq, lastIO: lastIO, ready: ready, pipelining: c.pipelining}
 		err := serveConn(b.ctx, c.conn, handler, b.s, &o)
 		if !o.parked {
 			c.end(err)
@@ -271,9 +274,14 @@ func (c *IncomingConnection) HandleWithSyncHandler(f func(*Request) *Response) {
 // HandleWithAsyncHandler serves the connection with a function that may
 // run for up to parallelism requests of the connection at once (0 means the
 // binding's PipeliningLimit); responses are written in request order.
-// An error from f is answered with 500 and closes the connection.
+// A parallelism above the PipeliningLimit raises the connection's limit to
+// it when ServerSettings.PipeliningLimit was left at its default; a limit
+// that was set bounds the parallelism instead. An error from f is answered
+// with 500 and closes the connection.
 func (c *IncomingConnection) HandleWithAsyncHandler(f func(context.Context, *Request) (*Response, error), parallelism int) {
-	c.handle(AsyncHandler(f, parallelism, c.b.s.PipeliningLimit), true)
+	limit := c.b.s.pipeliningFor(parallelism)
+	c.pipelining = limit
+	c.handle(AsyncHandler(f, parallelism, limit), true)
 }
 
 // AsyncHandler is the flow of HandleWithAsyncHandler: f runs for up to
@@ -405,10 +413,16 @@ func BindAndHandleSync(ctx context.Context, addr string, f func(*Request) *Respo
 
 // BindAndHandleAsync is [BindAndHandle] with a function that runs for up to
 // parallelism requests of each connection at once (0 means the
-// PipeliningLimit); responses are written in request order.
+// PipeliningLimit); responses are written in request order. A parallelism
+// above the PipeliningLimit raises the limit to it when
+// ServerSettings.PipeliningLimit was left at its default (a limit that was
+// set bounds the parallelism instead).
 func BindAndHandleAsync(ctx context.Context, addr string, f func(context.Context, *Request) (*Response, error), parallelism int, s ServerSettings) (*ServerBinding, error) {
-	limit := s.resolved().PipeliningLimit
-	return bindAndHandle(ctx, addr, AsyncHandler(f, parallelism, limit), true, s)
+	rs := s.resolved()
+	if s.PipeliningLimit == 0 {
+		s.PipeliningLimit = rs.pipeliningFor(parallelism)
+	}
+	return bindAndHandle(ctx, addr, AsyncHandler(f, parallelism, s.PipeliningLimit), true, s)
 }
 
 func handleAll(ctx context.Context, src stream.SourceMat[*IncomingConnection, *ServerBinding], s *ServerSettings, handle func(*IncomingConnection)) (*ServerBinding, error) {

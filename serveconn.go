@@ -111,6 +111,9 @@ type connOpts struct {
 	// requests have been read.
 	lastIO time.Time
 	seq    uint64
+	// pipelining, when not 0, is the connection's PipeliningLimit in place
+	// of the settings' (see ServerSettings.pipeliningFor).
+	pipelining int
 }
 
 func serveConn(ctx context.Context, rwc io.ReadWriteCloser, handler stream.Flow[*Request, *Response], s *ServerSettings, o *connOpts) error {
@@ -148,6 +151,11 @@ func serveConn(ctx context.Context, rwc io.ReadWriteCloser, handler stream.Flow[
 	// The server closing at once (ServerBinding.Close, the hard deadline of
 	// Terminate) ends a write that blocks, too.
 	defer context.AfterFunc(ctx, cio.out.halt)()
+	if o.pipelining != 0 && o.pipelining != s.PipeliningLimit {
+		ls := *s
+		ls.PipeliningLimit = o.pipelining
+		s = &ls
+	}
 	runCtx := context.WithValue(cctx, connKey{}, hooks)
 	hooks.ctx = runCtx // requests' contexts lead back to their connection
 	flow := bidi.JoinLeft(handler, ServerLayer(*s))

@@ -56,7 +56,10 @@ type ServerSettings struct {
 	LingerTimeout time.Duration
 	// PipeliningLimit is how many requests may be inside the handler at
 	// once; further requests are not read from the connection. Default 1,
-	// at most 1024.
+	// at most 1024. Left at zero, a handler function with a parallelism of
+	// N (HandleWithAsyncHandler, BindAndHandleAsync) raises it to N, so
+	// that the parallelism is what it says; a value set here is kept, and
+	// bounds the parallelism.
 	PipeliningLimit int
 	// MaxDrainBytes is how much of a request body the handler never read the
 	// server reads and discards after the response to keep the connection
@@ -130,6 +133,9 @@ type ServerSettings struct {
 	// Logger receives connection errors and handler panics; nil means
 	// slog.Default().
 	Logger *slog.Logger
+
+	// pipeliningDefault: PipeliningLimit was left at zero (set by resolved).
+	pipeliningDefault bool
 }
 
 // Defaults of ServerSettings.
@@ -152,6 +158,16 @@ const (
 	DefaultShutdownTimeout     = 30 * time.Second
 	DefaultParkIdleAfter       = 10 * time.Millisecond
 )
+
+// pipeliningFor returns the pipelining limit of a connection served by a
+// handler function of the given parallelism: PipeliningLimit, raised to
+// the parallelism when the user left it at its default.
+func (s *ServerSettings) pipeliningFor(parallelism int) int {
+	if s.pipeliningDefault && parallelism > s.PipeliningLimit {
+		return min(parallelism, MaxPipeliningLimit)
+	}
+	return s.PipeliningLimit
+}
 
 // resolved returns s with every default applied; negative durations become
 // 0, which means "none" from here on.
@@ -192,6 +208,7 @@ func (s ServerSettings) resolved() ServerSettings {
 	switch {
 	case s.PipeliningLimit <= 0:
 		s.PipeliningLimit = DefaultPipeliningLimit
+		s.pipeliningDefault = true
 	case s.PipeliningLimit > MaxPipeliningLimit:
 		s.PipeliningLimit = MaxPipeliningLimit
 	}
