@@ -110,7 +110,7 @@ func (b *body) tooSlow() {
 		p = c.answerLate(b.x, httpcore.Text(httpcore.StatusRequestTimeout, "Request Timeout: the request body arrived too slowly\n"))
 	}
 	c.mu.Unlock()
-	c.warn("streamhttp: request body too slow", "seq", b.x.seq)
+	c.debug("streamhttp: request body too slow", "seq", b.x.seq)
 	if p != nil {
 		c.oob.abort(p)
 	}

@@ -437,11 +437,6 @@ func errorResponse(e *httpcore.ParseError) *Response {
 	return httpcore.Text(e.Status, e.Status.Reason()+": "+e.Reason+"\n")
 }
 
-// warn logs at warning level with the connection's attributes.
-func (c *conn) warn(msg string, args ...any) {
-	c.s.Logger.Warn(msg, append(c.info.attrs(), args...)...)
-}
-
 func (c *conn) protocolError(format string, args ...any) error {
 	return &ProtocolError{Reason: fmt.Sprintf(format, args...)}
 }

@@ -3,7 +3,6 @@ package streamhttp
 import (
 	"errors"
 	"fmt"
-	"log/slog"
 	"time"
 
 	"github.com/streamhttp/streamhttp/entity"
@@ -114,7 +113,7 @@ func (o *outbound) end(err error) {
 		errors.As(err, new(*ProtocolError)), o.m.Stopped():
 		// An orderly end, or a failure that the run reports.
 	default:
-		c.warn("streamhttp: connection failed", "err", err)
+		c.logEnd(err)
 	}
 }
 
@@ -587,18 +586,6 @@ func (o *outbound) handlerFailed(err error) error {
 	return nil
 }
 
-// logHandlerFailure logs the failure of the handler of request seq: a
-// panic with its stack.
-func logHandlerFailure(logger *slog.Logger, info connInfo, seq uint64, err error) {
-	attrs := append(info.attrs(), "seq", seq)
-	var pe *stream.PanicError
-	if errors.As(err, &pe) {
-		logger.Error("streamhttp: handler panicked", append(attrs, "panic", pe.Value, "stack", string(pe.Stack))...)
-	} else {
-		logger.Error("streamhttp: handler failed", append(attrs, "err", err)...)
-	}
-}
-
 // failureResponse is the answer to a request whose handler failed with err.
 func failureResponse(err error) *Response {
 	var sle *entity.SizeLimitError
@@ -658,7 +645,7 @@ func (c *conn) sendContinue(x *exchange) {
 	c.mu.Unlock()
 	if direct {
 		if err := c.oob.writeOOB([]byte(continueLine)); err != nil {
-			c.warn("streamhttp: writing 100 Continue failed", "err", err)
+			c.debug("streamhttp: writing 100 Continue failed", "err", err)
 		}
 	}
 }
@@ -756,7 +743,7 @@ func (c *conn) timeoutResponse(req *Request) (resp *Response) {
 			defer func() {
 				if v := recover(); v != nil {
 					pe := stream.NewPanicError(v)
-					c.s.Logger.Error("streamhttp: TimeoutResponse panicked", append(c.info.attrs(), "panic", pe.Value, "stack", string(pe.Stack))...)
+					c.s.Logger.Error("streamhttp: TimeoutResponse panicked", append(c.info.attrs(), "panic", pe.Value, "stack", stackValue(pe.Stack))...)
 					resp = nil
 				}
 			}()

@@ -221,6 +221,7 @@ var (
 	errIdle        = errors.New("streamhttp: idle timeout")
 	errAborted     = errors.New("streamhttp: connection closed after a timeout response")
 	errHalted      = errors.New("streamhttp: connection closed by the server: no more is written")
+	errPeerGone    = errors.New("streamhttp: the client closed or reset the connection")
 )
 
 // connIO is the byte side of a served connection: a source of input chunks
