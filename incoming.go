@@ -103,7 +103,7 @@ func (c *IncomingConnection) serve(handler stream.Flow[*Request, *Response], par
 	b := c.b
 	ready := b.readyFor(c.conn)
 	for {
-		o := connOpts{stats: b.stats, track: c.track, park: park, seq: seq, lastIO: lastIO, ready: ready, pipelining: c.pipelining}
+		o := connOpts{stats: b.stats, track: c.track, park: park, seq: seq, lastIO: lastIO, ready: ready, pipelining: c.pipelining, lingering: c.releaseSlot}
 		err := serveConn(b.ctx, c.conn, handler, b.s, &o)
 		if !o.parked {
 			c.end(err)
@@ -127,10 +127,17 @@ func (c *IncomingConnection) serve(handler stream.Flow[*Request, *Response], par
 func (c *IncomingConnection) end(err error) {
 	c.err = err
 	c.b.release(c, true)
-	if c.release != nil {
-		c.release()
-	}
+	c.releaseSlot()
 	close(c.done)
+}
+
+// releaseSlot gives the connection's MaxConnections slot back, once: when
+// it begins to linger, or when it ends. Called by the serving goroutine.
+func (c *IncomingConnection) releaseSlot() {
+	if f := c.release; f != nil {
+		c.release = nil
+		f()
+	}
 }
 
 type parkResult int

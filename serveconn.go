@@ -114,6 +114,9 @@ type connOpts struct {
 	// pipelining, when not 0, is the connection's PipeliningLimit in place
 	// of the settings' (see ServerSettings.pipeliningFor).
 	pipelining int
+	// lingering, if set, is called when the connection begins to linger
+	// before it closes: it serves no more.
+	lingering func()
 }
 
 func serveConn(ctx context.Context, rwc io.ReadWriteCloser, handler stream.Flow[*Request, *Response], s *ServerSettings, o *connOpts) error {
@@ -128,7 +131,7 @@ func serveConn(ctx context.Context, rwc io.ReadWriteCloser, handler stream.Flow[
 	}
 	cctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	cio := &connIO{rwc: rwc, s: s, cancel: cancel, stats: o.stats}
+	cio := &connIO{rwc: rwc, s: s, cancel: cancel, stats: o.stats, lingering: o.lingering}
 	cio.out = writer{w: rwc, s: s, stats: o.stats, lastIO: &cio.lastIO, wrote: &cio.wrote,
 		failed: func(err error) { cancel(err) }}
 	cio.out.wd, _ = rwc.(interface{ SetWriteDeadline(time.Time) error })
@@ -233,6 +236,8 @@ type connIO struct {
 	cancel context.CancelCauseFunc // ends the run
 	hooks  *connHooks
 	stats  *serverStats // nil outside a binding
+	// lingering is connOpts.lingering.
+	lingering func()
 	lastIO atomic.Int64 // when bytes last moved either way, unix nanoseconds
 	wrote  atomic.Bool  // a write happened since the reader last looked
 	// parkAfter is ParkIdleAfter when the connection may be parked, else 0;
@@ -716,14 +721,19 @@ func (c *connIO) close(ctx context.Context) {
 		linger = min(linger, drainLinger)
 	}
 	if werr == nil && c.dl != nil && linger > 0 && ctx.Err() == nil && (halfClosed || c.closeWrite()) {
+		if c.lingering != nil {
+			c.lingering() // no longer counts against MaxConnections
+		}
 		c.dl.SetReadDeadline(time.Now().Add(linger))
 		stop := context.AfterFunc(ctx, func() { c.dl.SetReadDeadline(time.Unix(1, 0)) })
 		defer stop()
-		var discard [512]byte
-		for {
-			if _, err := c.rwc.Read(discard[:]); err != nil {
+		var discard [2048]byte
+		for read := int64(0); read <= c.s.MaxLingerBytes; {
+			n, err := c.rwc.Read(discard[:])
+			if err != nil {
 				break
 			}
+			read += int64(n)
 		}
 	}
 	c.rwc.Close()

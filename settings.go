@@ -52,8 +52,14 @@ type ServerSettings struct {
 	MaxFlushDelay time.Duration
 	// LingerTimeout bounds how long a closing connection keeps reading (and
 	// discarding) input after its last response, so that the client reads
-	// that response before it sees a reset. Default 1 min.
+	// that response before it sees a reset: the time a client needs to read
+	// what was sent last, not to finish an upload. Default 2 s. A lingering
+	// connection no longer counts against MaxConnections.
 	LingerTimeout time.Duration
+	// MaxLingerBytes bounds how much input a lingering connection reads
+	// and discards (a client still sending a large body the server has
+	// refused, say) before it closes anyway. Default 4 MiB.
+	MaxLingerBytes int64
 	// PipeliningLimit is how many requests may be inside the handler at
 	// once; further requests are not read from the connection. Default 1,
 	// at most 1024. Left at zero, a handler function with a parallelism of
@@ -143,7 +149,8 @@ const (
 	DefaultIdleTimeout     = 60 * time.Second
 	DefaultRequestTimeout  = 20 * time.Second
 	DefaultHeadTimeout     = 10 * time.Second
-	DefaultLingerTimeout   = time.Minute
+	DefaultLingerTimeout   = 2 * time.Second
+	DefaultMaxLingerBytes  = 4 << 20
 	DefaultWriteTimeout    = 30 * time.Second
 	DefaultMaxFlushDelay   = time.Millisecond
 	DefaultPipeliningLimit = 1
@@ -211,6 +218,9 @@ func (s ServerSettings) resolved() ServerSettings {
 		s.pipeliningDefault = true
 	case s.PipeliningLimit > MaxPipeliningLimit:
 		s.PipeliningLimit = MaxPipeliningLimit
+	}
+	if s.MaxLingerBytes <= 0 {
+		s.MaxLingerBytes = DefaultMaxLingerBytes
 	}
 	if s.MaxDrainBytes <= 0 {
 		s.MaxDrainBytes = DefaultMaxDrainBytes
