@@ -238,8 +238,8 @@ type connIO struct {
 	stats  *serverStats // nil outside a binding
 	// lingering is connOpts.lingering.
 	lingering func()
-	lastIO atomic.Int64 // when bytes last moved either way, unix nanoseconds
-	wrote  atomic.Bool  // a write happened since the reader last looked
+	lastIO    atomic.Int64 // when bytes last moved either way, unix nanoseconds
+	wrote     atomic.Bool  // a write happened since the reader last looked
 	// parkAfter is ParkIdleAfter when the connection may be parked, else 0;
 	// parked is set by the reader when it ends the input to park.
 	parkAfter time.Duration
