@@ -107,7 +107,7 @@ func (b *body) tooSlow() {
 	c.mu.Lock()
 	var p []byte
 	if b.x.resp == nil && b.x.made == nil {
-		p = c.answerLate(b.x, httpcore.Text(httpcore.StatusRequestTimeout, "Request Timeout: the request body arrived too slowly\n"))
+		p = c.answerLate(b.x, bodyTooSlowResponse())
 	}
 	c.mu.Unlock()
 	c.debug("streamhttp: request body too slow", "seq", b.x.seq)

@@ -599,7 +599,15 @@ func failureResponse(err error) *Response {
 		// The request body was malformed (chunked framing).
 		return errorResponse(pe)
 	}
+	if errors.Is(err, errBodyTooSlow) {
+		// The client stalled its upload: not the server's failure.
+		return bodyTooSlowResponse()
+	}
 	return internalError()
+}
+
+func bodyTooSlowResponse() *Response {
+	return httpcore.Text(httpcore.StatusRequestTimeout, "Request Timeout: the request body arrived too slowly\n")
 }
 
 func internalError() *Response {

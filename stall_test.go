@@ -1,0 +1,60 @@
+package streamhttp
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/streamhttp/streamhttp/entity"
+	"github.com/streamhttp/streamhttp/stream"
+)
+
+// readAll answers with the size of the request body, which it reads
+// whole; a failure to read it is the handler's failure.
+func readAll(ctx context.Context, r *Request) (*Response, error) {
+	if _, err := entity.ToStrict(ctx, r.Entity, 1<<20); err != nil {
+		return nil, err
+	}
+	return respond(r).ForRequest(r), nil
+}
+
+// TestStalledUpload: a client that stops sending a body the handler is
+// reading gets 408 (it stalled: not the server's fault), for every way the
+// handler can run.
+func TestStalledUpload(t *testing.T) {
+	handlers := []struct {
+		name string
+		flow stream.Flow[*Request, *Response]
+	}{
+		{"sync", stream.Map(func(r *Request) *Response {
+			resp, err := readAll(r.Context(), r)
+			if err != nil {
+				panic(err)
+			}
+			return resp
+		})},
+		{"inline", AsyncHandler(readAll, 1, 1)},
+		{"async", AsyncHandler(readAll, 4, 4)},
+		{"flow", stream.MapAsync(4, readAll)},
+	}
+	for _, tr := range transports {
+		for _, h := range handlers {
+			t.Run(tr.name+"/"+h.name, func(t *testing.T) {
+				s := quietSettings()
+				s.MinRequestBodyRate, s.RequestBodyGrace, s.PipeliningLimit = 1000, 100*time.Millisecond, 4
+				client, done := tr.dial(t, h.flow, s)
+				io.WriteString(client, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n0123456789")
+				client.SetReadDeadline(time.Now().Add(5 * time.Second))
+				got, err := readResponse(bufio.NewReader(client))
+				if err != nil || !strings.HasPrefix(got, "HTTP/1.1 408 ") {
+					t.Fatalf("stalled upload answered %q, %v; want 408", abbrev(got), err)
+				}
+				client.Close()
+				<-done
+			})
+		}
+	}
+}
