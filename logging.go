@@ -53,6 +53,9 @@ func clientCaused(err error) bool {
 // logEnd logs the failure a connection ended with: at DEBUG when the
 // client caused it, at WARN otherwise.
 func (c *conn) logEnd(err error) {
+	if errors.As(err, new(*stream.PanicError)) {
+		return // logged with its stack where it was recovered
+	}
 	level := slog.LevelWarn
 	if clientCaused(err) {
 		level = slog.LevelDebug
@@ -90,6 +93,12 @@ func logHandlerFailure(logger *slog.Logger, info connInfo, seq uint64, err error
 	default:
 		logger.Error("streamhttp: handler failed", append(attrs, "err", err)...)
 	}
+}
+
+// logHandlerFailure logs the failure of request seq's handler (or of its
+// response's source) on the connection's logger.
+func (c *conn) logHandlerFailure(seq uint64, err error) {
+	logHandlerFailure(c.s.Logger, c.info, seq, err)
 }
 
 // stackValue turns a goroutine stack as runtime/debug.Stack prints it into

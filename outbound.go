@@ -324,6 +324,19 @@ func (o *outbound) render(x *exchange, resp *Response, force bool) ([]byte, erro
 		Date:           o.burstDate(),
 	}
 	buf, info, whole := httpcore.AppendResponse(o.buf[:0], resp, &rc)
+	if !whole {
+		if err := o.beforeBody(); err != nil {
+			return nil, err
+		}
+		if err := o.openBody(resp, info); err != nil {
+			// The body's source failed as it was built (a panic, say):
+			// nothing of the head has left, so the request gets a 500 in
+			// place of it, and the connection closes.
+			c.logHandlerFailure(x.seq, err)
+			x.forceClose, rc.ForceClose = true, true
+			buf, info, whole = httpcore.AppendResponse(buf[:0], internalError(), &rc)
+		}
+	}
 	if whole {
 		o.buf = buf
 		o.closeAfter = info.Close
@@ -340,15 +353,49 @@ func (o *outbound) render(x *exchange, resp *Response, force bool) ([]byte, erro
 	o.buf = buf
 	o.closeAfter = info.Close
 	o.cur, o.framing, o.remaining, o.declared, o.lastSent = x, info.Framing, info.ContentLength, info.ContentLength, false
-	if err := o.beforeBody(); err != nil {
-		return nil, err
-	}
+	return buf, nil
+}
+
+// openBody materializes the source of resp's streamed body, turning a
+// panic in its construction into a failure.
+func (o *outbound) openBody(resp *Response, info httpcore.HeadInfo) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			o.data, o.chunks = nil, nil
+			err = stream.NewPanicError(v)
+		}
+	}()
 	if ch, ok := resp.Entity.(*entity.Chunked); ok && info.Framing == httpcore.FramingChunked {
 		o.chunks, _ = stream.Materialize(o.m, ch.Chunks)
 	} else {
 		o.data, _ = stream.Materialize(o.m, resp.Entity.DataBytes())
 	}
-	return buf, nil
+	return nil
+}
+
+// pullBody pulls a response body source, turning a panic into its failure:
+// the source is user code, and the connection answers for it (see
+// bodyFailed).
+func pullBody[T any](p stream.Puller[T]) (v T, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = stream.NewPanicError(r)
+		}
+	}()
+	return p.Pull()
+}
+
+// bodyFailed is the failure of the connection whose response body source
+// failed once the head had left: it can only close. A panic is logged here,
+// with its stack, as a handler's is.
+func (o *outbound) bodyFailed(err error) error {
+	if o.cur != nil {
+		var pe *stream.PanicError
+		if errors.As(err, &pe) {
+			o.c.logHandlerFailure(o.cur.seq, err)
+		}
+	}
+	return fmt.Errorf("streamhttp: response body failed: %w", err)
 }
 
 // burstDate returns the Date for a response. The clock is read again when
@@ -379,7 +426,7 @@ func (o *outbound) streamBody() ([]byte, error) {
 	}
 	if o.chunks != nil {
 		for {
-			p, err := o.chunks.Pull()
+			p, err := pullBody(o.chunks)
 			if err == stream.EOS {
 				o.chunks = nil
 				if !o.lastSent {
@@ -392,7 +439,7 @@ func (o *outbound) streamBody() ([]byte, error) {
 			}
 			if err != nil {
 				o.chunks = nil
-				return nil, fmt.Errorf("streamhttp: response body failed: %w", err)
+				return nil, o.bodyFailed(err)
 			}
 			switch {
 			case o.lastSent:
@@ -408,7 +455,7 @@ func (o *outbound) streamBody() ([]byte, error) {
 		}
 	}
 	for {
-		v, err := o.data.Pull()
+		v, err := pullBody(o.data)
 		if err == stream.EOS {
 			o.data = nil
 			if o.framing == httpcore.FramingLength && o.remaining != 0 {
@@ -424,7 +471,7 @@ func (o *outbound) streamBody() ([]byte, error) {
 		}
 		if err != nil {
 			o.data = nil
-			return nil, fmt.Errorf("streamhttp: response body failed: %w", err)
+			return nil, o.bodyFailed(err)
 		}
 		if len(v) == 0 {
 			continue
