@@ -40,11 +40,13 @@ fmtcheck:
 vet:
 	$(GO) vet ./...
 
-# Load benchmark over loopback: the echo example against net/http and
-# fasthttp peers (bench/peers, a module of its own), every scenario for all
-# three servers in one run; one table on stdout and in results/bench-*.txt.
-# BENCH_DUR and BENCH_ROUNDS tune it (see scripts/bench.sh); the default run
-# takes 5 to 7 minutes. Installs wrk, h2load, strace and linux-perf when missing.
+# Load benchmark over loopback: the echo example (inline and async) against
+# fasthttp (defaults and with timeouts), net/http and hertz peers
+# (bench/peers, a module of its own), every scenario for every server in one
+# run; one table with the goal lines on stdout and in results/bench-*.txt.
+# BENCH_DUR, BENCH_ROUNDS, BENCH_ONLY and BENCH_SERVERS tune it (see
+# scripts/bench.sh); the default run takes 10 to 12 minutes. Installs wrk,
+# h2load, strace and linux-perf when missing.
 bench:
 	@GO='$(GO)' bash scripts/bench.sh
 
