@@ -16,9 +16,10 @@
 #   streamhttp-p4      examples/echo -parallelism 4 (scenario c only)
 #   fasthttp           bench/peers/fasthttp with fasthttp's defaults: no
 #                      deadlines at all
-#   fasthttp-timeouts  the same with -read-timeout 10s -write-timeout 60s
+#   fasthttp-timeouts  the same with -read-timeout 10s -write-timeout 30s
 #                      -idle-timeout 60s: the duties streamhttp always
-#                      carries (head timeout 10 s, idle timeout 60 s)
+#                      carries (head timeout 10 s, write timeout 30 s, idle
+#                      timeout 60 s)
 #   net/http           bench/peers/nethttp: http.Server with its defaults,
 #                      handlers written for speed
 #   hertz              bench/peers/hertz: cloudwego/hertz over its netpoll
@@ -285,7 +286,7 @@ server_cmd() {
 	streamhttp-async) echo "streamhttp $a" ;;
 	streamhttp-p4) echo "streamhttp $a -parallelism 4" ;;
 	fasthttp) echo "fasthttp $a" ;;
-	fasthttp-timeouts) echo "fasthttp $a -read-timeout 10s -write-timeout 60s -idle-timeout 60s" ;;
+	fasthttp-timeouts) echo "fasthttp $a -read-timeout 10s -write-timeout 30s -idle-timeout 60s" ;;
 	net/http) echo "nethttp $a" ;;
 	hertz) echo "hertz $a" ;;
 	esac
@@ -731,7 +732,7 @@ report() {
 	echo "h: servers and wrk -t2 unpinned on both cores, servers with GOMAXPROCS=2"
 	echo "streamhttp-inline = examples/echo -parallelism 1; streamhttp-async = examples/echo (parallelism = pipelining limit = 16);"
 	echo "streamhttp-p4 = examples/echo -parallelism 4; fasthttp = fasthttp's defaults (no deadlines);"
-	echo "fasthttp-timeouts = -read-timeout 10s -write-timeout 60s -idle-timeout 60s; net/http and hertz with their defaults"
+	echo "fasthttp-timeouts = -read-timeout 10s -write-timeout 30s -idle-timeout 60s; net/http and hertz with their defaults"
 	echo "BENCH_DUR=$BENCH_DUR BENCH_ROUNDS=$BENCH_ROUNDS BENCH_WARMUP=$BENCH_WARMUP BENCH_IDLE=$BENCH_IDLE BENCH_TRACE_DUR=$BENCH_TRACE_DUR BENCH_TRACER=$TRACER"
 	echo "req/s, p50, p99: medians over the rounds; spread: (max - min) / median of req/s over the rounds;"
 	echo "errors: their sum (socket errors, failed requests, non-2xx); *: scenario c runs h2load, which has no percentiles:"

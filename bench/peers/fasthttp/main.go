@@ -8,8 +8,8 @@
 // By default the server sets no deadlines at all (fasthttp's defaults). The
 // benchmark runs it a second time with -read-timeout, -write-timeout and
 // -idle-timeout set, so that it carries the duties the streamhttp server
-// always carries (an idle timeout, a bound on reading a request): fasthttp
-// then sets a socket deadline per request, which costs timer work.
+// always carries (bounds on reading a request, on writing and on idling):
+// fasthttp then sets socket deadlines per request, which costs timer work.
 //
 // Routes:
 //
@@ -23,7 +23,7 @@
 // Run it with
 //
 //	go run ./fasthttp -addr 127.0.0.1:8082
-//	go run ./fasthttp -addr 127.0.0.1:8082 -read-timeout 10s -write-timeout 60s -idle-timeout 60s
+//	go run ./fasthttp -addr 127.0.0.1:8082 -read-timeout 10s -write-timeout 30s -idle-timeout 60s
 package main
 
 import (
