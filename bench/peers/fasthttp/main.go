@@ -37,15 +37,8 @@ import (
 	"time"
 
 	"github.com/valyala/fasthttp"
-)
 
-// The same bodies and limits as internal/echohandler (see the nethttp
-// peer).
-const (
-	hello     = "Hello, World!"
-	helloJSON = `{"message":"Hello, World!"}`
-	maxSleep  = 60000
-	maxBody   = 8 << 20
+	"github.com/streamhttp/streamhttp/bench/peers/internal/routes"
 )
 
 func main() {
@@ -62,7 +55,7 @@ func main() {
 		Handler: handle,
 		// The body limit of the echo example (fasthttp's default is
 		// 4 MiB); a limit, not a duty: it costs nothing per request.
-		MaxRequestBodySize: maxBody,
+		MaxRequestBodySize: routes.MaxBody,
 		ReadTimeout:        *readTimeout,
 		WriteTimeout:       *writeTimeout,
 		IdleTimeout:        *idleTimeout,
@@ -98,15 +91,15 @@ func handle(ctx *fasthttp.RequestCtx) {
 			notAllowed(ctx)
 			return
 		}
-		ctx.SetContentType("text/plain; charset=utf-8")
-		ctx.SetBodyString(hello)
+		ctx.SetContentType(routes.TextPlain)
+		ctx.SetBodyString(routes.Hello)
 	case "/json":
 		if !ctx.IsGet() {
 			notAllowed(ctx)
 			return
 		}
-		ctx.SetContentType("application/json")
-		ctx.SetBodyString(helloJSON)
+		ctx.SetContentType(routes.JSON)
+		ctx.SetBodyString(routes.HelloJSON)
 	case "/echo":
 		if !ctx.IsPost() {
 			notAllowed(ctx)
@@ -137,21 +130,17 @@ func sleep(ctx *fasthttp.RequestCtx) {
 	ms := 0
 	if ctx.QueryArgs().Has("ms") {
 		v, err := ctx.QueryArgs().GetUint("ms")
-		if err != nil || v > maxSleep {
-			ctx.Error(fmt.Sprintf("ms must be an integer from 0 to %d", maxSleep), fasthttp.StatusBadRequest)
+		if err != nil || v > routes.MaxSleep {
+			ctx.Error(routes.SleepError, fasthttp.StatusBadRequest)
 			return
 		}
 		ms = v
 	}
 	// fasthttp's RequestCtx is a context.Context that is done when the
-	// server shuts down. The timer is the one allocation of this route.
-	t := time.NewTimer(time.Duration(ms) * time.Millisecond)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		ctx.SetContentType("text/plain; charset=utf-8")
-		ctx.SetBodyString("slept")
-	case <-ctx.Done():
+	// server shuts down.
+	if routes.Sleep(ms, ctx.Done()) {
+		ctx.SetContentType(routes.TextPlain)
+		ctx.SetBodyString(routes.Slept)
 	}
 }
 

@@ -39,15 +39,8 @@ import (
 	"github.com/cloudwego/hertz/pkg/app/server"
 	"github.com/cloudwego/hertz/pkg/common/hlog"
 	"github.com/cloudwego/hertz/pkg/protocol/consts"
-)
 
-// The same bodies and limits as internal/echohandler (see the nethttp
-// peer).
-const (
-	hello     = "Hello, World!"
-	helloJSON = `{"message":"Hello, World!"}`
-	maxSleep  = 60000
-	maxBody   = 8 << 20
+	"github.com/streamhttp/streamhttp/bench/peers/internal/routes"
 )
 
 func main() {
@@ -61,11 +54,11 @@ func main() {
 	hlog.SetOutput(io.Discard)
 	h := server.New(
 		server.WithHostPorts(*addr),
-		server.WithMaxRequestBodySize(maxBody),
+		server.WithMaxRequestBodySize(routes.MaxBody),
 		server.WithDisablePrintRoute(true),
 		server.WithExitWaitTime(5*time.Second),
 	)
-	routes(h)
+	register(h)
 	errc := make(chan error, 1)
 	go func() { errc <- h.Run() }()
 	slog.Info("hertz: listening", "addr", "http://"+*addr)
@@ -83,7 +76,8 @@ func main() {
 	slog.Info("hertz: stopped")
 }
 
-func routes(r *server.Hertz) {
+// register puts the routes on hertz's router.
+func register(r *server.Hertz) {
 	r.GET("/plaintext", plaintext)
 	r.GET("/json", jsonHello)
 	r.POST("/echo", echo)
@@ -91,13 +85,13 @@ func routes(r *server.Hertz) {
 }
 
 func plaintext(_ context.Context, c *app.RequestContext) {
-	c.SetContentType("text/plain; charset=utf-8")
-	c.SetBodyString(hello)
+	c.SetContentType(routes.TextPlain)
+	c.SetBodyString(routes.Hello)
 }
 
 func jsonHello(_ context.Context, c *app.RequestContext) {
-	c.SetContentType("application/json")
-	c.SetBodyString(helloJSON)
+	c.SetContentType(routes.JSON)
+	c.SetBodyString(routes.HelloJSON)
 }
 
 func echo(_ context.Context, c *app.RequestContext) {
@@ -113,20 +107,15 @@ func sleep(ctx context.Context, c *app.RequestContext) {
 	ms := 0
 	if v, ok := c.QueryArgs().PeekExists("ms"); ok {
 		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 || n > maxSleep {
-			c.AbortWithMsg(fmt.Sprintf("ms must be an integer from 0 to %d", maxSleep), consts.StatusBadRequest)
+		if err != nil || n < 0 || n > routes.MaxSleep {
+			c.AbortWithMsg(routes.SleepError, consts.StatusBadRequest)
 			return
 		}
 		ms = n
 	}
-	// ctx is the connection's context. The timer is the one allocation of
-	// this route.
-	t := time.NewTimer(time.Duration(ms) * time.Millisecond)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		c.SetContentType("text/plain; charset=utf-8")
-		c.SetBodyString("slept")
-	case <-ctx.Done():
+	// ctx is the connection's context.
+	if routes.Sleep(ms, ctx.Done()) {
+		c.SetContentType(routes.TextPlain)
+		c.SetBodyString(routes.Slept)
 	}
 }

@@ -37,23 +37,15 @@ import (
 	"sync"
 	"syscall"
 	"time"
-)
 
-// The same bodies and limits as internal/echohandler, spelled out again:
-// this module does not import the main one, so that the comparison is
-// between servers only.
-const (
-	hello     = "Hello, World!"
-	helloJSON = `{"message":"Hello, World!"}`
-	maxSleep  = 60000
-	maxBody   = 8 << 20
+	"github.com/streamhttp/streamhttp/bench/peers/internal/routes"
 )
 
 // Header values shared by every response: net/http only reads them, so
 // one slice serves all requests instead of one built per request.
 var (
-	textPlain = []string{"text/plain; charset=utf-8"}
-	appJSON   = []string{"application/json"}
+	textPlain = []string{routes.TextPlain}
+	appJSON   = []string{routes.JSON}
 )
 
 func main() {
@@ -97,13 +89,13 @@ func handle(w http.ResponseWriter, r *http.Request) {
 	case "/plaintext":
 		if want = http.MethodGet; r.Method == want {
 			w.Header()["Content-Type"] = textPlain
-			io.WriteString(w, hello)
+			io.WriteString(w, routes.Hello)
 			return
 		}
 	case "/json":
 		if want = http.MethodGet; r.Method == want {
 			w.Header()["Content-Type"] = appJSON
-			io.WriteString(w, helloJSON)
+			io.WriteString(w, routes.HelloJSON)
 			return
 		}
 	case "/echo":
@@ -128,7 +120,7 @@ func handle(w http.ResponseWriter, r *http.Request) {
 // into a fresh, growing slice per request.
 var bufs = sync.Pool{New: func() any { b := make([]byte, 0, 8<<10); return &b }}
 
-// errTooLarge: a request body past maxBody.
+// errTooLarge: a request body past routes.MaxBody.
 var errTooLarge = errors.New("nethttp: the body is too large")
 
 // echo reads the whole request body before writing: net/http may stop
@@ -136,7 +128,7 @@ var errTooLarge = errors.New("nethttp: the body is too large")
 func echo(w http.ResponseWriter, r *http.Request) {
 	bp := bufs.Get().(*[]byte)
 	defer bufs.Put(bp)
-	body, err := readAll(r.Body, (*bp)[:0], r.ContentLength, maxBody)
+	body, err := readAll(r.Body, (*bp)[:0], r.ContentLength, routes.MaxBody)
 	*bp = body[:0]
 	if err != nil {
 		if errors.Is(err, errTooLarge) {
@@ -192,23 +184,18 @@ func readAll(r io.Reader, buf []byte, size, limit int64) ([]byte, error) {
 func sleep(w http.ResponseWriter, r *http.Request) {
 	ms, ok := msParam(r.URL.RawQuery)
 	if !ok {
-		http.Error(w, fmt.Sprintf("ms must be an integer from 0 to %d", maxSleep), http.StatusBadRequest)
+		http.Error(w, routes.SleepError, http.StatusBadRequest)
 		return
 	}
-	// The timer is the one allocation of this route beyond net/http's own.
-	t := time.NewTimer(time.Duration(ms) * time.Millisecond)
-	defer t.Stop()
-	select {
-	case <-t.C:
+	if routes.Sleep(ms, r.Context().Done()) {
 		w.Header()["Content-Type"] = textPlain
-		io.WriteString(w, "slept")
-	case <-r.Context().Done():
+		io.WriteString(w, routes.Slept)
 	}
 }
 
 // msParam finds ms in a raw query without building url.Values (a map per
 // request); no ms means 0. ok is false for a value that is not a whole
-// number from 0 to maxSleep.
+// number from 0 to routes.MaxSleep.
 func msParam(query string) (ms int, ok bool) {
 	for query != "" {
 		var kv string
@@ -218,7 +205,7 @@ func msParam(query string) (ms int, ok bool) {
 			continue
 		}
 		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 || n > maxSleep {
+		if err != nil || n < 0 || n > routes.MaxSleep {
 			return 0, false
 		}
 		return n, true

@@ -8,61 +8,48 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/google/go-cmp/cmp"
+	"github.com/streamhttp/streamhttp/bench/peers/internal/routes"
 )
-
-type result struct {
-	Status int
-	Type   string
-	Body   string
-}
 
 // TestRoutes: the routes of examples/echo that the benchmark drives, and
 // their errors, through a whole net/http server.
 func TestRoutes(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(handle))
 	defer srv.Close()
-	body4k := strings.Repeat("0123456789abcdef", 256)
-	tests := []struct {
-		name, method, uri, ct, body string
-		want                        result
-	}{
-		{"plaintext", "GET", "/plaintext", "", "", result{200, "text/plain; charset=utf-8", hello}},
-		{"json", "GET", "/json", "", "", result{200, "application/json", helloJSON}},
-		{"echo", "POST", "/echo", "application/octet-stream", body4k, result{200, "application/octet-stream", body4k}},
-		{"echo without type", "POST", "/echo", "", "abc", result{200, "text/plain; charset=utf-8", "abc"}},
-		{"sleep", "GET", "/sleep?ms=1", "", "", result{200, "text/plain; charset=utf-8", "slept"}},
-		{"sleep without ms", "GET", "/sleep?x=1", "", "", result{200, "text/plain; charset=utf-8", "slept"}},
-		{"sleep too long", "GET", "/sleep?ms=60001", "", "", result{400, "text/plain; charset=utf-8", "ms must be an integer from 0 to 60000\n"}},
-		{"sleep not a number", "GET", "/sleep?a=b&ms=x", "", "", result{400, "text/plain; charset=utf-8", "ms must be an integer from 0 to 60000\n"}},
-		{"unknown path", "GET", "/nope", "", "", result{404, "text/plain; charset=utf-8", "404 page not found\n"}},
-		{"wrong method", "POST", "/plaintext", "", "x", result{405, "text/plain; charset=utf-8", "method not allowed\n"}},
-		{"echo by GET", "GET", "/echo", "", "", result{405, "text/plain; charset=utf-8", "method not allowed\n"}},
+	notAllowed := routes.Response{Status: 405, ContentType: routes.TextPlain, Body: "method not allowed\n"}
+	cases := routes.Cases(
+		routes.Case{Name: "echo without type", Req: routes.Request{Method: "POST", URI: "/echo", Body: "abc"}, Want: routes.Response{Status: 200, ContentType: routes.TextPlain, Body: "abc"}},
+		routes.Case{Name: "unknown path", Req: routes.Request{Method: "GET", URI: "/nope"}, Want: routes.Response{Status: 404, ContentType: routes.TextPlain, Body: "404 page not found\n"}},
+		routes.Case{Name: "plaintext by POST", Req: routes.Request{Method: "POST", URI: "/plaintext", Body: "x"}, Want: notAllowed},
+		routes.Case{Name: "json by POST", Req: routes.Request{Method: "POST", URI: "/json"}, Want: notAllowed},
+		routes.Case{Name: "echo by GET", Req: routes.Request{Method: "GET", URI: "/echo"}, Want: notAllowed},
+		routes.Case{Name: "sleep by POST", Req: routes.Request{Method: "POST", URI: "/sleep"}, Want: notAllowed},
+	)
+	// http.Error ends its message with a newline.
+	for i := range cases {
+		if cases[i].Want.Body == routes.SleepError {
+			cases[i].Want.Body += "\n"
+		}
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			req, err := http.NewRequest(tt.method, srv.URL+tt.uri, strings.NewReader(tt.body))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if tt.ct != "" {
-				req.Header.Set("Content-Type", tt.ct)
-			}
-			resp, err := srv.Client().Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			body, err := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if err != nil {
-				t.Fatal(err)
-			}
-			got := result{resp.StatusCode, resp.Header.Get("Content-Type"), string(body)}
-			if diff := cmp.Diff(tt.want, got); diff != "" {
-				t.Errorf("%s %s (-want +got):\n%s", tt.method, tt.uri, diff)
-			}
-		})
-	}
+	routes.Check(t, cases, func(t *testing.T, r routes.Request) routes.Response {
+		req, err := http.NewRequest(r.Method, srv.URL+r.URI, strings.NewReader(r.Body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.ContentType != "" {
+			req.Header.Set("Content-Type", r.ContentType)
+		}
+		resp, err := srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return routes.Response{Status: resp.StatusCode, ContentType: resp.Header.Get("Content-Type"), Body: string(body)}
+	})
 }
 
 // TestReadAll: the echo route's body reader and its limit.
@@ -98,7 +85,7 @@ func TestReadAll(t *testing.T) {
 // TestTooLarge: a body past maxBody gets 413.
 func TestTooLarge(t *testing.T) {
 	w := httptest.NewRecorder()
-	r := httptest.NewRequest("POST", "/echo", strings.NewReader(strings.Repeat("x", maxBody+1)))
+	r := httptest.NewRequest("POST", "/echo", strings.NewReader(strings.Repeat("x", routes.MaxBody+1)))
 	handle(w, r)
 	if w.Code != http.StatusRequestEntityTooLarge {
 		t.Errorf("status %d, want 413", w.Code)
@@ -132,39 +119,28 @@ func (b *rewindBody) Close() error { return nil }
 // TestNoAllocs: the benchmarked routes allocate nothing in the handler
 // (what net/http allocates around it is not the handler's to spare).
 func TestNoAllocs(t *testing.T) {
-	if raceEnabled {
-		t.Skip("allocation counts mean nothing under the race detector")
-	}
-	body4k := strings.Repeat("0123456789abcdef", 256)
-	tests := []struct{ method, uri, ct, body string }{
-		{"GET", "/plaintext", "", ""},
-		{"GET", "/json", "", ""},
-		{"POST", "/echo", "application/octet-stream", body4k},
-	}
-	for _, tt := range tests {
-		t.Run(tt.uri, func(t *testing.T) {
-			body := &rewindBody{*strings.NewReader(tt.body), tt.body}
-			r := httptest.NewRequest(tt.method, tt.uri, body)
-			if tt.ct != "" {
-				r.Header.Set("Content-Type", tt.ct)
+	routes.CheckNoAllocs(t, func(_ *testing.T, req routes.Request) (func(), func() routes.Response) {
+		body := &rewindBody{*strings.NewReader(req.Body), req.Body}
+		r := httptest.NewRequest(req.Method, req.URI, body)
+		if req.ContentType != "" {
+			r.Header.Set("Content-Type", req.ContentType)
+		}
+		// As net/http's server sets them for a body of known length.
+		r.ContentLength = int64(len(req.Body))
+		r.Header.Set("Content-Length", strconv.Itoa(len(req.Body)))
+		w := &recorder{h: http.Header{}}
+		run := func() {
+			clear(w.h)
+			w.status, w.body = 0, w.body[:0]
+			body.Reset(body.s)
+			handle(w, r)
+		}
+		return run, func() routes.Response {
+			status := w.status
+			if status == 0 {
+				status = http.StatusOK
 			}
-			// As net/http's server sets them for a body of known length.
-			r.ContentLength = int64(len(tt.body))
-			r.Header.Set("Content-Length", strconv.Itoa(len(tt.body)))
-			w := &recorder{h: http.Header{}}
-			run := func() {
-				clear(w.h)
-				w.status, w.body = 0, w.body[:0]
-				body.Reset(body.s)
-				handle(w, r)
-			}
-			run()
-			if w.status != 0 || tt.body != "" && string(w.body) != tt.body {
-				t.Fatalf("status %d, body %.20q", w.status, w.body)
-			}
-			if n := testing.AllocsPerRun(100, run); n != 0 {
-				t.Errorf("%s %s: %.1f allocations per request, want 0", tt.method, tt.uri, n)
-			}
-		})
-	}
+			return routes.Response{Status: status, ContentType: w.h.Get("Content-Type"), Body: string(w.body)}
+		}
+	})
 }
