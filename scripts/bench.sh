@@ -77,6 +77,11 @@
 #   BENCH_ONLY       the scenarios to run, e.g. "a c f" (default all)
 #   BENCH_SERVERS    the servers to run, e.g. "streamhttp-inline fasthttp"
 #                    (default all; a goal line needs its servers)
+#   BENCH_PROFILE    scenarios (of a..e and h) whose streamhttp runs write a
+#                    CPU profile (examples/echo -cpuprofile) to
+#                    results/bench-DATE-prof/SCENARIO-SERVER-rROUND.prof, for
+#                    go tool pprof; profiling costs a few per cent, so the
+#                    report marks those rows (default none)
 #
 # The defaults take about 10 to 12 minutes on the project's 2-core
 # machine; the planned duration is printed first.
@@ -104,6 +109,7 @@ BENCH_PORT=${BENCH_PORT:-18091}
 BENCH_ONLY=${BENCH_ONLY:-a b c d e f g h}
 ALL_SERVERS="streamhttp-inline streamhttp-async streamhttp-p4 fasthttp fasthttp-timeouts net/http hertz"
 BENCH_SERVERS=${BENCH_SERVERS:-$ALL_SERVERS}
+BENCH_PROFILE=${BENCH_PROFILE:-}
 
 die() { echo "bench: $*" >&2; exit 1; }
 for v in BENCH_DUR BENCH_ROUNDS BENCH_WARMUP BENCH_IDLE BENCH_TRACE_DUR BENCH_PORT; do
@@ -119,6 +125,11 @@ for s in $BENCH_ONLY; do
 	[[ $s =~ ^[a-h]$ ]] || die "BENCH_ONLY names scenarios a to h, not '$s'"
 done
 only() { [[ " $BENCH_ONLY " == *" $1 "* ]]; }
+for s in $BENCH_PROFILE; do
+	[[ $s =~ ^[a-eh]$ ]] || die "BENCH_PROFILE names scenarios a to e and h, not '$s'"
+done
+# profiled SCENARIO: do its streamhttp runs write CPU profiles?
+profiled() { [[ " $BENCH_PROFILE " == *" $1 "* ]]; }
 for srv in $BENCH_SERVERS; do
 	[[ " $ALL_SERVERS " == *" $srv "* ]] || die "BENCH_SERVERS names some of: $ALL_SERVERS; not '$srv'"
 done
@@ -270,6 +281,19 @@ for srv in $ALL_SERVERS; do
 	i=$((i + 1))
 done
 
+# PROFILE_OUT, when set, is where start_server has a streamhttp server
+# write its CPU profile (BENCH_PROFILE).
+PROFILE_OUT=
+PROFILE_DIR=results/bench-$stamp-prof
+
+# profile_for SCENARIO SERVER ROUND sets PROFILE_OUT for the next start.
+profile_for() {
+	PROFILE_OUT=
+	profiled "$1" && [[ $2 == streamhttp-* ]] || return 0
+	mkdir -p "$PROFILE_DIR"
+	PROFILE_OUT=$PROFILE_DIR/$1-$2-r$3.prof
+}
+
 # probe PORT prints the status line's first 12 bytes of GET /plaintext.
 probe() {
 	timeout 2 bash -c '
@@ -300,6 +324,7 @@ start_server() {
 	local name=$1 port=${PORT[$1]} argv
 	read -r -a argv <<<"$(server_cmd "$name" "$port")"
 	argv[0]=$tmp/${argv[0]}
+	[[ -z $PROFILE_OUT || $name != streamhttp-* ]] || argv+=(-cpuprofile "$PROFILE_OUT")
 	if [ -n "$(probe "$port")" ]; then
 		die "port $port already answers: something else listens there (set BENCH_PORT)"
 	fi
@@ -485,6 +510,7 @@ for s in a b c d e; do
 			srv=${list[$(((r + k) % ${#list[@]}))]}
 			key="$s|$srv"
 			tag="[$s round $((r + 1)) $srv]"
+			profile_for "$s" "$srv" $((r + 1))
 			if ! start_server "$srv"; then
 				NOTE[$key]="did not start"
 				continue
@@ -552,6 +578,7 @@ if only h; then
 			srv=${list[$(((r + k) % ${#list[@]}))]}
 			key="h|$srv"
 			tag="[h round $((r + 1)) $srv]"
+			profile_for h "$srv" $((r + 1))
 			if ! start_server "$srv" free; then
 				NOTE[$key]="did not start"
 				continue
@@ -586,6 +613,7 @@ fi
 
 # --- f: idle connections ---------------------------------------------------
 
+PROFILE_OUT=
 declare -A IDLE
 if only f; then
 	for srv in $(servers_for f); do
@@ -720,6 +748,14 @@ goal() {
 	}'
 }
 
+# note SCENARIO SERVER prints the note of a row: what went wrong, and
+# whether it ran with a CPU profile.
+note() {
+	local n=${NOTE["$1|$2"]:-}
+	if profiled "$1" && [[ $2 == streamhttp-* ]]; then n="${n:+$n; }profiled"; fi
+	echo "$n"
+}
+
 # row_load and row_multi print a row of the load table and of h's.
 row_load() { printf '%-20s %-17s %9s %6s %9s %9s %6s %8s %8s %8s  %s\n' "$@"; }
 row_multi() { printf '%-17s %9s %6s %9s %9s %6s %9s %6s %8s %8s  %s\n' "$@"; }
@@ -738,6 +774,7 @@ report() {
 	echo "errors: their sum (socket errors, failed requests, non-2xx); *: scenario c runs h2load, which has no percentiles:"
 	echo "its p50 column shows h2load's mean time per request (\"time for request\" mean), and p99 is \"-\";"
 	echo "vs inline: req/s against streamhttp-inline's in the same scenario"
+	[ -z "$BENCH_PROFILE" ] || echo "BENCH_PROFILE=\"$BENCH_PROFILE\": the streamhttp rows of those scenarios ran with -cpuprofile (profiles in $PROFILE_DIR)"
 	echo
 	local s srv key m
 	if [ "$n_wrk" -gt 0 ]; then
@@ -753,7 +790,7 @@ report() {
 					"$([ -n "$m" ] && printf '%.0f' "$m" || echo -)" "$(spread ${RPS[$key]:-})" \
 					"$(p=$(fmt_lat "$(median ${P50[$key]:-})"); [ "$s" = c ] && [ "$p" != - ] && p="$p*"; echo "$p")" "$(fmt_lat "$(median ${P99[$key]:-})")" \
 					"${ERRS[$key]:--}" "$(ratio "$m" "$(med "$s|net/http")")" "$(ratio "$m" "$(med "$s|fasthttp")")" \
-					"$(ratio "$m" "$(med "$s|streamhttp-inline")")" "${NOTE[$key]:-}"
+					"$(ratio "$m" "$(med "$s|streamhttp-inline")")" "$(note "$s" "$srv")"
 			done
 		done
 		echo
@@ -777,7 +814,7 @@ report() {
 			row_multi "$srv" "$([ -n "$m" ] && printf '%.0f' "$m" || echo -)" "$(spread ${RPS[$key]:-})" \
 				"$(fmt_lat "$(median ${P50[$key]:-})")" "$(fmt_lat "$(median ${P99[$key]:-})")" "${ERRS[$key]:--}" \
 				"$([ -n "$c" ] && printf '%.2fus' "$c" || echo -)" "$(spread ${CPU[$key]:-})" \
-				"$(ratio "$c" "$cpu_f")" "$(ratio "$c" "$cpu_i")" "${NOTE[$key]:-}"
+				"$(ratio "$c" "$cpu_f")" "$(ratio "$c" "$cpu_i")" "$(note h "$srv")"
 		done
 		echo "(CPU ratios: below 1.00 is less CPU per request)"
 		echo
