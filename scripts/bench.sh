@@ -83,8 +83,9 @@
 #                    go tool pprof; profiling costs a few per cent, so the
 #                    report marks those rows (default none)
 #
-# The defaults take about 10 to 12 minutes on the project's 2-core
-# machine; the planned duration is printed first.
+# The defaults take about 11 minutes on the project's 2-core machine (the
+# planned duration is printed first): 37 server runs per round of a..e and
+# h, three rounds, plus f and g for six servers.
 #
 # Needs root (or sudo) to install what is missing (wrk, h2load from
 # nghttp2-client, strace, linux-perf; apt-get update first when the package lists are
@@ -201,10 +202,10 @@ fi
 
 # --- plan ------------------------------------------------------------------
 
-# Seconds: a wrk run costs its warm-up and measurement plus about one second
-# to start and stop the server; an idle run about 3 s plus 1 s per thousand
-# connections; a traced run its duration plus about 4 s; the build about 40 s
-# (hertz the first time). The plan errs on the long side.
+# Seconds, as measured on the project's machine: a wrk run costs its warm-up
+# and measurement plus about half a second to start and stop the server; an
+# idle run about 1 s plus 0.4 s per thousand connections; a traced run its
+# duration plus about 3 s; the build up to 40 s (hertz the first time).
 # count_words prints how many words its arguments hold.
 count_words() { echo $#; }
 n_wrk=0 # server runs of a..e and h per round
@@ -214,9 +215,9 @@ for s in a b c d e h; do
 done
 # shellcheck disable=SC2046
 n_srv=$(count_words $(servers_for f))
-plan=$((40 + n_wrk * BENCH_ROUNDS * (BENCH_WARMUP + BENCH_DUR + 1)))
-only f && plan=$((plan + n_srv * (3 + BENCH_IDLE / 1000)))
-only g && plan=$((plan + n_srv * 2 * (BENCH_TRACE_DUR + 4)))
+plan=$((40 + n_wrk * BENCH_ROUNDS * (2 * (BENCH_WARMUP + BENCH_DUR) + 1) / 2))
+only f && plan=$((plan + n_srv * (1 + BENCH_IDLE / 2500)))
+only g && plan=$((plan + n_srv * 2 * (BENCH_TRACE_DUR + 3)))
 printf 'bench: scenarios %s, servers %s, %s round(s) of %ss (+%ss warm-up), %s idle connections: about %dm%02ds\n' \
 	"$BENCH_ONLY" "$BENCH_SERVERS" "$BENCH_ROUNDS" "$BENCH_DUR" "$BENCH_WARMUP" "$BENCH_IDLE" $((plan / 60)) $((plan % 60)) >&2
 started=$SECONDS
