@@ -11,7 +11,7 @@ STATICCHECK_VERSION := v0.8.2
 STATICCHECK := $(BIN)/staticcheck
 
 .DEFAULT_GOAL := test
-.PHONY: run test fmtcheck vet bench bench-micro fuzz conformance lint
+.PHONY: run test fmtcheck vet bench bench-micro bench-layer bench-peers-test fuzz conformance lint
 
 # The smallest example server; it prints its URL. Ctrl-C stops it.
 run:
@@ -40,17 +40,30 @@ fmtcheck:
 vet:
 	$(GO) vet ./...
 
-# Load benchmark over loopback: the echo example against net/http and
-# fasthttp peers (bench/peers, a module of its own), every scenario for all
-# three servers in one run; one table on stdout and in results/bench-*.txt.
-# BENCH_DUR and BENCH_ROUNDS tune it (see scripts/bench.sh); the default run
-# takes 5 to 7 minutes. Installs wrk, h2load, strace and linux-perf when missing.
+# Load benchmark over loopback: the echo example (inline and async) against
+# fasthttp (defaults and with timeouts), net/http and hertz peers
+# (bench/peers, a module of its own), every scenario for every server in one
+# run; one table with the goal lines on stdout and in results/bench-*.txt.
+# BENCH_DUR, BENCH_ROUNDS, BENCH_ONLY and BENCH_SERVERS tune it (see
+# scripts/bench.sh); the default run takes 10 to 12 minutes. Installs wrk,
+# h2load, strace and linux-perf when missing.
 bench:
 	@GO='$(GO)' bash scripts/bench.sh
 
 # Micro-benchmarks: the stream core, the parser and renderer, the server layer.
 bench-micro:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+# The server layer's pipelined benchmarks on one P and on two (-cpu 1,2):
+# median ns/req and the 2P / 1P ratio against its goal (<= 1.2x).
+# BENCH_COUNT and BENCH_TIME tune it (see scripts/benchlayer.sh).
+bench-layer:
+	@GO='$(GO)' bash scripts/benchlayer.sh
+
+# The load benchmark's peers (bench/peers, a module of its own, not in
+# ./...): their routes and their handlers' allocation counts.
+bench-peers-test:
+	cd bench/peers && $(GO) vet ./... && $(GO) test -count=1 ./...
 
 fuzz:
 	@GO='$(GO)' FUZZTIME='$(FUZZTIME)' bash scripts/fuzz.sh

@@ -1,23 +1,39 @@
 #!/usr/bin/env bash
 # Load benchmark (make bench): the streamhttp echo server (examples/echo)
-# against a net/http and a fasthttp server with the same routes (bench/peers,
-# a module of its own so that fasthttp never enters the main module), over
-# loopback only. One run covers every scenario for all three servers and
-# prints one table.
+# against peers with the same routes (bench/peers, a module of its own so
+# that fasthttp and hertz never enter the main module), over loopback only.
+# One run covers every scenario for every server and prints one table, with
+# the goal lines of the project's "concurrent path at inline speed" work as
+# ratios measured in this same run.
 #
-# Every measured run starts its server afresh pinned to core 0 (taskset -c 0),
-# waits until it answers, drives it from core 1 (taskset -c 1) and stops it
-# by its PID. Within a round the three servers take turns (the first one
-# rotates from round to round); req/s, p50 and p99 are the medians over the
-# rounds, errors their sum. Every tool run is bounded by timeout(1).
+# The servers (each a row; BENCH_SERVERS picks some):
+#   streamhttp-inline  examples/echo -parallelism 1: the handler runs inline,
+#                      fused with the server layer, one request of a
+#                      connection at a time (pipelining limit 16, the
+#                      example's default)
+#   streamhttp-async   examples/echo with its default flags: BindAndHandleAsync
+#                      with parallelism = pipelining limit = 16
+#   streamhttp-p4      examples/echo -parallelism 4 (scenario c only)
+#   fasthttp           bench/peers/fasthttp with fasthttp's defaults: no
+#                      deadlines at all
+#   fasthttp-timeouts  the same with -read-timeout 10s -write-timeout 30s
+#                      -idle-timeout 60s: the duties streamhttp always
+#                      carries (head timeout 10 s, write timeout 30 s, idle
+#                      timeout 60 s)
+#   net/http           bench/peers/nethttp: http.Server with its defaults,
+#                      handlers written for speed
+#   hertz              bench/peers/hertz: cloudwego/hertz over its netpoll
+#                      transport, with hertz's defaults
+# All peers' handlers allocate nothing where their APIs allow (their tests
+# count it).
 #
-# streamhttp runs as "echo -pipelining-limit 16 -parallelism 1". Parallelism
-# 1 runs the handler inline, fused with the server layer, so a connection's
-# requests are handled one at a time in request order; that is what the
-# peers do too (net/http and fasthttp serve a connection's requests one after
-# another), so the comparison is like for like. A pipelining limit of 16 lets
-# the server read the 16 requests of scenario c's batches at once and answer
-# them in one write.
+# Every measured run starts its server afresh, waits until it answers,
+# drives it and stops it by its PID. In a..g the server is pinned to core 0
+# (taskset -c 0, so Go runs it on one P) and the load to core 1; in h both
+# are unpinned and the server runs with GOMAXPROCS=2. Within a round the
+# servers take turns (the first one rotates from round to round); req/s,
+# p50, p99 and CPU per request are the medians over the rounds, errors
+# their sum. Every tool run is bounded by timeout(1).
 #
 # Scenarios:
 #   a  GET /plaintext, 50 connections (wrk -t1 --latency)
@@ -27,7 +43,7 @@
 #      wrk thread with a Lua batch script was the bottleneck, at about 127k
 #      req/s for fasthttp where h2load measures 400k to 760k. h2load has no
 #      percentiles; the table shows its mean time per request in the p50
-#      column, marked "*", and "-" for p99.
+#      column, marked "*", and "-" for p99. streamhttp-p4 runs here only.
 #   d  POST /echo with a 4 KiB body, 50 connections (wrk)
 #   e  GET /sleep?ms=10, 256 connections (wrk)
 #   f  idle keep-alive connections: server RSS per connection from
@@ -45,20 +61,31 @@
 #      its counts are not comparable with perf's. "r+w" is read + write
 #      calls per request, the server's own I/O; "all" includes the Go
 #      runtime's (epoll, futex, nanosleep from sysmon).
+#   h  multi-core: GET /plaintext, 256 connections, wrk -t2, server and wrk
+#      unpinned on both cores, the server with GOMAXPROCS=2; req/s and the
+#      server's CPU time per request (utime + stime from /proc/PID/stat over
+#      the measured run, divided by the requests wrk counted).
 #
 # Environment:
-#   BENCH_DUR        seconds per measured run of a..e (default 5)
-#   BENCH_ROUNDS     rounds of a..e, medians taken (default 3)
+#   BENCH_DUR        seconds per measured run of a..e and h (default 3)
+#   BENCH_ROUNDS     rounds of a..e and h, medians taken (default 3)
 #   BENCH_WARMUP     seconds of unmeasured load after each start (default 1)
 #   BENCH_IDLE       connections of scenario f (default 10000)
 #   BENCH_TRACE_DUR  seconds of each counted run of scenario g (default 3)
 #   BENCH_TRACER     perf or strace for scenario g (default perf when it works)
-#   BENCH_PORT       first of three loopback ports used (default 18091)
+#   BENCH_PORT       first of seven loopback ports used (default 18091)
 #   BENCH_ONLY       the scenarios to run, e.g. "a c f" (default all)
+#   BENCH_SERVERS    the servers to run, e.g. "streamhttp-inline fasthttp"
+#                    (default all; a goal line needs its servers)
+#   BENCH_PROFILE    scenarios (of a..e and h) whose streamhttp runs write a
+#                    CPU profile (examples/echo -cpuprofile) to
+#                    results/bench-DATE-prof/SCENARIO-SERVER-rROUND.prof, for
+#                    go tool pprof; profiling costs a few per cent, so the
+#                    report marks those rows (default none)
 #
-# The defaults take 5 to 7 minutes on the project's 2-core machine; the
-# planned duration is printed first. BENCH_DUR defaults to 5 rather than 10
-# so that a default run stays under 10 minutes.
+# The defaults take about 11 minutes on the project's 2-core machine (the
+# planned duration is printed first): 37 server runs per round of a..e and
+# h, three rounds, plus f and g for six servers.
 #
 # Needs root (or sudo) to install what is missing (wrk, h2load from
 # nghttp2-client, strace, linux-perf; apt-get update first when the package lists are
@@ -73,14 +100,17 @@ set -f
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 GO=${GO:-go}
-BENCH_DUR=${BENCH_DUR:-5}
+BENCH_DUR=${BENCH_DUR:-3}
 BENCH_ROUNDS=${BENCH_ROUNDS:-3}
 BENCH_WARMUP=${BENCH_WARMUP:-1}
 BENCH_IDLE=${BENCH_IDLE:-10000}
 BENCH_TRACE_DUR=${BENCH_TRACE_DUR:-3}
 BENCH_TRACER=${BENCH_TRACER:-}
 BENCH_PORT=${BENCH_PORT:-18091}
-BENCH_ONLY=${BENCH_ONLY:-a b c d e f g}
+BENCH_ONLY=${BENCH_ONLY:-a b c d e f g h}
+ALL_SERVERS="streamhttp-inline streamhttp-async streamhttp-p4 fasthttp fasthttp-timeouts net/http hertz"
+BENCH_SERVERS=${BENCH_SERVERS:-$ALL_SERVERS}
+BENCH_PROFILE=${BENCH_PROFILE:-}
 
 die() { echo "bench: $*" >&2; exit 1; }
 for v in BENCH_DUR BENCH_ROUNDS BENCH_WARMUP BENCH_IDLE BENCH_TRACE_DUR BENCH_PORT; do
@@ -91,11 +121,32 @@ done
 [ "$BENCH_IDLE" -ge 1 ] || die "BENCH_IDLE must be at least 1"
 [ "$BENCH_TRACE_DUR" -ge 1 ] || die "BENCH_TRACE_DUR must be at least 1"
 case $BENCH_TRACER in "" | perf | strace) ;; *) die "BENCH_TRACER is perf or strace, not '$BENCH_TRACER'" ;; esac
-[ "$BENCH_PORT" -ge 1024 ] && [ "$BENCH_PORT" -le 65530 ] || die "BENCH_PORT must be from 1024 to 65530"
+if [ "$BENCH_PORT" -lt 1024 ] || [ "$BENCH_PORT" -gt 65529 ]; then die "BENCH_PORT must be from 1024 to 65529 (it uses seven ports)"; fi
 for s in $BENCH_ONLY; do
-	[[ $s =~ ^[a-g]$ ]] || die "BENCH_ONLY names scenarios a to g, not '$s'"
+	[[ $s =~ ^[a-h]$ ]] || die "BENCH_ONLY names scenarios a to h, not '$s'"
 done
 only() { [[ " $BENCH_ONLY " == *" $1 "* ]]; }
+for s in $BENCH_PROFILE; do
+	[[ $s =~ ^[a-eh]$ ]] || die "BENCH_PROFILE names scenarios a to e and h, not '$s'"
+done
+# profiled SCENARIO: do its streamhttp runs write CPU profiles?
+profiled() { [[ " $BENCH_PROFILE " == *" $1 "* ]]; }
+for srv in $BENCH_SERVERS; do
+	[[ " $ALL_SERVERS " == *" $srv "* ]] || die "BENCH_SERVERS names some of: $ALL_SERVERS; not '$srv'"
+done
+# picked NAME: is the server in BENCH_SERVERS?
+picked() { [[ " $BENCH_SERVERS " == *" $1 "* ]]; }
+
+# servers_for SCENARIO prints the servers that run in it, in table order:
+# streamhttp-p4 runs in c only.
+servers_for() {
+	local srv
+	for srv in $ALL_SERVERS; do
+		picked "$srv" || continue
+		[ "$srv" != streamhttp-p4 ] || [ "$1" = c ] || continue
+		printf '%s ' "$srv"
+	done
+}
 [ "$(nproc)" -ge 2 ] || die "needs 2 cores: the server runs on core 0, the load on core 1"
 
 # --- tools -----------------------------------------------------------------
@@ -110,11 +161,11 @@ sudo=()
 if [ ${#missing[@]} -gt 0 ]; then
 	echo "bench: installing ${missing[*]}" >&2
 	[ "$(id -u)" = 0 ] || [ ${#sudo[@]} -gt 0 ] || die "not root: install ${missing[*]} first"
-	apt_install() { "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}"; }
+	apt_install() { "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >&2; }
 	# Update the package lists first when there are none; otherwise only
 	# when installing from the present ones fails.
 	if ! compgen -G '/var/lib/apt/lists/*_Packages*' >/dev/null || ! apt_install; then
-		"${sudo[@]}" apt-get update -q
+		"${sudo[@]}" apt-get update -q >&2
 		apt_install
 	fi
 fi
@@ -151,16 +202,24 @@ fi
 
 # --- plan ------------------------------------------------------------------
 
-# Seconds: a wrk run costs its warm-up and measurement plus about one second
-# to start and stop the server; an idle run about 3 s plus 1 s per thousand
-# connections; a traced run its duration plus about 3 s; the build about 20 s.
-n_wrk=0
-for s in a b c d e; do only "$s" && n_wrk=$((n_wrk + 1)); done
-plan=$((20 + n_wrk * 3 * BENCH_ROUNDS * (BENCH_WARMUP + BENCH_DUR + 1)))
-only f && plan=$((plan + 3 * (3 + BENCH_IDLE / 1000)))
-only g && plan=$((plan + 3 * 2 * (BENCH_TRACE_DUR + 4)))
-printf 'bench: scenarios %s, %s round(s) of %ss (+%ss warm-up), %s idle connections: about %dm%02ds\n' \
-	"$BENCH_ONLY" "$BENCH_ROUNDS" "$BENCH_DUR" "$BENCH_WARMUP" "$BENCH_IDLE" $((plan / 60)) $((plan % 60))
+# Seconds, as measured on the project's machine: a wrk run costs its warm-up
+# and measurement plus about half a second to start and stop the server; an
+# idle run about 1 s plus 0.4 s per thousand connections; a traced run its
+# duration plus about 3 s; the build up to 40 s (hertz the first time).
+# count_words prints how many words its arguments hold.
+count_words() { echo $#; }
+n_wrk=0 # server runs of a..e and h per round
+for s in a b c d e h; do
+	# shellcheck disable=SC2046
+	only "$s" && n_wrk=$((n_wrk + $(count_words $(servers_for "$s"))))
+done
+# shellcheck disable=SC2046
+n_srv=$(count_words $(servers_for f))
+plan=$((40 + n_wrk * BENCH_ROUNDS * (2 * (BENCH_WARMUP + BENCH_DUR) + 1) / 2))
+only f && plan=$((plan + n_srv * (1 + BENCH_IDLE / 2500)))
+only g && plan=$((plan + n_srv * 2 * (BENCH_TRACE_DUR + 3)))
+printf 'bench: scenarios %s, servers %s, %s round(s) of %ss (+%ss warm-up), %s idle connections: about %dm%02ds\n' \
+	"$BENCH_ONLY" "$BENCH_SERVERS" "$BENCH_ROUNDS" "$BENCH_DUR" "$BENCH_WARMUP" "$BENCH_IDLE" $((plan / 60)) $((plan % 60)) >&2
 started=$SECONDS
 # Other work on the machine skews the numbers: the report shows the load
 # average at the start and the end.
@@ -182,7 +241,7 @@ trap 'exit 130' INT TERM
 
 echo "bench: building into $tmp" >&2
 $GO build -o "$tmp/streamhttp" ./examples/echo
-(cd bench/peers && $GO build -o "$tmp/" ./nethttp ./fasthttp ./idleconns)
+(cd bench/peers && $GO build -o "$tmp/" ./nethttp ./fasthttp ./hertz ./idleconns)
 
 # The pipelined batch of scenario g: 16 GETs written at once; wrk counts
 # each response.
@@ -214,8 +273,27 @@ RAW=results/bench-$stamp.log
 
 # --- servers ---------------------------------------------------------------
 
-SERVERS=(streamhttp net/http fasthttp)
-declare -A PORT=([streamhttp]=$BENCH_PORT [net/http]=$((BENCH_PORT + 1)) [fasthttp]=$((BENCH_PORT + 2)))
+# Each server has a port of its own: a server that lingers cannot answer
+# for the next one.
+declare -A PORT=()
+i=0
+for srv in $ALL_SERVERS; do
+	PORT[$srv]=$((BENCH_PORT + i))
+	i=$((i + 1))
+done
+
+# PROFILE_OUT, when set, is where start_server has a streamhttp server
+# write its CPU profile (BENCH_PROFILE).
+PROFILE_OUT=
+PROFILE_DIR=results/bench-$stamp-prof
+
+# profile_for SCENARIO SERVER ROUND sets PROFILE_OUT for the next start.
+profile_for() {
+	PROFILE_OUT=
+	profiled "$1" && [[ $2 == streamhttp-* ]] || return 0
+	mkdir -p "$PROFILE_DIR"
+	PROFILE_OUT=$PROFILE_DIR/$1-$2-r$3.prof
+}
 
 # probe PORT prints the status line's first 12 bytes of GET /plaintext.
 probe() {
@@ -225,20 +303,38 @@ probe() {
 		head -c 12 <&3' 2>/dev/null || true
 }
 
-# start_server NAME starts it on core 0 and waits until it answers; it sets
-# SERVER_PID and returns non-zero when the server does not come up.
-start_server() {
-	local name=$1 port=${PORT[$1]} bin
-	case $name in
-	streamhttp) bin=("$tmp/streamhttp" -addr "127.0.0.1:$port" -pipelining-limit 16 -parallelism 1) ;;
-	net/http) bin=("$tmp/nethttp" -addr "127.0.0.1:$port") ;;
-	fasthttp) bin=("$tmp/fasthttp" -addr "127.0.0.1:$port") ;;
+# server_cmd NAME PORT prints the server's command line.
+server_cmd() {
+	local a="-addr 127.0.0.1:$2"
+	case $1 in
+	streamhttp-inline) echo "streamhttp $a -parallelism 1" ;;
+	streamhttp-async) echo "streamhttp $a" ;;
+	streamhttp-p4) echo "streamhttp $a -parallelism 4" ;;
+	fasthttp) echo "fasthttp $a" ;;
+	fasthttp-timeouts) echo "fasthttp $a -read-timeout 10s -write-timeout 30s -idle-timeout 60s" ;;
+	net/http) echo "nethttp $a" ;;
+	hertz) echo "hertz $a" ;;
 	esac
+}
+
+# start_server NAME [free] starts it pinned to core 0 (unpinned with
+# GOMAXPROCS=2 when the second argument is "free") and waits until it
+# answers; it sets SERVER_PID and returns non-zero when the server does not
+# come up. taskset and env exec the server: SERVER_PID is the server's own.
+start_server() {
+	local name=$1 port=${PORT[$1]} argv
+	read -r -a argv <<<"$(server_cmd "$name" "$port")"
+	argv[0]=$tmp/${argv[0]}
+	[[ -z $PROFILE_OUT || $name != streamhttp-* ]] || argv+=(-cpuprofile "$PROFILE_OUT")
 	if [ -n "$(probe "$port")" ]; then
 		die "port $port already answers: something else listens there (set BENCH_PORT)"
 	fi
 	SERVER_LOG=$tmp/server-${name//\//}.log
-	taskset -c 0 "${bin[@]}" >"$SERVER_LOG" 2>&1 &
+	if [ "${2:-}" = free ]; then
+		env GOMAXPROCS=2 "${argv[@]}" >"$SERVER_LOG" 2>&1 &
+	else
+		taskset -c 0 "${argv[@]}" >"$SERVER_LOG" 2>&1 &
+	fi
 	SERVER_PID=$!
 	local i
 	for ((i = 0; i < 100; i++)); do
@@ -397,14 +493,25 @@ parse_h2load() {
 	' "$1"
 }
 
-declare -A RPS P50 P99 ERRS NOTE
+# record KEY RPS P50 P99 ERRS adds a run's figures to the rounds of KEY
+# (scenario|server).
+record() {
+	RPS[$1]="${RPS[$1]:-} $2"
+	P50[$1]="${P50[$1]:-} $(to_us "$3")"
+	P99[$1]="${P99[$1]:-} $(to_us "$4")"
+	ERRS[$1]=$((${ERRS[$1]:-0} + $5))
+}
+
+declare -A RPS P50 P99 ERRS NOTE CPU
 for s in a b c d e; do
 	only "$s" || continue
+	read -r -a list <<<"$(servers_for "$s")"
 	for ((r = 0; r < BENCH_ROUNDS; r++)); do
-		for ((k = 0; k < 3; k++)); do
-			srv=${SERVERS[$(((r + k) % 3))]}
+		for ((k = 0; k < ${#list[@]}; k++)); do
+			srv=${list[$(((r + k) % ${#list[@]}))]}
 			key="$s|$srv"
 			tag="[$s round $((r + 1)) $srv]"
+			profile_for "$s" "$srv" $((r + 1))
 			if ! start_server "$srv"; then
 				NOTE[$key]="did not start"
 				continue
@@ -425,7 +532,7 @@ for s in a b c d e; do
 			fi
 			stop_server "$srv"
 			crash=$CRASH
-			{ echo "=== $tag $cmd"; cat "$out"; } >>"$RAW"
+			{ echo "=== $tag $(server_cmd "$srv" "${PORT[$srv]}"); $cmd"; cat "$out"; } >>"$RAW"
 			if [ "$tool" = h2load ]; then
 				read -r rps p50 p99 errs _ < <(parse_h2load "$out")
 			else
@@ -442,10 +549,7 @@ for s in a b c d e; do
 				cat "$out" >&2
 				continue
 			fi
-			RPS[$key]="${RPS[$key]:-} $rps"
-			P50[$key]="${P50[$key]:-} $(to_us "$p50")"
-			P99[$key]="${P99[$key]:-} $(to_us "$p99")"
-			ERRS[$key]=$((${ERRS[$key]:-0} + errs))
+			record "$key" "$rps" "$p50" "$p99" "$errs"
 			printf 'bench: %-40s %10s req/s  %s %-8s p99 %-8s errors %s\n' "$tag" "$rps" \
 				"$([ "$tool" = h2load ] && echo mean || echo p50)" "$p50" "$p99" "$errs" >&2
 			[ "$errs" -eq 0 ] || { echo "bench: $tag errors; $tool said:" >&2; cat "$out" >&2; }
@@ -453,11 +557,67 @@ for s in a b c d e; do
 	done
 done
 
+# --- h: multi-core ---------------------------------------------------------
+
+# cpu_ticks PID prints the process's user + system CPU time in clock ticks
+# (fields 14 and 15 of /proc/PID/stat, counted after the command name,
+# which is in parentheses and may hold spaces).
+cpu_ticks() { sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | awk '{ print $12 + $13 }'; }
+CLK_TCK=$(getconf CLK_TCK)
+
+# run_wrk_free DURATION ARGS... runs wrk unpinned, bounded in time.
+run_wrk_free() {
+	local dur=$1
+	shift
+	timeout -k 5 $((dur + 30)) wrk -t2 -d"${dur}s" "$@" 2>&1 || true
+}
+
+if only h; then
+	read -r -a list <<<"$(servers_for h)"
+	for ((r = 0; r < BENCH_ROUNDS; r++)); do
+		for ((k = 0; k < ${#list[@]}; k++)); do
+			srv=${list[$(((r + k) % ${#list[@]}))]}
+			key="h|$srv"
+			tag="[h round $((r + 1)) $srv]"
+			profile_for h "$srv" $((r + 1))
+			if ! start_server "$srv" free; then
+				NOTE[$key]="did not start"
+				continue
+			fi
+			args="-c256 --latency http://127.0.0.1:${PORT[$srv]}/plaintext"
+			out=$tmp/load.txt
+			# shellcheck disable=SC2086
+			[ "$BENCH_WARMUP" -gt 0 ] && run_wrk_free "$BENCH_WARMUP" $args >/dev/null
+			t0=$(cpu_ticks "$SERVER_PID")
+			# shellcheck disable=SC2086
+			run_wrk_free "$BENCH_DUR" $args >"$out"
+			t1=$(cpu_ticks "$SERVER_PID")
+			stop_server "$srv"
+			crash=$CRASH
+			{ echo "=== $tag GOMAXPROCS=2 $(server_cmd "$srv" "${PORT[$srv]}"); wrk -t2 -d${BENCH_DUR}s $args; server CPU ticks ${t0:-?} -> ${t1:-?} at $CLK_TCK/s"; cat "$out"; } >>"$RAW"
+			read -r rps p50 p99 errs reqs < <(parse_wrk "$out")
+			[ -z "$crash" ] || NOTE[$key]=$crash
+			if [ "$rps" = "-" ] || [ "$reqs" -eq 0 ] || [ -z "$t0" ] || [ -z "$t1" ]; then
+				NOTE[$key]="${NOTE[$key]:-no result}"
+				echo "bench: $tag no result; wrk said:" >&2
+				cat "$out" >&2
+				continue
+			fi
+			record "$key" "$rps" "$p50" "$p99" "$errs"
+			cpu=$(awk -v d=$((t1 - t0)) -v hz="$CLK_TCK" -v n="$reqs" 'BEGIN { printf "%.3f", d * 1e6 / hz / n }')
+			CPU[$key]="${CPU[$key]:-} $cpu"
+			printf 'bench: %-40s %10s req/s  p50 %-8s p99 %-8s errors %s  server CPU %s us/req\n' "$tag" "$rps" "$p50" "$p99" "$errs" "$cpu" >&2
+			[ "$errs" -eq 0 ] || { echo "bench: $tag errors; wrk said:" >&2; cat "$out" >&2; }
+		done
+	done
+fi
+
 # --- f: idle connections ---------------------------------------------------
 
+PROFILE_OUT=
 declare -A IDLE
 if only f; then
-	for srv in "${SERVERS[@]}"; do
+	for srv in $(servers_for f); do
 		start_server "$srv" || { IDLE[$srv]="did not start"; continue; }
 		line=$(timeout -k 5 200 taskset -c 1 "$tmp/idleconns" -addr "127.0.0.1:${PORT[$srv]}" -pid "$SERVER_PID" \
 			-n "$BENCH_IDLE" -timeout 180s 2>"$tmp/idle.err") || true
@@ -496,7 +656,7 @@ tally_strace() { awk '$NF == "total" { print "total", $4 } $4 ~ /^[0-9]+$/ && $N
 declare -A SYS
 if only g; then
 	for mode in keepalive pipelined; do
-		for srv in "${SERVERS[@]}"; do
+		for srv in $(servers_for g); do
 			key="$mode|$srv"
 			start_server "$srv" || { SYS[$key]="did not start"; continue; }
 			args="-c50 http://127.0.0.1:${PORT[$srv]}/plaintext"
@@ -538,10 +698,12 @@ fi
 
 # --- report ----------------------------------------------------------------
 
-# ratio A B prints A/B with two decimals ("-" when either is missing).
+# ratio A B prints A/B with two decimals ("-" when either is missing);
+# with a third argument, that many decimals (the goal lines compare
+# unrounded ratios).
 ratio() {
-	[ -n "$1" ] && [ -n "$2" ] || { echo "-"; return; }
-	awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'
+	if [ -z "$1" ] || [ -z "$2" ]; then echo "-"; return; fi
+	awk -v a="$1" -v b="$2" -v d="${3:-2}" 'BEGIN { if (b > 0) printf "%.*f", d, a / b; else print "-" }'
 }
 
 # spread prints (max - min) / median of its arguments as a percentage.
@@ -553,58 +715,128 @@ spread() {
 		END { if (med > 0) printf "%.0f%%", 100 * (hi - lo) / med; else print "-" }'
 }
 
+# med KEY prints the median req/s of KEY (scenario|server), nothing when
+# it has no rounds.
+med() {
+	# shellcheck disable=SC2086
+	median ${RPS["$1"]:-}
+}
+
+# idle_kib SERVER prints the KiB per idle connection of scenario f.
+idle_kib() { sed -n 's/.*kib_per_conn=\([0-9.-]*\).*/\1/p' <<<"${IDLE[$1]:-}"; }
+
+# sys_all SERVER prints all syscalls per keep-alive request of scenario g.
+sys_all() {
+	local v=${SYS["keepalive|$1"]:-}
+	[[ $v =~ ^\ *[0-9] ]] || return 0
+	awk '{ print $7 }' <<<"$v"
+}
+
+# goal TEXT OP TARGET VALUE [UNIT] prints a goal line: VALUE against
+# TARGET, OP ge (at least) or le (at most), with how far off a miss is.
+goal() {
+	local text=$1 op=$2 target=$3 value=$4 unit=${5:-x}
+	if [ -z "$value" ] || [ "$value" = - ]; then
+		printf '%-52s %2s %6s %9s  %s\n' "$text" "$([ "$op" = ge ] && echo '>=' || echo '<=')" "$target" - "not measured"
+		return
+	fi
+	awk -v text="$text" -v op="$op" -v t="$target" -v v="$value" -v unit="$unit" 'BEGIN {
+		met = (op == "ge") ? (v >= t) : (v <= t)
+		if (met) verdict = "met"
+		else if (op == "ge") verdict = sprintf("missed: %.0f%% short", 100 * (t - v) / t)
+		else verdict = sprintf("missed: %.0f%% over", 100 * (v - t) / t)
+		printf "%-52s %2s %6s %9s  %s\n", text, (op == "ge") ? ">=" : "<=", t, sprintf(unit == "x" ? "%.2fx" : "%.3f", v), verdict
+	}'
+}
+
+# note SCENARIO SERVER prints the note of a row: what went wrong, and
+# whether it ran with a CPU profile.
+note() {
+	local n=${NOTE["$1|$2"]:-}
+	if profiled "$1" && [[ $2 == streamhttp-* ]]; then n="${n:+$n; }profiled"; fi
+	echo "$n"
+}
+
+# row_load and row_multi print a row of the load table and of h's.
+row_load() { printf '%-20s %-17s %9s %6s %9s %9s %6s %8s %8s %8s  %s\n' "$@"; }
+row_multi() { printf '%-17s %9s %6s %9s %9s %6s %9s %6s %8s %8s  %s\n' "$@"; }
+
 report() {
 	echo "streamhttp load benchmark, $(date '+%Y-%m-%d %H:%M:%S %Z')"
 	echo "commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD 2>/dev/null || echo ' + uncommitted changes')," \
 		"$($GO version | awk '{ print $3 }'), $(uname -sr), $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)"
-	echo "servers on core 0 (GOMAXPROCS 1), load on core 1 (wrk -t1; h2load --h1 -t1 -m16 for c); streamhttp = examples/echo -pipelining-limit 16 -parallelism 1"
+	echo "a..g: servers on core 0 (GOMAXPROCS 1), load on core 1 (wrk -t1; h2load --h1 -t1 -m16 for c);"
+	echo "h: servers and wrk -t2 unpinned on both cores, servers with GOMAXPROCS=2"
+	echo "streamhttp-inline = examples/echo -parallelism 1; streamhttp-async = examples/echo (parallelism = pipelining limit = 16);"
+	echo "streamhttp-p4 = examples/echo -parallelism 4; fasthttp = fasthttp's defaults (no deadlines);"
+	echo "fasthttp-timeouts = -read-timeout 10s -write-timeout 30s -idle-timeout 60s; net/http and hertz with their defaults"
 	echo "BENCH_DUR=$BENCH_DUR BENCH_ROUNDS=$BENCH_ROUNDS BENCH_WARMUP=$BENCH_WARMUP BENCH_IDLE=$BENCH_IDLE BENCH_TRACE_DUR=$BENCH_TRACE_DUR BENCH_TRACER=$TRACER"
 	echo "req/s, p50, p99: medians over the rounds; spread: (max - min) / median of req/s over the rounds;"
 	echo "errors: their sum (socket errors, failed requests, non-2xx); *: scenario c runs h2load, which has no percentiles:"
-	echo "its p50 column shows h2load's mean time per request (\"time for request\" mean), and p99 is \"-\""
+	echo "its p50 column shows h2load's mean time per request (\"time for request\" mean), and p99 is \"-\";"
+	echo "vs inline: req/s against streamhttp-inline's in the same scenario"
+	[ -z "$BENCH_PROFILE" ] || echo "BENCH_PROFILE=\"$BENCH_PROFILE\": the streamhttp rows of those scenarios ran with -cpuprofile (profiles in $PROFILE_DIR)"
 	echo
-	local s srv key med
+	local s srv key m
 	if [ "$n_wrk" -gt 0 ]; then
-		printf '%-20s %-11s %11s %7s %9s %9s %7s %11s %11s  %s\n' scenario server req/s spread p50 p99 errors "vs net/http" "vs fasthttp" note
+		row_load scenario server req/s spread p50 p99 errors vs-net/http vs-fasthttp vs-inline note |
+			sed 's/vs-net\/http/vs net\/http/; s/vs-fasthttp/vs fasthttp/; s/vs-inline/vs inline/'
 		for s in a b c d e; do
 			only "$s" || continue
-			declare -A med_rps=()
-			for srv in "${SERVERS[@]}"; do
-				# shellcheck disable=SC2086
-				med_rps[$srv]=$(median ${RPS["$s|$srv"]:-})
-			done
-			for srv in "${SERVERS[@]}"; do
+			for srv in $(servers_for "$s"); do
 				key="$s|$srv"
-				med=${med_rps[$srv]}
+				m=$(med "$key")
 				# shellcheck disable=SC2086
-				printf '%-20s %-11s %11s %7s %9s %9s %7s %11s %11s  %s\n' "${LABEL[$s]}" "$srv" \
-					"$([ -n "$med" ] && printf '%.0f' "$med" || echo -)" "$(spread ${RPS[$key]:-})" \
+				row_load "${LABEL[$s]}" "$srv" \
+					"$([ -n "$m" ] && printf '%.0f' "$m" || echo -)" "$(spread ${RPS[$key]:-})" \
 					"$(p=$(fmt_lat "$(median ${P50[$key]:-})"); [ "$s" = c ] && [ "$p" != - ] && p="$p*"; echo "$p")" "$(fmt_lat "$(median ${P99[$key]:-})")" \
-					"${ERRS[$key]:--}" "$(ratio "$med" "${med_rps[net/http]}")" "$(ratio "$med" "${med_rps[fasthttp]}")" \
-					"${NOTE[$key]:-}"
+					"${ERRS[$key]:--}" "$(ratio "$m" "$(med "$s|net/http")")" "$(ratio "$m" "$(med "$s|fasthttp")")" \
+					"$(ratio "$m" "$(med "$s|streamhttp-inline")")" "$(note "$s" "$srv")"
 			done
-			unset med_rps
 		done
+		echo
+	fi
+	if only h; then
+		echo "h: multi-core, GET /plaintext, wrk -t2 -c256, server and load unpinned, server GOMAXPROCS=2;"
+		echo "CPU/req: the server's utime + stime (/proc/PID/stat) over the measured run / requests, median over the rounds"
+		row_multi server req/s spread p50 p99 errors CPU/req spread vs-fasthttp vs-inline note |
+			sed 's/vs-fasthttp/vs fasthttp/; s/vs-inline/vs inline/'
+		local cpu_f cpu_i c
+		# shellcheck disable=SC2086
+		cpu_f=$(median ${CPU["h|fasthttp"]:-})
+		# shellcheck disable=SC2086
+		cpu_i=$(median ${CPU["h|streamhttp-inline"]:-})
+		for srv in $(servers_for h); do
+			key="h|$srv"
+			m=$(med "$key")
+			# shellcheck disable=SC2086
+			c=$(median ${CPU[$key]:-})
+			# shellcheck disable=SC2086
+			row_multi "$srv" "$([ -n "$m" ] && printf '%.0f' "$m" || echo -)" "$(spread ${RPS[$key]:-})" \
+				"$(fmt_lat "$(median ${P50[$key]:-})")" "$(fmt_lat "$(median ${P99[$key]:-})")" "${ERRS[$key]:--}" \
+				"$([ -n "$c" ] && printf '%.2fus' "$c" || echo -)" "$(spread ${CPU[$key]:-})" \
+				"$(ratio "$c" "$cpu_f")" "$(ratio "$c" "$cpu_i")" "$(note h "$srv")"
+		done
+		echo "(CPU ratios: below 1.00 is less CPU per request)"
 		echo
 	fi
 	if only f; then
 		echo "f: idle keep-alive connections (one GET each, then idle; server VmRSS before and after)"
-		printf '%-11s %7s %7s %8s %12s %12s %11s %11s %11s\n' server conns ok failed "rss before" "rss after" KiB/conn "vs net/http" "vs fasthttp"
+		printf '%-17s %7s %7s %8s %12s %12s %9s %11s %11s\n' server conns ok failed "rss before" "rss after" KiB/conn "vs net/http" "vs fasthttp"
 		local per_n per_f line
-		per_n=$(sed -n 's/.*kib_per_conn=\([0-9.-]*\).*/\1/p' <<<"${IDLE[net/http]:-}")
-		per_f=$(sed -n 's/.*kib_per_conn=\([0-9.-]*\).*/\1/p' <<<"${IDLE[fasthttp]:-}")
-		for srv in "${SERVERS[@]}"; do
+		per_n=$(idle_kib net/http)
+		per_f=$(idle_kib fasthttp)
+		for srv in $(servers_for f); do
 			line=${IDLE[$srv]:-}
 			if [[ $line != idle* ]]; then
-				printf '%-11s %s\n' "$srv" "${line:-no result}"
+				printf '%-17s %s\n' "$srv" "${line:-no result}"
 				continue
 			fi
-			awk -v srv="$srv" -v rn="$(ratio "$(sed -n 's/.*kib_per_conn=\([0-9.-]*\).*/\1/p' <<<"$line")" "$per_n")" \
-				-v rf="$(ratio "$(sed -n 's/.*kib_per_conn=\([0-9.-]*\).*/\1/p' <<<"$line")" "$per_f")" '{
+			awk -v srv="$srv" -v rn="$(ratio "$(idle_kib "$srv")" "$per_n")" -v rf="$(ratio "$(idle_kib "$srv")" "$per_f")" '{
 				for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
 				extra = ""
 				for (i = 8; i <= NF; i++) extra = extra " " $i
-				printf "%-11s %7s %7s %8s %9s KiB %9s KiB %11s %11s %11s%s\n", srv, v["conns"], v["ok"], v["failed"],
+				printf "%-17s %7s %7s %8s %8s KiB %8s KiB %9s %11s %11s%s\n", srv, v["conns"], v["ok"], v["failed"],
 					v["rss_before_kib"], v["rss_after_kib"], v["kib_per_conn"], rn, rf, extra
 			}' <<<"$line"
 		done
@@ -612,11 +844,11 @@ report() {
 	fi
 	if only g; then
 		echo "g: syscalls per request counted by $TRACER, wrk -c50 for ${BENCH_TRACE_DUR}s after 1 s of warm-up (pipelined: wrk with a Lua batch of 16)"
-		printf '%-10s %-11s %9s %8s %8s %8s %8s %8s %8s %6s\n' mode server requests read write epoll futex r+w all errors
+		printf '%-10s %-17s %9s %8s %8s %8s %8s %8s %8s %6s\n' mode server requests read write epoll futex r+w all errors
 		local mode
 		for mode in keepalive pipelined; do
-			for srv in "${SERVERS[@]}"; do
-				printf '%-10s %-11s %s\n' "$mode" "$srv" "${SYS["$mode|$srv"]:-no result}"
+			for srv in $(servers_for g); do
+				printf '%-10s %-17s %s\n' "$mode" "$srv" "${SYS["$mode|$srv"]:-no result}"
 			done
 		done
 		echo "read = read/readv/recvfrom/recvmsg, write = write/writev/sendto/sendmsg; r+w = read + write, the server's own I/O;"
@@ -624,6 +856,31 @@ report() {
 		[ "$TRACER" = perf ] || echo "strace slows the server about 15-fold, which inflates the runtime's share; req/s under strace means nothing."
 		echo
 	fi
+	echo "goals: ratios of this run's medians (inline = streamhttp-inline, async = streamhttp-async, fasthttp = its defaults)"
+	printf '%-52s %9s %9s  %s\n' goal target measured result
+	local i f n a
+	i=streamhttp-inline f=fasthttp n=net/http a=streamhttp-async
+	goal "a plaintext c50: inline / fasthttp" ge 1.0 "$(ratio "$(med "a|$i")" "$(med "a|$f")" 6)"
+	goal "c pipelined16: inline / fasthttp" ge 1.0 "$(ratio "$(med "c|$i")" "$(med "c|$f")" 6)"
+	goal "d echo 4KiB: inline / fasthttp" ge 1.0 "$(ratio "$(med "d|$i")" "$(med "d|$f")" 6)"
+	goal "a plaintext c50: async / inline" ge 0.9 "$(ratio "$(med "a|$a")" "$(med "a|$i")" 6)"
+	goal "d echo 4KiB: async / inline" ge 0.9 "$(ratio "$(med "d|$a")" "$(med "d|$i")" 6)"
+	goal "c pipelined16: async / inline" ge 0.6 "$(ratio "$(med "c|$a")" "$(med "c|$i")" 6)"
+	goal "d echo 4KiB: inline / net/http" ge 3.0 "$(ratio "$(med "d|$i")" "$(med "d|$n")" 6)"
+	goal "d echo 4KiB: async / net/http" ge 3.0 "$(ratio "$(med "d|$a")" "$(med "d|$n")" 6)"
+	# shellcheck disable=SC2086
+	goal "a plaintext c50: p99 async / p99 inline" le 1.5 "$(ratio "$(median ${P99["a|$a"]:-})" "$(median ${P99["a|$i"]:-})")"
+	# shellcheck disable=SC2086
+	goal "d echo 4KiB: p99 async / p99 inline" le 1.5 "$(ratio "$(median ${P99["d|$a"]:-})" "$(median ${P99["d|$i"]:-})")"
+	# shellcheck disable=SC2086
+	goal "h multi-core: CPU/req inline / fasthttp" le 1.0 "$(ratio "$(median ${CPU["h|$i"]:-})" "$(median ${CPU["h|$f"]:-})")"
+	# shellcheck disable=SC2086
+	goal "h multi-core: CPU/req async / fasthttp" le 1.0 "$(ratio "$(median ${CPU["h|$a"]:-})" "$(median ${CPU["h|$f"]:-})")"
+	goal "f idle connection, inline: KiB/conn" le 4 "$(idle_kib "$i")" KiB
+	goal "f idle connection, async: KiB/conn" le 4 "$(idle_kib "$a")" KiB
+	goal "g keep-alive, inline: all syscalls/req" le 2.1 "$(sys_all "$i")" n
+	goal "g keep-alive, async: all syscalls/req" le 2.1 "$(sys_all "$a")" n
+	echo
 	echo "took $((SECONDS - started)) s (planned about $plan s); load average $load_start at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end"
 	echo "raw output in $RAW"
 }

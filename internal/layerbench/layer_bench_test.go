@@ -24,12 +24,17 @@ const plaintextRequest = "GET /plaintext HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n\r\
 // handler over b.N requests in memory, perBuffer requests per input buffer,
 // and reports ns and allocations per request.
 func benchLayer(b *testing.B, perBuffer int) {
-	buf := []byte(bytes.Repeat([]byte(plaintextRequest), perBuffer))
-	nbuf := (b.N + perBuffer - 1) / perBuffer
 	hello := stream.Map(func(*streamhttp.Request) *streamhttp.Response {
 		return httpcore.Text(httpcore.StatusOK, "Hello, World!")
 	})
-	flow := bidi.JoinLeft(hello, streamhttp.ServerLayer(streamhttp.ServerSettings{PipeliningLimit: perBuffer}))
+	benchLayerWith(b, perBuffer, hello)
+}
+
+// benchLayerWith is benchLayer with the handler flow given.
+func benchLayerWith(b *testing.B, perBuffer int, handler stream.Flow[*streamhttp.Request, *streamhttp.Response]) {
+	buf := []byte(bytes.Repeat([]byte(plaintextRequest), perBuffer))
+	nbuf := (b.N + perBuffer - 1) / perBuffer
+	flow := bidi.JoinLeft(handler, streamhttp.ServerLayer(streamhttp.ServerSettings{PipeliningLimit: perBuffer}))
 	src := stream.FromPuller(func(*stream.Materializer) stream.Puller[[]byte] { return &repeatPuller{buf: buf, n: nbuf} })
 	// Each pull of the layer yields one whole response here (strict
 	// bodies): count them as a socket writer would see them, cheaply.
@@ -68,6 +73,26 @@ func (r *repeatPuller) Cancel(error) { r.n = 0 }
 
 // BenchmarkServerLayerPipelined: 16 pipelined GET /plaintext per input buffer.
 func BenchmarkServerLayerPipelined(b *testing.B) { benchLayer(b, 16) }
+
+// helloAsync is the "Hello, World!" handler in the form BindAndHandleAsync
+// takes.
+func helloAsync(context.Context, *streamhttp.Request) (*streamhttp.Response, error) {
+	return httpcore.Text(httpcore.StatusOK, "Hello, World!"), nil
+}
+
+// BenchmarkServerLayerPipelinedAsync: BenchmarkServerLayerPipelined with
+// the handler run the way the echo example runs it by default, through
+// AsyncHandler with a parallelism of 16 (the pipelining limit): the cost of
+// the concurrent path. scripts/benchlayer.sh runs it with -cpu 1,2.
+func BenchmarkServerLayerPipelinedAsync(b *testing.B) {
+	benchLayerWith(b, 16, streamhttp.AsyncHandler(helloAsync, 16, 16))
+}
+
+// BenchmarkServerLayerPipelinedInline: the same through AsyncHandler with a
+// parallelism of 1, the inline path of examples/echo -parallelism 1.
+func BenchmarkServerLayerPipelinedInline(b *testing.B) {
+	benchLayerWith(b, 16, streamhttp.AsyncHandler(helloAsync, 1, 16))
+}
 
 // BenchmarkServerLayerKeepAlive: one request per input buffer.
 func BenchmarkServerLayerKeepAlive(b *testing.B) { benchLayer(b, 1) }

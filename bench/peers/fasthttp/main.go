@@ -1,7 +1,15 @@
 // Command fasthttp is the fasthttp peer of the load benchmark
 // (scripts/bench.sh): the routes of examples/echo that the benchmark
-// drives, served by github.com/valyala/fasthttp, the fastest HTTP/1.1
-// server for Go that the streamhttp echo server is compared with.
+// drives, served by github.com/valyala/fasthttp the way its documentation
+// suggests for speed: one handler that switches on the path (the switch on
+// string(ctx.Path()) does not allocate), the server's default settings, and
+// handlers that allocate nothing on their success paths.
+//
+// By default the server sets no deadlines at all (fasthttp's defaults). The
+// benchmark runs it a second time with -read-timeout, -write-timeout and
+// -idle-timeout set, so that it carries the duties the streamhttp server
+// always carries (bounds on reading a request, on writing and on idling):
+// fasthttp then sets socket deadlines per request, which costs timer work.
 //
 // Routes:
 //
@@ -10,9 +18,12 @@
 //	POST /echo        the request body back, with its Content-Type
 //	GET  /sleep?ms=N  "slept" after N ms (0..60000, else 400)
 //
+// Other paths get 404, other methods on these paths 405.
+//
 // Run it with
 //
 //	go run ./fasthttp -addr 127.0.0.1:8082
+//	go run ./fasthttp -addr 127.0.0.1:8082 -read-timeout 10s -write-timeout 30s -idle-timeout 60s
 package main
 
 import (
@@ -26,35 +37,35 @@ import (
 	"time"
 
 	"github.com/valyala/fasthttp"
-)
 
-// The same bodies and limits as internal/echohandler (see the nethttp
-// peer).
-const (
-	hello     = "Hello, World!"
-	helloJSON = `{"message":"Hello, World!"}`
-	maxSleep  = 60000
-	maxBody   = 8 << 20
+	"github.com/streamhttp/streamhttp/bench/peers/internal/routes"
 )
 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:8082", "address to listen on")
+	readTimeout := flag.Duration("read-timeout", 0, "fasthttp's Server.ReadTimeout: bound on reading a request (0: none, the default)")
+	writeTimeout := flag.Duration("write-timeout", 0, "fasthttp's Server.WriteTimeout: bound on writing a response (0: none, the default)")
+	idleTimeout := flag.Duration("idle-timeout", 0, "fasthttp's Server.IdleTimeout: bound on waiting for the next request (0: the read timeout)")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
 	srv := &fasthttp.Server{
-		Handler:            handle,
-		Name:               "fasthttp",
-		MaxRequestBodySize: maxBody,
-		ReadTimeout:        60 * time.Second,
+		Handler: handle,
+		// The body limit of the echo example (fasthttp's default is
+		// 4 MiB); a limit, not a duty: it costs nothing per request.
+		MaxRequestBodySize: routes.MaxBody,
+		ReadTimeout:        *readTimeout,
+		WriteTimeout:       *writeTimeout,
+		IdleTimeout:        *idleTimeout,
 		// Under load a client closing its connections is not news.
 		Logger: quietLogger{},
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ListenAndServe(*addr) }()
-	slog.Info("fasthttp: listening", "addr", "http://"+*addr)
+	slog.Info("fasthttp: listening", "addr", "http://"+*addr,
+		"read-timeout", *readTimeout, "write-timeout", *writeTimeout, "idle-timeout", *idleTimeout)
 
 	select {
 	case err := <-errc:
@@ -71,46 +82,65 @@ func main() {
 	slog.Info("fasthttp: stopped")
 }
 
+// handle routes on the path first and checks the method after, as
+// fasthttp's examples do; neither step allocates.
 func handle(ctx *fasthttp.RequestCtx) {
-	switch string(ctx.Method()) + " " + string(ctx.Path()) {
-	case "GET /plaintext":
-		ctx.SetContentType("text/plain; charset=utf-8")
-		ctx.SetBodyString(hello)
-	case "GET /json":
-		ctx.SetContentType("application/json")
-		ctx.SetBodyString(helloJSON)
-	case "POST /echo":
+	switch string(ctx.Path()) {
+	case "/plaintext":
+		if !ctx.IsGet() {
+			notAllowed(ctx)
+			return
+		}
+		ctx.SetContentType(routes.TextPlain)
+		ctx.SetBodyString(routes.Hello)
+	case "/json":
+		if !ctx.IsGet() {
+			notAllowed(ctx)
+			return
+		}
+		ctx.SetContentType(routes.JSON)
+		ctx.SetBodyString(routes.HelloJSON)
+	case "/echo":
+		if !ctx.IsPost() {
+			notAllowed(ctx)
+			return
+		}
 		if ct := ctx.Request.Header.ContentType(); len(ct) > 0 {
 			ctx.SetContentTypeBytes(ct)
 		}
-		// PostBody is valid until the handler returns; SetBody copies it.
+		// PostBody is valid until the handler returns; SetBody copies it
+		// into the response's reused buffer.
 		ctx.SetBody(ctx.PostBody())
-	case "GET /sleep":
+	case "/sleep":
+		if !ctx.IsGet() {
+			notAllowed(ctx)
+			return
+		}
 		sleep(ctx)
 	default:
 		ctx.Error("not found", fasthttp.StatusNotFound)
 	}
 }
 
+func notAllowed(ctx *fasthttp.RequestCtx) {
+	ctx.Error("method not allowed", fasthttp.StatusMethodNotAllowed)
+}
+
 func sleep(ctx *fasthttp.RequestCtx) {
 	ms := 0
 	if ctx.QueryArgs().Has("ms") {
 		v, err := ctx.QueryArgs().GetUint("ms")
-		if err != nil || v > maxSleep {
-			ctx.Error(fmt.Sprintf("ms must be an integer from 0 to %d", maxSleep), fasthttp.StatusBadRequest)
+		if err != nil || v > routes.MaxSleep {
+			ctx.Error(routes.SleepError, fasthttp.StatusBadRequest)
 			return
 		}
 		ms = v
 	}
 	// fasthttp's RequestCtx is a context.Context that is done when the
 	// server shuts down.
-	t := time.NewTimer(time.Duration(ms) * time.Millisecond)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		ctx.SetContentType("text/plain; charset=utf-8")
-		ctx.SetBodyString("slept")
-	case <-ctx.Done():
+	if routes.Sleep(ms, ctx.Done()) {
+		ctx.SetContentType(routes.TextPlain)
+		ctx.SetBodyString(routes.Slept)
 	}
 }
 

@@ -1,7 +1,12 @@
 // Command nethttp is the net/http peer of the load benchmark
 // (scripts/bench.sh): the routes of examples/echo that the benchmark
-// drives, served by the standard library's http.Server, so that the
-// streamhttp echo server has a baseline to be compared with.
+// drives, served by the standard library's http.Server, written for speed:
+// one handler that switches on the path instead of a ServeMux pattern
+// match, header values shared instead of built per request, the echo body
+// read into a pooled buffer, and the server's default settings (no
+// timeouts, as http.Server has none by default). What still allocates per
+// request is what the net/http API forces: the Request, its Header map and
+// the response state.
 //
 // Routes:
 //
@@ -9,6 +14,8 @@
 //	GET  /json        200 application/json {"message":"Hello, World!"}
 //	POST /echo        the request body back, with its Content-Type
 //	GET  /sleep?ms=N  "slept" after N ms (0..60000, else 400)
+//
+// Other paths get 404, other methods on these paths 405.
 //
 // Run it with
 //
@@ -26,18 +33,19 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
+	"sync"
 	"syscall"
 	"time"
+
+	"github.com/streamhttp/streamhttp/bench/peers/internal/routes"
 )
 
-// The same bodies and limits as internal/echohandler, spelled out again:
-// this module does not import the main one, so that the comparison is
-// between servers only.
-const (
-	hello     = "Hello, World!"
-	helloJSON = `{"message":"Hello, World!"}`
-	maxSleep  = 60000
-	maxBody   = 8 << 20
+// Header values shared by every response: net/http only reads them, so
+// one slice serves all requests instead of one built per request.
+var (
+	textPlain = []string{routes.TextPlain}
+	appJSON   = []string{routes.JSON}
 )
 
 func main() {
@@ -48,9 +56,8 @@ func main() {
 	defer stop()
 
 	srv := &http.Server{
-		Addr:              *addr,
-		Handler:           routes(),
-		ReadHeaderTimeout: 10 * time.Second,
+		Addr:    *addr,
+		Handler: http.HandlerFunc(handle),
 		// net/http logs every failed connection; under load that is noise.
 		ErrorLog: slog.NewLogLogger(slog.Default().Handler(), slog.LevelDebug),
 	}
@@ -75,57 +82,133 @@ func main() {
 	slog.Info("nethttp: stopped")
 }
 
-func routes() http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /plaintext", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header()["Content-Type"] = []string{"text/plain; charset=utf-8"}
-		io.WriteString(w, hello)
-	})
-	mux.HandleFunc("GET /json", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header()["Content-Type"] = []string{"application/json"}
-		io.WriteString(w, helloJSON)
-	})
-	mux.HandleFunc("POST /echo", echo)
-	mux.HandleFunc("GET /sleep", sleep)
-	return mux
+// handle routes on the path, then checks the method.
+func handle(w http.ResponseWriter, r *http.Request) {
+	var want string
+	switch r.URL.Path {
+	case "/plaintext":
+		if want = http.MethodGet; r.Method == want {
+			w.Header()["Content-Type"] = textPlain
+			io.WriteString(w, routes.Hello)
+			return
+		}
+	case "/json":
+		if want = http.MethodGet; r.Method == want {
+			w.Header()["Content-Type"] = appJSON
+			io.WriteString(w, routes.HelloJSON)
+			return
+		}
+	case "/echo":
+		if want = http.MethodPost; r.Method == want {
+			echo(w, r)
+			return
+		}
+	case "/sleep":
+		if want = http.MethodGet; r.Method == want {
+			sleep(w, r)
+			return
+		}
+	default:
+		http.NotFound(w, r)
+		return
+	}
+	w.Header()["Allow"] = []string{want}
+	http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 }
+
+// bufs holds the echo route's body buffers, so that a body is not read
+// into a fresh, growing slice per request.
+var bufs = sync.Pool{New: func() any { b := make([]byte, 0, 8<<10); return &b }}
+
+// errTooLarge: a request body past routes.MaxBody.
+var errTooLarge = errors.New("nethttp: the body is too large")
 
 // echo reads the whole request body before writing: net/http may stop
 // HTTP/1.x request body reads once the response has started.
 func echo(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	bp := bufs.Get().(*[]byte)
+	defer bufs.Put(bp)
+	body, err := readAll(r.Body, (*bp)[:0], r.ContentLength, routes.MaxBody)
+	*bp = body[:0]
 	if err != nil {
-		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
+		if errors.Is(err, errTooLarge) {
+			w.Header()["Connection"] = []string{"close"}
 			http.Error(w, "the body is too large", http.StatusRequestEntityTooLarge)
 			return
 		}
 		http.Error(w, "the body could not be read", http.StatusBadRequest)
 		return
 	}
-	if ct := r.Header.Get("Content-Type"); ct != "" {
-		w.Header().Set("Content-Type", ct)
+	h := w.Header()
+	// The request's own header values, shared rather than copied: the
+	// request outlives the response.
+	if ct := r.Header["Content-Type"]; len(ct) > 0 {
+		h["Content-Type"] = ct[:1]
 	}
-	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	// A Content-Length spares the chunked encoding net/http would use for a
+	// body past its 2 KiB buffer; the request's own value is the right one
+	// when the whole body came.
+	if cl := r.Header["Content-Length"]; len(cl) == 1 && r.ContentLength == int64(len(body)) {
+		h["Content-Length"] = cl
+	} else {
+		h["Content-Length"] = []string{strconv.Itoa(len(body))}
+	}
 	w.Write(body)
 }
 
-func sleep(w http.ResponseWriter, r *http.Request) {
-	ms := 0
-	if s := r.URL.Query().Get("ms"); s != "" {
-		v, err := strconv.Atoi(s)
-		if err != nil || v < 0 || v > maxSleep {
-			http.Error(w, fmt.Sprintf("ms must be an integer from 0 to %d", maxSleep), http.StatusBadRequest)
-			return
+// readAll appends what r yields to buf until EOF and returns errTooLarge
+// past limit bytes, without the reader http.MaxBytesReader would allocate
+// per request. A known length (size >= 0) is checked before reading.
+func readAll(r io.Reader, buf []byte, size, limit int64) ([]byte, error) {
+	if size > limit {
+		return buf, errTooLarge
+	}
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
 		}
-		ms = v
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if int64(len(buf)) > limit {
+			return buf, errTooLarge
+		}
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
 	}
-	t := time.NewTimer(time.Duration(ms) * time.Millisecond)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		w.Header()["Content-Type"] = []string{"text/plain; charset=utf-8"}
-		io.WriteString(w, "slept")
-	case <-r.Context().Done():
+}
+
+func sleep(w http.ResponseWriter, r *http.Request) {
+	ms, ok := msParam(r.URL.RawQuery)
+	if !ok {
+		http.Error(w, routes.SleepError, http.StatusBadRequest)
+		return
 	}
+	if routes.Sleep(ms, r.Context().Done()) {
+		w.Header()["Content-Type"] = textPlain
+		io.WriteString(w, routes.Slept)
+	}
+}
+
+// msParam finds ms in a raw query without building url.Values (a map per
+// request); no ms means 0. ok is false for a value that is not a whole
+// number from 0 to routes.MaxSleep.
+func msParam(query string) (ms int, ok bool) {
+	for query != "" {
+		var kv string
+		kv, query, _ = strings.Cut(query, "&")
+		k, v, _ := strings.Cut(kv, "=")
+		if k != "ms" {
+			continue
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 || n > routes.MaxSleep {
+			return 0, false
+		}
+		return n, true
+	}
+	return 0, true
 }
