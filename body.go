@@ -2,6 +2,7 @@ package streamhttp
 
 import (
 	"errors"
+	"sync/atomic"
 
 	"github.com/streamhttp/streamhttp/entity"
 	"github.com/streamhttp/streamhttp/httpcore"
@@ -30,6 +31,12 @@ type body struct {
 	err             error
 	readerM         *stream.Materializer // the pulling stage's, during a pull
 	answered        chan struct{}        // closed when the request's response is out
+
+	// For the request timeout (see timeout.go): the connection's timer
+	// tick when the handler last took body bytes (or the head came), and
+	// whether a pull is under way.
+	progress atomic.Uint64
+	pulling  atomic.Int32
 }
 
 // nextEvent returns the next piece of the body: data (a copy the caller
@@ -58,6 +65,7 @@ func (b *body) nextEvent() ([]byte, *entity.ChunkPart, error) {
 			data := append([]byte(nil), ev.Data...)
 			c.consume(n)
 			b.read += int64(len(data))
+			b.progress.Store(c.tick.Load())
 			if b.chunked && b.read > c.maxBody {
 				// The parser bounds declared lengths; a chunked body is
 				// bounded here, as it arrives.
@@ -192,7 +200,8 @@ func (p *dataPuller) Pull() ([]byte, error) {
 	defer b.c.inMu.Unlock()
 	b.pullStart()
 	b.readerM = p.m
-	defer func() { b.readerM = nil }()
+	b.pulling.Add(1)
+	defer func() { b.readerM = nil; b.pulling.Add(-1) }()
 	for {
 		data, _, err := b.nextEvent()
 		if err != nil || len(data) > 0 {
@@ -215,7 +224,8 @@ func (p *chunkPuller) Pull() (entity.ChunkPart, error) {
 	defer b.c.inMu.Unlock()
 	b.pullStart()
 	b.readerM = p.m
-	defer func() { b.readerM = nil }()
+	b.pulling.Add(1)
+	defer func() { b.readerM = nil; b.pulling.Add(-1) }()
 	for {
 		data, part, err := b.nextEvent()
 		switch {

@@ -195,6 +195,8 @@ func (c *conn) dispatch(ev httpcore.Event) *Request {
 	c.admit(x)
 	if x.body == nil {
 		c.setReady(x)
+	} else {
+		c.setWaiting(x)
 	}
 	c.mu.Unlock()
 	return req

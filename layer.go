@@ -161,13 +161,6 @@ func newConn(s *ServerSettings) *conn {
 	}
 }
 
-// tickPeriod is the period of a connection's request timer: a tenth of the
-// timeout, between 1 ms and 1 s. Timeouts fire up to one period late, in
-// exchange for no clock reading per request.
-func tickPeriod(timeout time.Duration) time.Duration {
-	return min(max(timeout/10, time.Millisecond), time.Second)
-}
-
 // bind picks up what ServeConn put in the run's context: the connection's
 // addresses, the out-of-band writer, and a way for it to ask whether a
 // request is in progress.

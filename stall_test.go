@@ -58,3 +58,50 @@ func TestStalledUpload(t *testing.T) {
 		}
 	}
 }
+
+// TestHeldRequestTimesOut: a handler that neither reads the request's
+// streamed body nor answers is timed out (RequestTimeout, counted from the
+// head while the body is not being read), in every way a handler can run.
+func TestHeldRequestTimesOut(t *testing.T) {
+	hold := func(ctx context.Context, r *Request) (*Response, error) {
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}
+	// readSome reads one piece of the body and then holds.
+	readSome := func(ctx context.Context, r *Request) (*Response, error) {
+		once := stream.NewSink(func(m *stream.Materializer, up stream.Puller[[]byte]) (stream.NotUsed, error) {
+			up.Pull()
+			<-ctx.Done()
+			up.Cancel(ctx.Err())
+			return stream.NotUsed{}, nil
+		})
+		stream.RunWith(ctx, r.Entity.DataBytes(), once)
+		return nil, ctx.Err()
+	}
+	handlers := []struct {
+		name string
+		flow stream.Flow[*Request, *Response]
+	}{
+		{"sync", stream.Map(func(r *Request) *Response { hold(r.Context(), r); return nil })},
+		{"inline", AsyncHandler(hold, 1, 1)},
+		{"async", AsyncHandler(hold, 4, 4)},
+		{"async reads a piece", AsyncHandler(readSome, 4, 4)},
+	}
+	for _, tr := range transports {
+		for _, h := range handlers {
+			t.Run(tr.name+"/"+h.name, func(t *testing.T) {
+				s := quietSettings()
+				s.RequestTimeout, s.PipeliningLimit = 200*time.Millisecond, 4
+				client, done := tr.dial(t, h.flow, s)
+				io.WriteString(client, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n0123456789")
+				client.SetReadDeadline(time.Now().Add(5 * time.Second))
+				got, err := readResponse(bufio.NewReader(client))
+				if err != nil || !strings.HasPrefix(got, "HTTP/1.1 503 ") {
+					t.Fatalf("held request answered %q, %v; want 503", abbrev(got), err)
+				}
+				client.Close()
+				<-done
+			})
+		}
+	}
+}
