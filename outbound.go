@@ -703,4 +703,3 @@ func (c *conn) sendContinue(x *exchange) {
 		}
 	}
 }
-
