@@ -151,7 +151,7 @@ func (b *body) ended() bool { return b.finished || b.err != nil }
 // released lets go of the input once the body has ended if the inbound
 // side is done with it too. Called with c.inMu held.
 func (b *body) released() {
-	if b.c.inDone {
+	if b.c.inDone.Load() {
 		b.c.dropInput(stream.ErrCancelled)
 	}
 }

@@ -141,12 +141,12 @@ type conn struct {
 	fills    atomic.Uint64 // chunks read: time may have passed since the last one
 	buf      []byte        // unconsumed input: the last chunk read, or own
 	off      int
-	own      []byte // storage for input left over from earlier chunks
-	alias    bool   // buf is the last chunk read, valid until the next pull
-	inEOF    bool   // the input has ended or has been cancelled
-	inDone   bool   // the inbound stage has ended: release the input once no body needs it
-	body     *body  // the streamed body the parser is in, nil between messages
-	gotInput bool   // a chunk has been read in this run
+	own      []byte      // storage for input left over from earlier chunks
+	alias    bool        // buf is the last chunk read, valid until the next pull
+	inEOF    bool        // the input has ended or has been cancelled
+	inDone   atomic.Bool // the inbound stage has ended: release the input once no body needs it (set without inMu)
+	body     *body       // the streamed body the parser is in, nil between messages
+	gotInput bool        // a chunk has been read in this run
 	seq      uint64
 }
 
@@ -402,7 +402,9 @@ func (c *conn) fill() (bool, error) {
 func (c *conn) dropInput(cause error) {
 	if !c.inEOF {
 		c.inEOF = true
-		c.up.Cancel(cause)
+		if c.up != nil {
+			c.up.Cancel(cause)
+		}
 	}
 	c.buf, c.off, c.own, c.alias = nil, 0, nil, false
 }
@@ -417,11 +419,26 @@ func (c *conn) endInput(err, cause error) {
 		c.inErr = err
 	}
 	c.mu.Unlock()
-	c.inMu.Lock()
-	c.inDone = true
+	c.inDone.Store(true)
+	if !c.inMu.TryLock() {
+		// A handler's goroutine is reading the request body, blocked on the
+		// connection. Waiting for it here would hold back the end of the
+		// connection (and the writing of its last answer) until the client
+		// sends more: it releases the input itself when its read ends,
+		// which the end of the run brings about (see body.released).
+		return
+	}
 	if c.body == nil || c.body.ended() || c.writeDone.Load() {
 		c.dropInput(cause)
 	}
+	c.inMu.Unlock()
+}
+
+// releaseInput waits until no body read is using the input, and releases
+// it. Called once the run has ended, which ends such a read.
+func (c *conn) releaseInput() {
+	c.inMu.Lock()
+	c.dropInput(stream.ErrCancelled)
 	c.inMu.Unlock()
 }
 

@@ -163,6 +163,12 @@ func serveConn(ctx context.Context, rwc io.ReadWriteCloser, handler stream.Flow[
 	hooks.ctx = runCtx // requests' contexts lead back to their connection
 	flow := bidi.JoinLeft(handler, ServerLayer(*s))
 	_, err := stream.RunWith(runCtx, stream.Via(cio.source(), flow), cio.sink())
+	if l := hooks.layer.Load(); l != nil {
+		// A handler's goroutine may still be reading the request body
+		// (the run did not wait for it): the end of the run has made its
+		// read return; the connection's input is released once it has.
+		l.releaseInput()
+	}
 	cio.leaveReady()
 	cio.releaseReadBuffer()
 	if cio.parked && err == nil && !hooks.draining.Load() {

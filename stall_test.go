@@ -3,12 +3,14 @@ package streamhttp
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/streamhttp/streamhttp/entity"
+	"github.com/streamhttp/streamhttp/httpcore"
 	"github.com/streamhttp/streamhttp/stream"
 )
 
@@ -98,6 +100,50 @@ func TestHeldRequestTimesOut(t *testing.T) {
 				got, err := readResponse(bufio.NewReader(client))
 				if err != nil || !strings.HasPrefix(got, "HTTP/1.1 503 ") {
 					t.Fatalf("held request answered %q, %v; want 503", abbrev(got), err)
+				}
+				client.Close()
+				<-done
+			})
+		}
+	}
+}
+
+// TestEarlyAnswerWhileBodyReadBlocks: a handler that answers part-way
+// through an upload (rejecting it) while its own goroutine is still
+// blocked reading the body gets its answer written at once, not when the
+// body read gives up.
+func TestEarlyAnswerWhileBodyReadBlocks(t *testing.T) {
+	reject := func(ctx context.Context, r *Request) (*Response, error) {
+		got := make(chan struct{})
+		go func() {
+			first := true
+			stream.RunWith(context.Background(), r.Entity.DataBytes(), stream.ForEach(func([]byte) {
+				if first {
+					first = false
+					close(got)
+				}
+			}))
+		}()
+		<-got
+		return httpcore.Text(httpcore.StatusContentTooLarge, "no\n").ForRequest(r), nil
+	}
+	for _, tr := range transports {
+		for _, parallelism := range []int{1, 4} {
+			t.Run(fmt.Sprintf("%s/parallelism %d", tr.name, parallelism), func(t *testing.T) {
+				s := quietSettings()
+				s.PipeliningLimit = 4
+				client, done := tr.dial(t, AsyncHandler(reject, parallelism, 4), s)
+				io.WriteString(client, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n0123456789")
+				client.SetReadDeadline(time.Now().Add(2 * time.Second))
+				br := bufio.NewReader(client)
+				got, err := readResponse(br)
+				if err != nil || !strings.HasPrefix(got, "HTTP/1.1 413 ") {
+					t.Fatalf("answered %q, %v; want 413 at once", abbrev(got), err)
+				}
+				// And the connection closes, rather than wait for the
+				// body that is not coming.
+				if rest, err := io.ReadAll(br); err != nil || len(rest) > 0 {
+					t.Fatalf("after the answer: %q, %v; want the connection closed at once", rest, err)
 				}
 				client.Close()
 				<-done
