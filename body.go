@@ -31,6 +31,7 @@ type body struct {
 	err             error
 	readerM         *stream.Materializer // the pulling stage's, during a pull
 	answered        chan struct{}        // closed when the request's response is out
+	finishedCh      chan struct{}        // closed when the parser reaches the end of the body
 
 	// For the request timeout (see timeout.go): the connection's timer
 	// tick when the handler last took body bytes (or the head came), and
@@ -141,6 +142,7 @@ func (b *body) finish() {
 	b.finished = true
 	b.c.setReady(b.x)
 	b.c.mu.Unlock()
+	close(b.finishedCh)
 	b.released()
 }
 

@@ -180,7 +180,7 @@ func (c *conn) dispatch(ev httpcore.Event) *Request {
 		return nil
 	}
 	if ev.Body != httpcore.BodyNone {
-		b := &body{c: c, x: x, chunked: ev.Body == httpcore.BodyChunked, answered: make(chan struct{})}
+		b := &body{c: c, x: x, chunked: ev.Body == httpcore.BodyChunked, answered: make(chan struct{}), finishedCh: make(chan struct{})}
 		// RFC 9110 §10.1.1: a server ignores 100-continue from HTTP/1.0.
 		b.needContinue = req.ExpectsContinue() && req.Proto != httpcore.HTTP10
 		x.body = b
@@ -271,9 +271,13 @@ func (in *inbound) finishBody(b *body) error {
 		sameIsland := c.outWaiting && c.outM == in.m
 		c.mu.Unlock()
 		if !sameIsland {
+			// The next request may go to the handler as soon as this body
+			// has been read (the handler has it all), or once the
+			// response is out.
 			c.inMu.Unlock()
 			select {
 			case <-b.answered:
+			case <-b.finishedCh:
 			case <-in.m.Done():
 				c.inMu.Lock()
 				return in.m.Cause()
