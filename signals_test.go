@@ -46,7 +46,13 @@ func TestHandleSignals(t *testing.T) {
 				t.Fatal(err)
 			}
 			if tc.answered {
-				time.Sleep(50 * time.Millisecond) // the signal is on its way
+				// The signal is on its way: the connection drains.
+				waitUntil(t, "the connection to drain", func() bool {
+					b.mu.Lock()
+					terminating := b.terminating
+					b.mu.Unlock()
+					return terminating && len(b.connsWhere(func(c *IncomingConnection) bool { return !c.drained })) == 0
+				})
 				close(release)
 				resp, err := http.ReadResponse(r, nil)
 				if err != nil {
