@@ -124,6 +124,7 @@ type conn struct {
 	outWaiting bool  // outbound is pulling the handler flow
 	outM       *stream.Materializer
 	inM        *stream.Materializer // the inbound stage's island, set when the layer is built
+	mustLink   bool                 // see connHooks.mustLink
 	out        *outbound
 	headAt     atomic.Int64 // when the head being received began, unix nanoseconds; 0: none
 	timer      *time.Timer
@@ -170,6 +171,7 @@ func (c *conn) bind(m *stream.Materializer) {
 		c.info, c.oob = h.info, h.oob
 		c.ctx = h.ctx
 		c.hooks, c.stats = h, h.stats
+		c.mustLink = h.mustLink
 		c.seq = h.seqBase // requests go on being numbered after a parking
 		// A run starts when a connection is new or has woken up readable:
 		// its first head is due within HeadTimeout, so a client that
@@ -200,6 +202,9 @@ type connHooks struct {
 	// draining is set when the server terminates; whichever of the
 	// terminating code and the layer's start comes second drains the layer.
 	draining atomic.Bool
+	// mustLink: the handler flow may reorder its responses
+	// (stream.Flow.Unordered), so each must be linked to its request.
+	mustLink bool
 }
 
 // drain makes the connection take no further request and close after the

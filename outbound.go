@@ -259,6 +259,11 @@ func (c *conn) link(resp *Response) error {
 	}
 	var x *exchange
 	if resp.Seq == 0 {
+		if c.mustLink && c.inFlow.Load() > 1 {
+			// Answering the oldest request would be a guess, and a wrong
+			// one as soon as the flow completes out of order.
+			return c.protocolError("the handler flow may reorder its responses (stream.MapAsyncUnordered, FlatMapMerge) and emitted one not linked to its request while %d were unanswered: link each response with Response.ForRequest", c.inFlow.Load())
+		}
 		x = c.oldestUnanswered()
 		if x == nil {
 			return c.protocolError("the handler flow emitted a response while no request was unanswered")

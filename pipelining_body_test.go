@@ -3,11 +3,15 @@ package streamhttp
 import (
 	"bufio"
 	"context"
+	"errors"
+	"fmt"
 	"io"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/streamhttp/streamhttp/entity"
+	"github.com/streamhttp/streamhttp/stream"
 )
 
 // TestPipeliningAfterStreamedBody: once a handler has read a request's
@@ -45,6 +49,57 @@ func TestPipeliningAfterStreamedBody(t *testing.T) {
 			expectResponse(t, br, ok("/next"))
 			client.Close()
 			<-done
+		})
+	}
+}
+
+// TestUnorderedFlowMustLink: a handler flow that may reorder its responses
+// (MapAsyncUnordered) and does not link them to their requests never sends
+// a request another one's answer: the connection fails with a
+// ProtocolError that says to link them. Linked, the same flow is served.
+func TestUnorderedFlowMustLink(t *testing.T) {
+	slowFirst := func(link bool) stream.Flow[*Request, *Response] {
+		return stream.MapAsyncUnordered(8, func(_ context.Context, r *Request) (*Response, error) {
+			var n int
+			fmt.Sscanf(r.URI.Path, "/%d", &n)
+			time.Sleep(time.Duration(8-n) * 5 * time.Millisecond)
+			if link {
+				return respond(r).ForRequest(r), nil
+			}
+			return respond(r), nil
+		})
+	}
+	var in strings.Builder
+	for i := range 8 {
+		in.WriteString(get(fmt.Sprintf("/%d", i)))
+	}
+	for _, link := range []bool{false, true} {
+		t.Run(fmt.Sprintf("linked %v", link), func(t *testing.T) {
+			client, done := dialPipe(t, slowFirst(link), ServerSettings{PipeliningLimit: 8, Logger: quietSettings().Logger})
+			go io.WriteString(client, in.String())
+			br := bufio.NewReader(client)
+			client.SetReadDeadline(time.Now().Add(5 * time.Second))
+			n := 0
+			for ; n < 8; n++ {
+				got, err := readResponse(br)
+				if err != nil {
+					break
+				}
+				if want := ok(fmt.Sprintf("/%d", n)); got != want {
+					t.Fatalf("response %d: %q, want %q", n, abbrev(got), want)
+				}
+			}
+			client.Close()
+			err := <-done
+			var pe *ProtocolError
+			switch {
+			case link && (n != 8 || err != nil):
+				t.Errorf("linked: %d responses, %v; want 8 and no error", n, err)
+			case !link && !errors.As(err, &pe):
+				t.Errorf("unlinked: ServeConn returned %v, want a ProtocolError", err)
+			case !link && !strings.Contains(err.Error(), "ForRequest"):
+				t.Errorf("the error does not say how to link: %v", err)
+			}
 		})
 	}
 }

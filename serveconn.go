@@ -145,7 +145,8 @@ func serveConn(ctx context.Context, rwc io.ReadWriteCloser, handler stream.Flow[
 	}
 	cio.dl, _ = rwc.(interface{ SetReadDeadline(time.Time) error })
 	cio.ready = o.ready
-	hooks := &connHooks{ctx: cctx, info: infoOf(rwc), oob: cio, stats: o.stats, stop: cancel, seqBase: o.seq}
+	hooks := &connHooks{ctx: cctx, info: infoOf(rwc), oob: cio, stats: o.stats, stop: cancel, seqBase: o.seq,
+		mustLink: handler.Unordered()}
 	cio.hooks = hooks
 	if o.track != nil {
 		o.track(cio)

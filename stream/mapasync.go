@@ -34,7 +34,7 @@ func mapAsync[I, O any](parallelism int, f func(context.Context, I) (O, error), 
 	if parallelism < 1 {
 		panic(fmt.Sprintf("stream: MapAsync parallelism %d < 1", parallelism))
 	}
-	return Flow[I, O]{build: func(m *Materializer, upB func(*Materializer) Puller[I]) Puller[O] {
+	return Flow[I, O]{unordered: !ordered && parallelism > 1, build: func(m *Materializer, upB func(*Materializer) Puller[I]) Puller[O] {
 		island, cancel := m.Island()
 		s := &mapAsyncStage[I, O]{
 			m: m, island: island, cancelIsland: cancel, up: upB(island), f: f,

@@ -160,7 +160,7 @@ func FlatMapMerge[I, O any](breadth int, f func(I) Source[O]) Flow[I, O] {
 	if breadth < 1 {
 		panic(fmt.Sprintf("stream: FlatMapMerge breadth %d < 1", breadth))
 	}
-	return Flow[I, O]{build: func(m *Materializer, upB func(*Materializer) Puller[I]) Puller[O] {
+	return Flow[I, O]{unordered: breadth > 1, build: func(m *Materializer, upB func(*Materializer) Puller[I]) Puller[O] {
 		island, cancel := m.Island()
 		return &flatMapMergeStage[I, O]{
 			mergeStage: mergeStage[O]{m: m, island: island, cancelIsland: cancel,

@@ -57,7 +57,18 @@ type Flow[I, O any] struct {
 	// returning, with the Materializer of the island the upstream belongs to
 	// (the flow's own m, unless the flow is an async boundary).
 	build func(m *Materializer, up func(*Materializer) Puller[I]) Puller[O]
+	// unordered: the flow may emit in another order than its input's (see
+	// Unordered).
+	unordered bool
 }
+
+// Unordered reports whether the flow may emit its elements in another order
+// than their inputs': it is, or composes, [MapAsyncUnordered] or
+// [FlatMapMerge] with a breadth above 1. Flows built with NewFlow (custom
+// stages) are taken to keep the order. A consumer that pairs outputs with
+// inputs by position (an HTTP server pairing responses with requests)
+// uses it to insist on an explicit link instead.
+func (f Flow[I, O]) Unordered() bool { return f.unordered }
 
 // Sink is a blueprint of a stage with one input of type T that drives the
 // run: it pulls until it is done and then yields its result of type R (the
@@ -149,7 +160,7 @@ func Via[T, U, M any](src SourceMat[T, M], f Flow[T, U]) SourceMat[U, M] {
 func ViaFlow[A, B, C any](f Flow[A, B], g Flow[B, C]) Flow[A, C] {
 	return Flow[A, C]{build: func(m *Materializer, up func(*Materializer) Puller[A]) Puller[C] {
 		return g.build(m, func(m2 *Materializer) Puller[B] { return f.build(m2, up) })
-	}}
+	}, unordered: f.unordered || g.unordered}
 }
 
 // FlowTo attaches a Flow in front of a Sink, giving a Sink of the flow's input.
