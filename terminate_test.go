@@ -107,6 +107,10 @@ func TestTerminateDeadline(t *testing.T) {
 	c, r := dialSend(t, b.LocalAddr(), "GET /block HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n")
 	defer c.Close()
 	<-entered
+	// The second request is taken before the termination begins: one that
+	// is still unparsed then is not taken at all (its client sees the
+	// connection close and may retry), which is another case.
+	waitUntil(t, "both requests to be taken", func() bool { return b.Stats().TotalRequests == 2 })
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
 	if err := b.Terminate(ctx); err == nil {
