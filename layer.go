@@ -320,6 +320,9 @@ type oobWriter interface {
 	// flushIdle writes what is buffered now: the layer knows that the
 	// connection's goroutine has nothing else to add before it waits.
 	flushIdle()
+	// watch starts watching the client while a handler works (see
+	// watch.go).
+	watch()
 }
 
 // headDeadline returns when the request head being received must be
@@ -437,6 +440,21 @@ func (c *conn) endInput(err, cause error) {
 		c.dropInput(cause)
 	}
 	c.inMu.Unlock()
+}
+
+// peerClosed learns that the client closed its side of the connection
+// while requests were unanswered: their handlers learn it through their
+// context. Their answers are still written (a client that only half-closed
+// reads them); a client that is gone makes the writes fail, which ends the
+// run.
+func (c *conn) peerClosed() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, x := range c.pending[c.phead:] {
+		if x.req != nil {
+			x.req.CancelContext()
+		}
+	}
 }
 
 // releaseInput waits until no body read is using the input, and releases

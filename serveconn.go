@@ -164,6 +164,7 @@ func serveConn(ctx context.Context, rwc io.ReadWriteCloser, handler stream.Flow[
 	hooks.ctx = runCtx // requests' contexts lead back to their connection
 	flow := bidi.JoinLeft(handler, ServerLayer(*s))
 	_, err := stream.RunWith(runCtx, stream.Via(cio.source(), flow), cio.sink())
+	cio.stopWatch()
 	if l := hooks.layer.Load(); l != nil {
 		// A handler's goroutine may still be reading the request body
 		// (the run did not wait for it): the end of the run has made its
@@ -271,6 +272,8 @@ type connIO struct {
 	yielded    bool          // the last read followed a yield
 	idleFrom   int64         // unix nanoseconds: the idle deadline counts from here at the earliest
 
+	watchFields // see watch.go
+
 	// The reader's wake-up on cancellation, and its end.
 	stopReader func() bool // guarded by mu
 	readerDone chan struct{}
@@ -335,7 +338,7 @@ func (r *connReader) Pull() ([]byte, error) {
 			allowance = c.s.RequestBodyGrace + time.Duration(c.bodyBytes*int64(time.Second)/rate) - c.bodyWaited
 		}
 		c.setDeadline(start, allowance, inBody)
-		n, err := c.read(rbuf, answered)
+		n, err := c.readOrTake(rbuf, answered)
 		answered = false // a read again after a deadline follows no answer
 		if inBody {
 			c.bodyWaited += time.Since(start)
@@ -413,8 +416,8 @@ func (c *connIO) setDeadline(start time.Time, allowance time.Duration, inBody bo
 		return
 	}
 	// Moving the deadline is a timer operation: do it at most about once a
-	// second, unless it must come sooner.
-	if d.Sub(c.deadline) > time.Second || d.Before(c.deadline) {
+	// second, unless it must come sooner (or a watch cleared it).
+	if d.Sub(c.deadline) > time.Second || d.Before(c.deadline) || c.dlReset.Swap(false) {
 		c.deadline = d
 		c.dl.SetReadDeadline(d)
 		if c.sub.Load() != nil {

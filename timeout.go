@@ -26,10 +26,11 @@ import (
 // unanswered; no clock is read per request.
 
 // tickPeriod is the period of a connection's request timer: a tenth of the
-// timeout, between 1 ms and 1 s. Timeouts fire up to one period late, in
-// exchange for no clock reading per request.
+// timeout, between 1 ms and 250 ms. Timeouts fire up to one period late, in
+// exchange for no clock reading per request; a client that goes away while
+// a handler works is watched for from the second tick (see watch.go).
 func tickPeriod(timeout time.Duration) time.Duration {
-	return min(max(timeout/10, time.Millisecond), time.Second)
+	return min(max(timeout/10, time.Millisecond), 250*time.Millisecond)
 }
 
 // setReady records that x has been received in full: its timeout runs
@@ -96,7 +97,11 @@ func (c *conn) onTimer() {
 			since = c.tick.Load()
 		}
 	}
-	if d <= 0 || time.Duration(c.tick.Load()-since-1)*c.tickEvery < d {
+	if waited := c.tick.Load() - since; d <= 0 || time.Duration(waited-1)*c.tickEvery < d {
+		if waited >= 2 && c.oob != nil && (x.ready || x.body.pulling.Load() == 0) {
+			// The handler has been at it for a tick: watch the client.
+			c.oob.watch()
+		}
 		c.timer.Reset(c.tickEvery)
 		c.mu.Unlock()
 		return
