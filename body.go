@@ -130,7 +130,7 @@ func (b *body) tooSlow() {
 func (b *body) fail(err error) error {
 	b.c.mu.Lock()
 	b.err = err
-	b.c.closing = true
+	b.c.beginClose(closeBodyFailed)
 	b.c.mu.Unlock()
 	b.released()
 	return err
@@ -185,7 +185,7 @@ func (b *body) cancel(cause error) {
 	b.c.mu.Lock()
 	b.cancelled = true
 	b.err = cause
-	b.c.closing = true
+	b.c.beginClose(closeBodyCancelled)
 	b.c.mu.Unlock()
 	b.released()
 }

@@ -233,14 +233,9 @@ func (c *conn) admit(x *exchange) {
 		x.counted = true
 	}
 	if x.closeReq {
-		c.closing = true // RFC 9112 §9.6: nothing after a request that closes
+		c.beginClose(closeRequested) // RFC 9112 §9.6: nothing after a request that closes
 	}
 }
-
-// closeRequested reports whether the connection closes after req's
-// response whatever the handler says: the client asked for it, or keep-alive
-// is off.
-func (c *conn) closeRequested(req *Request) bool { return req.Close || c.s.DisableKeepAlive }
 
 // serverAnswer queues the server's own response (x may be nil for a request
 // that never parsed) and stops reading: the connection closes after it.
@@ -252,7 +247,7 @@ func (c *conn) serverAnswer(x *exchange, resp *Response) {
 	x.made, x.forceClose = resp, true
 	c.mu.Lock()
 	c.pushPending(x)
-	c.closing = true
+	c.beginClose(closeServerAnswer)
 	c.mu.Unlock()
 	c.dropInput(stream.ErrCancelled)
 }

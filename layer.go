@@ -112,29 +112,30 @@ type conn struct {
 	stats   *serverStats // nil outside a binding
 	maxBody int64        // the limit of a streamed chunked body
 
-	mu         sync.Mutex
-	pending    []*exchange // oldest first, from phead on
-	phead      int
-	free       []*exchange   // recycled exchanges
-	inFlow     atomic.Int32  // requests handed out and not yet answered by the flow; changed under mu
-	slotFree   chan struct{} // wakes the inbound side when slotWaiter
-	slotWaiter bool
-	closing    bool  // no further request is read
-	inErr      error // the failure the inbound side ended with, if any
-	outWaiting bool  // outbound is pulling the handler flow
-	outM       *stream.Materializer
-	inM        *stream.Materializer // the inbound stage's island, set when the layer is built
-	mustLink   bool                 // see connHooks.mustLink
-	out        *outbound
-	headAt     atomic.Int64 // when the head being received began, unix nanoseconds; 0: none
-	timer      *time.Timer
-	timerOn    bool          // the timer is armed
-	tick       atomic.Uint64 // how often the timer has fired
-	tickEvery  time.Duration // the timer's period
-	stopped    bool          // the outbound side has ended: no timer, no response
-	aborted    bool          // a response was written out of band and the connection closed
-	draining   bool          // the server is terminating: the last response closes
-	writeDone  atomic.Bool   // the outbound side has ended: nothing more is written
+	mu          sync.Mutex
+	pending     []*exchange // oldest first, from phead on
+	phead       int
+	free        []*exchange   // recycled exchanges
+	inFlow      atomic.Int32  // requests handed out and not yet answered by the flow; changed under mu
+	slotFree    chan struct{} // wakes the inbound side when slotWaiter
+	slotWaiter  bool
+	closing     bool // no further request is read: see close.go
+	closeReason closeReason
+	inErr       error // the failure the inbound side ended with, if any
+	outWaiting  bool  // outbound is pulling the handler flow
+	outM        *stream.Materializer
+	inM         *stream.Materializer // the inbound stage's island, set when the layer is built
+	mustLink    bool                 // see connHooks.mustLink
+	out         *outbound
+	headAt      atomic.Int64 // when the head being received began, unix nanoseconds; 0: none
+	timer       *time.Timer
+	timerOn     bool          // the timer is armed
+	tick        atomic.Uint64 // how often the timer has fired
+	tickEvery   time.Duration // the timer's period
+	stopped     bool          // the outbound side has ended: no timer, no response
+	aborted     bool          // a response was written out of band and the connection closed
+	draining    bool          // the server is terminating: the last response closes
+	writeDone   atomic.Bool   // the outbound side has ended: nothing more is written
 
 	// Input, owned by whoever holds inMu (the inbound stage or a body).
 	inMu     sync.Mutex
@@ -216,8 +217,8 @@ type connHooks struct {
 func (c *conn) drain() (idle bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.draining, c.closing = true, true
-	c.wakeSlotWaiter()
+	c.draining = true
+	c.beginClose(closeDraining)
 	return c.head() == nil
 }
 
@@ -422,7 +423,7 @@ func (c *conn) dropInput(cause error) {
 // or when the body a handler is still reading ends.
 func (c *conn) endInput(err, cause error) {
 	c.mu.Lock()
-	c.closing = true
+	c.beginClose(closeInputEnded)
 	if err != nil && err != stream.EOS && c.inErr == nil {
 		c.inErr = err
 	}

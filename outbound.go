@@ -76,7 +76,7 @@ func (o *outbound) end(err error) {
 	c := o.c
 	c.writeDone.Store(true)
 	c.mu.Lock()
-	c.closing = true
+	c.beginClose(closeOutputEnded)
 	c.stopped = true
 	if c.timer != nil {
 		c.timer.Stop()
@@ -287,31 +287,6 @@ func (c *conn) link(resp *Response) error {
 	x.resp = resp // a late answer to a timed-out request is kept but never rendered
 	c.inFlow.Add(-1)
 	return nil
-}
-
-// mustClose reports whether the connection has to close after x's response
-// resp because of x's request body, or because resp opens a tunnel (resp
-// is nil when only the body matters). Called with c.mu held.
-func (c *conn) mustClose(x *exchange, resp *Response) bool {
-	if resp != nil && x.method == httpcore.MethodConnect && resp.Status >= 200 && resp.Status < 300 {
-		// A 2xx answer to CONNECT starts a tunnel (RFC 9110 §9.3.6),
-		// which this server does not run: the connection ends after it
-		// rather than read the client's tunnelled bytes as requests.
-		return true
-	}
-	b := x.body
-	if b == nil || b.finished {
-		return false
-	}
-	switch {
-	case b.started, b.cancelled, b.err != nil:
-		return true // an early response: the rest of the body is not read
-	case b.needContinue && !b.continueSent:
-		return true // the client may never send the body
-	case !b.chunked && x.req.ContentLength-b.read > c.s.MaxDrainBytes:
-		return true
-	}
-	return false
 }
 
 // render writes x's response head (and a body that is in memory).
@@ -565,7 +540,7 @@ func (o *outbound) finish(x *exchange) {
 		c.popPending()
 	}
 	if o.closeAfter {
-		c.closing = true
+		c.beginClose(closeResponse)
 	}
 	c.wakeSlotWaiter()
 	c.mu.Unlock()
@@ -628,7 +603,7 @@ func (o *outbound) handlerFailed(err error) error {
 		x.made, x.forceClose = failureResponse(err), true
 	}
 	c.inFlow.Add(-1)
-	c.closing = true
+	c.beginClose(closeHandlerFailed)
 	// Log without the lock: the logger may write to a file.
 	seq := x.seq
 	c.mu.Unlock()

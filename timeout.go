@@ -128,7 +128,7 @@ func (c *conn) onTimer() {
 // be written from here; it goes in band. Called with c.mu held.
 func (c *conn) answerLate(x *exchange, resp *Response) []byte {
 	x.made, x.forceClose, x.late = resp, true, true
-	c.closing = true
+	c.beginClose(closeTimeout)
 	if c.oob == nil || !c.outWaiting || c.head() != x {
 		return nil
 	}
