@@ -287,7 +287,7 @@ func (c *connIO) source() stream.Source[[]byte] {
 		stop := context.AfterFunc(m.Context(), func() {
 			defer close(c.readerDone)
 			if c.dl != nil {
-				c.dl.SetReadDeadline(time.Unix(1, 0))
+				c.stopWatching() // sets the deadline in the past, for good
 				c.pokeReader()
 			} else {
 				c.rwc.Close()

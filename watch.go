@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -49,19 +50,38 @@ func (c *connIO) watch() {
 	if !c.watchState.CompareAndSwap(watchIdle, watchStarting) {
 		return
 	}
+	c.watchMu.Lock()
+	if c.watchStopped {
+		c.watchMu.Unlock()
+		c.watchState.Store(watchIdle)
+		return
+	}
+	// The reader's last deadline may be one for idleness, which does not
+	// apply while a request is under way; the reader sets its own again
+	// when it takes over (dlReset).
+	c.dlReset.Store(true)
+	c.dl.SetReadDeadline(time.Time{})
+	c.watchMu.Unlock()
 	c.watchDone = make(chan struct{})
 	c.watchBuf = readBuffers.Get().(*[]byte)
 	c.watchState.Store(watchActive)
 	go c.runWatch()
 }
 
+// stopWatching makes a watch under way return, and keeps any later one
+// from starting: the run is ending. It sets a read deadline in the past,
+// which a watch can no longer clear.
+func (c *connIO) stopWatching() {
+	c.watchMu.Lock()
+	c.watchStopped = true
+	if c.dl != nil {
+		c.dl.SetReadDeadline(time.Unix(1, 0))
+	}
+	c.watchMu.Unlock()
+}
+
 func (c *connIO) runWatch() {
 	defer close(c.watchDone)
-	// The reader's last deadline may be one for idleness, which does not
-	// apply while a request is under way; the reader sets its own again
-	// when it takes over (dlReset).
-	c.dlReset.Store(true)
-	c.dl.SetReadDeadline(time.Time{})
 	n, err := c.rwc.Read(*c.watchBuf)
 	c.watchN, c.watchErr = n, err
 	switch {
@@ -93,6 +113,10 @@ func (c *connIO) readOrTake(p []byte, answered bool) (int, error) {
 		case watchStarting:
 			runtime.Gosched()
 		case watchActive:
+			if c.dlReset.Swap(false) && !c.deadline.IsZero() {
+				// The watch cleared the deadline the reader had set.
+				c.dl.SetReadDeadline(c.deadline)
+			}
 			<-c.watchDone
 			n := copy(p, (*c.watchBuf)[:c.watchN])
 			err := c.watchErr
@@ -114,6 +138,7 @@ func (c *connIO) endWatch() {
 // has set a deadline in the past, or closed the connection) and releases
 // it; the bytes it read are lost with the run.
 func (c *connIO) stopWatch() {
+	c.stopWatching()
 	if c.watchState.Load() == watchActive {
 		<-c.watchDone
 		c.endWatch()
@@ -122,10 +147,12 @@ func (c *connIO) stopWatch() {
 
 // watchFields are the watch's, in connIO.
 type watchFields struct {
-	watchState atomic.Int32
-	dlReset    atomic.Bool // a watch cleared the read deadline: the reader sets it anew
-	watchDone  chan struct{}
-	watchBuf   *[]byte
-	watchN     int
-	watchErr   error
+	watchMu      sync.Mutex // orders a watch's clearing of the read deadline with the run's end
+	watchStopped bool       // the run is ending: no watch starts (guarded by watchMu)
+	watchState   atomic.Int32
+	dlReset      atomic.Bool // a watch cleared the read deadline: the reader sets it anew
+	watchDone    chan struct{}
+	watchBuf     *[]byte
+	watchN       int
+	watchErr     error
 }
