@@ -100,15 +100,21 @@ func (b *boundaryStage[T]) Cancel(cause error) {
 	b.cancelIsland(cause)
 }
 
-// produce is the upstream island's goroutine.
+// produce is the upstream island's goroutine. A panic or runtime.Goexit in
+// a fused upstream stage ends the queue with that failure.
 func (b *boundaryStage[T]) produce() {
+	normal := false
 	defer func() {
-		if v := recover(); v != nil {
-			err := newPanicError(v)
+		if err := abnormal(recover(), normal); err != nil {
 			b.up.Cancel(err)
 			b.q.end(err)
 		}
 	}()
+	b.produceLoop()
+	normal = true
+}
+
+func (b *boundaryStage[T]) produceLoop() {
 	for {
 		v, err := b.up.Pull()
 		if err != nil {

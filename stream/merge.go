@@ -11,9 +11,12 @@ import "fmt"
 func Concat[T any](sources ...Source[T]) Source[T] {
 	return FromPuller(func(m *Materializer) Puller[T] {
 		ps := make([]Puller[T], len(sources))
+		normal := false
+		defer releaseAllOnFailure(&normal, ps)
 		for i, src := range sources {
 			ps[i], _ = src.build(m)
 		}
+		normal = true
 		return &concatStage[T]{ps: ps}
 	})
 }
@@ -71,9 +74,12 @@ func Merge[T any](sources ...Source[T]) Source[T] {
 		island, cancel := m.Island()
 		q := newQueue[T](DefaultMergeBuffer, Backpressure, len(sources))
 		ps := make([]Puller[T], len(sources))
+		normal := false
+		defer releaseAllOnFailure(&normal, ps)
 		for i, src := range sources {
 			ps[i], _ = src.build(island)
 		}
+		normal = true
 		return &mergeStage[T]{m: m, island: island, cancelIsland: cancel, q: q, ps: ps}
 	})
 }
@@ -124,14 +130,19 @@ func (s *mergeStage[T]) Cancel(cause error) {
 // goroutine. A failure (or panic) of p ends q and cancels the island at once,
 // so the others stop with that failure even if downstream is not pulling.
 func pump[T any](island *Materializer, p Puller[T], q *queue[T]) {
+	normal := false
 	defer func() {
-		if v := recover(); v != nil {
-			err := newPanicError(v)
+		if err := abnormal(recover(), normal); err != nil {
 			p.Cancel(err)
 			q.end(err)
 			island.Cancel(err)
 		}
 	}()
+	pumpLoop(island, p, q)
+	normal = true
+}
+
+func pumpLoop[T any](island *Materializer, p Puller[T], q *queue[T]) {
 	for {
 		v, err := p.Pull()
 		if err != nil {
@@ -200,14 +211,19 @@ func (s *flatMapMergeStage[I, O]) Cancel(cause error) {
 
 // feed pulls upstream and starts a pump per substream, breadth at a time.
 func (s *flatMapMergeStage[I, O]) feed() {
+	normal := false
 	defer func() {
-		if v := recover(); v != nil {
-			err := newPanicError(v)
+		if err := abnormal(recover(), normal); err != nil {
 			s.up.Cancel(err)
 			s.q.end(err)
 			s.island.Cancel(err)
 		}
 	}()
+	s.feedLoop()
+	normal = true
+}
+
+func (s *flatMapMergeStage[I, O]) feedLoop() {
 	ctx := s.island.Context()
 	for {
 		if ctx.Err() != nil {

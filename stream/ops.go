@@ -176,6 +176,9 @@ func Grouped[T any](n int) Flow[T, []T] {
 	})
 }
 
+// maxGroupPrealloc caps the capacity a group starts with.
+const maxGroupPrealloc = 64
+
 type groupedStage[T any] struct {
 	up   Puller[T]
 	n    int
@@ -197,7 +200,8 @@ func (s *groupedStage[T]) Pull() ([]T, error) {
 			return nil, err
 		}
 		if g == nil {
-			g = make([]T, 0, s.n)
+			// Grow on demand: Grouped(math.MaxInt) means "everything".
+			g = make([]T, 0, min(s.n, maxGroupPrealloc))
 		}
 		g = append(g, v)
 	}
