@@ -38,14 +38,14 @@ func Reorder[T any](seq func(T) uint64, first uint64, window int) Flow[T, T] {
 }
 
 type reorderStage[T any] struct {
-	up    Puller[T]
-	seq   func(T) uint64
+	up     Puller[T]
+	seq    func(T) uint64
 	next   uint64 // the sequence number to emit next
 	window int
 	slots  []T // ring indexed by sequence number modulo len(slots) <= window
 	full   []bool
-	held  int // elements waiting in slots
-	done  error
+	held   int // elements waiting in slots
+	done   error
 }
 
 func (s *reorderStage[T]) Pull() (T, error) {

@@ -255,9 +255,12 @@ func ViaFlow[A, B, C any](f Flow[A, B], g Flow[B, C]) Flow[A, C] {
 func FlowTo[A, B, R any](f Flow[A, B], s Sink[B, R]) Sink[A, R] {
 	return Sink[A, R]{consume: func(m *Materializer, up func(*Materializer) Puller[A]) (R, error) {
 		return s.consume(m, func(m2 *Materializer) Puller[B] {
-			// The flow's own upstream is released by the guard of the
-			// composition that built it; here f itself is built last.
-			return f.build(m2, up)
+			var built Puller[A]
+			normal := false
+			defer releaseOnFailure(&normal, &built)
+			p := f.build(m2, func(m3 *Materializer) Puller[A] { built = up(m3); return built })
+			normal = true
+			return p
 		})
 	}}
 }
