@@ -13,12 +13,16 @@ import (
 // parallelism elements ahead of downstream (plus one element pulled and
 // waiting for a slot).
 //
-// A failure fails the stream at once, without waiting for earlier elements:
-// an error returned by f, a panic in f (a [*PanicError]), runtime.Goexit in
-// f ([ErrGoexit]), f returning [EOS] as its error ([ErrUnexpectedEOS]), and
-// an upstream failure. It cancels upstream and the context of every running
-// call with that failure. f's context is also cancelled when the stream is
-// cancelled or the run ends. Slots are not preallocated: a parallelism of
+// A failure of a call fails the stream at once, without waiting for earlier
+// elements: an error returned by f, a panic in f (a [*PanicError]),
+// runtime.Goexit in f ([ErrGoexit]), f returning [EOS] as its error
+// ([ErrUnexpectedEOS]). It cancels upstream and the context of every
+// running call with that failure. An upstream failure cancels the context
+// of every running call at once too; the results already ahead of it (in
+// input order; for MapAsyncUnordered, those already complete) are emitted,
+// a call that ends because of the cancellation fails the stream with the
+// upstream failure, and then the stream fails with it. f's context is also
+// cancelled when the stream is cancelled or the run ends. Slots are not preallocated: a parallelism of
 // math.MaxInt means unbounded. It panics if parallelism < 1.
 //
 //	in  -- 1 -- 2 -- 3 --|
@@ -105,10 +109,6 @@ func (s *mapAsyncStage[I, O]) Pull() (O, error) {
 	for t == nil {
 		s.mu.Lock()
 		switch {
-		case s.term != nil && s.term != EOS:
-			err := s.term
-			s.mu.Unlock()
-			return zero, s.fail(err)
 		case s.head < len(s.tasks):
 			t = s.tasks[s.head]
 			s.tasks[s.head] = nil
@@ -117,9 +117,12 @@ func (s *mapAsyncStage[I, O]) Pull() (O, error) {
 			}
 			s.mu.Unlock()
 			continue
-		case s.term == EOS && (s.ordered || s.inFlight == 0):
+		case s.term != nil && (s.term != EOS || s.ordered || s.inFlight == 0):
+			// An upstream failure comes after the results queued before
+			// it; completion after every result.
+			err := s.term
 			s.mu.Unlock()
-			return zero, s.fail(EOS)
+			return zero, s.fail(err)
 		}
 		s.waitC = true
 		s.mu.Unlock()
@@ -127,7 +130,9 @@ func (s *mapAsyncStage[I, O]) Pull() (O, error) {
 		select {
 		case <-s.wakeC:
 		case <-s.island.Done():
-			return zero, s.fail(s.island.Cause())
+			if !s.upstreamFailed() {
+				return zero, s.fail(s.island.Cause())
+			}
 		}
 	}
 	select {
@@ -137,7 +142,16 @@ func (s *mapAsyncStage[I, O]) Pull() (O, error) {
 		select {
 		case <-t.done:
 		case <-s.island.Done():
-			return zero, s.fail(s.island.Cause())
+			if !s.upstreamFailed() {
+				return zero, s.fail(s.island.Cause())
+			}
+			// The upstream failure has cancelled t's context: t ends
+			// soon, and its result (or its cancellation) comes first.
+			select {
+			case <-t.done:
+			case <-s.m.Done():
+				return zero, s.fail(s.m.Cause())
+			}
 		}
 	}
 	if t.err != nil {
@@ -157,6 +171,14 @@ func (s *mapAsyncStage[I, O]) Pull() (O, error) {
 		signal(s.wakeF)
 	}
 	return t.val, nil
+}
+
+// upstreamFailed reports whether the island was cancelled by an upstream
+// failure (and not by a failed call or by downstream).
+func (s *mapAsyncStage[I, O]) upstreamFailed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.term != nil && s.term != EOS && s.island.Cause() == s.term && !s.m.Stopped()
 }
 
 // fail ends the stage with err and stops the feeder and every running call.
