@@ -297,7 +297,18 @@ type RunnableGraph[M, R any] struct {
 func To[T, M, R any](src SourceMat[T, M], sink Sink[T, R]) RunnableGraph[M, R] {
 	return RunnableGraph[M, R]{run: func(m *Materializer, materialized func(M)) (R, error) {
 		return sink.consume(m, func(m2 *Materializer) Puller[T] {
+			normal := false
+			defer func() {
+				if !normal {
+					// Materialization failed: the sink still runs (see
+					// NewSink), and Start must not wait for a value that
+					// will never come.
+					var zero M
+					materialized(zero)
+				}
+			}()
 			p, mat := src.build(m2)
+			normal = true
 			materialized(mat)
 			return p
 		})
@@ -331,7 +342,9 @@ func (g RunnableGraph[M, R]) Run(ctx context.Context) (R, error) {
 }
 
 // Start materializes the graph, starts running it in a new goroutine and
-// returns once the source's materialized value exists.
+// returns once the source's materialized value exists. When materialization
+// fails (a constructor panics), Start returns with the zero materialized
+// value, and Wait reports the failure.
 func (g RunnableGraph[M, R]) Start(ctx context.Context) *Running[M, R] {
 	m := newRoot(ctx)
 	r := &Running[M, R]{m: m, done: make(chan struct{})}
