@@ -4,7 +4,8 @@ import "fmt"
 
 // Concat emits all elements of the first source, then of the second, and so
 // on. It is fused: no goroutine. Every source is materialized when the graph
-// is; the ones not yet reached are cancelled if the stream ends early.
+// is; the ones not yet reached are cancelled if the stream ends early, and
+// the ones already built are cancelled when building a later one panics.
 //
 //	a: -- 1 -- 2 --|   b: -- 3 --|
 //	Concat(a, b):  -- 1 -- 2 -- 3 --|
@@ -65,7 +66,10 @@ const DefaultMergeBuffer = 16
 
 // Merge emits the elements of all sources as they arrive, each source running
 // in its own goroutine. It completes when all have completed and fails (and
-// cancels the others) as soon as one fails.
+// cancels the others) as soon as one fails. The sources share a buffer of
+// [DefaultMergeBuffer] elements: at most 16 elements downstream has not
+// taken are held, plus one per source waiting for room. When building one
+// source panics, the sources already built are cancelled.
 //
 //	a: -- 1 ------ 3 --|   b: ---- 2 ------ 4 --|
 //	Merge(a, b):  -- 1 -- 2 -- 3 -- 4 --|

@@ -3,7 +3,8 @@ package stream
 import "fmt"
 
 // Map applies f to every element. It is fused: f runs in the goroutine that
-// pulls, with no channel hop.
+// pulls, with no channel hop. After upstream has ended, a Cancel is not
+// passed on to it.
 //
 //	in  -- 1 -- 2 -- 3 --|
 //	      [ map(x => x*10) ]
@@ -40,7 +41,10 @@ func (s *mapStage[I, O]) Cancel(cause error) {
 	}
 }
 
-// Filter passes on the elements for which keep returns true.
+// Filter passes on the elements for which keep returns true. While it
+// rejects element after element it looks at its island's context every 256
+// elements, so a cancelled run stops even over an endless synchronous
+// source that never passes the test.
 //
 //	in  -- 1 -- 2 -- 3 -- 4 --|
 //	      [ filter(even) ]
@@ -198,7 +202,9 @@ func (s *takeWhileStage[T]) Cancel(cause error) {
 
 // Grouped collects elements into slices of n; the last slice may be shorter.
 // Each slice is new and belongs to the receiver. A failure drops the partial
-// group. It panics if n < 1.
+// group. A slice grows with its elements, so Grouped(math.MaxInt) collects
+// the whole stream into one slice; while it fills a group it looks at its
+// island's context every 256 elements. It panics if n < 1.
 //
 //	in  -- 1 -- 2 -- 3 -- 4 -- 5 --|
 //	      [ grouped(2) ]
@@ -322,7 +328,9 @@ func (s *recoverStage[T]) Cancel(cause error) {
 // WatchTermination calls f exactly once when the stage terminates: with nil
 // when upstream completes or downstream cancels with [ErrCancelled], with the
 // failure when upstream fails, and with the cause when downstream cancels
-// because of a failure. Elements pass through unchanged.
+// because of a failure. A sink that returns without finishing or cancelling
+// the stream still gets f called: the run cancels what the sink left.
+// Elements pass through unchanged.
 //
 //	in  -- 1 -- 2 --|
 //	      [ watchTermination(f) ]

@@ -113,7 +113,8 @@ func (s *chanSource[T]) Cancel(cause error) {
 
 // FromSeq emits the values of an iterator. The iterator runs as a coroutine
 // of the pulling goroutine (see [iter.Pull]) and is stopped when the stream
-// is cancelled; a panic in it fails the stream.
+// is cancelled, also when the sink returns early without cancelling; a
+// panic in it fails the stream.
 //
 //	FromSeq(slices.Values([1 2])):  -- 1 -- 2 --|
 func FromSeq[T any](seq iter.Seq[T]) Source[T] {
@@ -231,7 +232,8 @@ func (s *readerSource) Cancel(cause error) {
 
 // Lazy calls factory when the first element is pulled (not when the graph is
 // materialized) and then emits what its source emits. Cancelled before that
-// first pull, it never calls factory.
+// first pull, it never calls factory; after the source has ended, a Cancel
+// is not passed on to it.
 //
 //	Lazy(f):  (pull) f() -- 1 -- 2 --|
 func Lazy[T any](factory func() Source[T]) Source[T] {

@@ -22,14 +22,18 @@ var EOS = errors.New("stream: end of stream")
 // Cancel tells the stage that no more elements are wanted, with a cause
 // ([ErrCancelled] for a plain "no more elements needed", an error when the
 // cancellation comes from a failure downstream). The stage passes the
-// cancellation upstream unless its upstream has already terminated. Cancel
-// is idempotent and a no-op after a terminal Pull; after Cancel the caller
-// never pulls again.
+// cancellation upstream unless its upstream has already terminated (or been
+// cancelled). Cancel is idempotent and a no-op after a terminal Pull, so a
+// caller may call it after the end (every sink's run does, see [NewSink]);
+// after Cancel the caller never pulls again.
 //
 // A Puller is owned by one goroutine at a time: Pull and Cancel are never
 // called concurrently. A stage that blocks inside Pull (on a channel, a timer,
 // another goroutine) must also wake when its [Materializer]'s Done channel
-// closes, and treat that as a cancellation with [Materializer.Cause].
+// closes, and treat that as a cancellation with [Materializer.Cause]. A stage
+// that loops over its upstream without emitting looks at
+// [Materializer.Stopped] now and then, so that a cancelled run stops even
+// when nothing blocks.
 type Puller[T any] interface {
 	Pull() (T, error)
 	Cancel(cause error)
