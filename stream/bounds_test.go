@@ -184,6 +184,7 @@ func TestBuffersGrowOnDemand(t *testing.T) {
 		{"MapAsyncUnorderedMaxInt", stream.MapAsyncUnordered(int(^uint(0)>>1), func(_ context.Context, x int) (int, error) { return x, nil })},
 		{"Reorder", stream.Reorder(seqOf, 0, huge)},
 		{"ReorderMaxInt", stream.Reorder(seqOf, 0, int(^uint(0)>>1))},
+		{"FlatMapMergeMaxInt", stream.FlatMapMerge(int(^uint(0)>>1), func(x int) stream.Source[int] { return stream.Single(x) })},
 		{"GroupedFlat", stream.ViaFlow(stream.Grouped[int](huge), stream.Map(func(g []int) int { return len(g) }))},
 		{"GroupedMaxInt", stream.ViaFlow(stream.Grouped[int](int(^uint(0)>>1)), stream.Map(func(g []int) int { return len(g) }))},
 	}

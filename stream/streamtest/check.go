@@ -170,7 +170,7 @@ func CheckFlow[I, O any](t *testing.T, c FlowCase[I, O]) {
 			panic("streamtest: upstream construction failed")
 		})
 		out := NewSinkProbe[O](t)
-		run := startRun(t, stream.To(stream.Via(broken, c.Flow), out.Sink()))
+		run := startRun(t, context.Background(), stream.To(stream.Via(broken, c.Flow), out.Sink()))
 		out.Request(1)
 		var pe *stream.PanicError
 		if err := out.ExpectError(); !errors.As(err, &pe) {
@@ -185,7 +185,7 @@ func CheckFlow[I, O any](t *testing.T, c FlowCase[I, O]) {
 			panic("streamtest: downstream construction failed")
 		})
 		in, out := NewSourceProbe[I](t), NewSinkProbe[O](t)
-		run := startRun(t, stream.To(stream.Via(stream.Via(in.Source(), c.Flow), broken), out.Sink()))
+		run := startRun(t, context.Background(), stream.To(stream.Via(stream.Via(in.Source(), c.Flow), broken), out.Sink()))
 		var pe *stream.PanicError
 		if cause := in.ExpectCancellation(); !errors.As(cause, &pe) {
 			t.Errorf("upstream of the built flow cancelled with %v, want the *stream.PanicError", cause)
@@ -256,9 +256,9 @@ func checkCancelStopsProducer[I, O any](t *testing.T, c FlowCase[I, O]) {
 
 // startRun starts g and makes the test wait for it (cancelling it if
 // needed) when it ends.
-func startRun(t *testing.T, g stream.RunnableGraph[stream.NotUsed, stream.NotUsed]) *stream.Running[stream.NotUsed, stream.NotUsed] {
+func startRun(t testing.TB, ctx context.Context, g stream.RunnableGraph[stream.NotUsed, stream.NotUsed]) *stream.Running[stream.NotUsed, stream.NotUsed] {
 	t.Helper()
-	run := g.Start(context.Background())
+	run := g.Start(ctx)
 	t.Cleanup(func() {
 		run.Cancel(errors.New("streamtest: test ended"))
 		select {
@@ -270,7 +270,7 @@ func startRun(t *testing.T, g stream.RunnableGraph[stream.NotUsed, stream.NotUse
 	return run
 }
 
-func waitRun(t *testing.T, run *stream.Running[stream.NotUsed, stream.NotUsed]) error {
+func waitRun(t testing.TB, run *stream.Running[stream.NotUsed, stream.NotUsed]) error {
 	t.Helper()
 	select {
 	case <-run.Done():

@@ -468,26 +468,12 @@ func ProbeFlow[I, O any](t testing.TB, ctx context.Context, f stream.Flow[I, O])
 	t.Helper()
 	in, out := NewSourceProbe[I](t), NewSinkProbe[O](t)
 	in.behindFlow = true
-	run := stream.To(stream.Via(in.Source(), f), out.Sink()).Start(ctx)
-	t.Cleanup(func() {
-		run.Cancel(errors.New("streamtest: test ended"))
-		select {
-		case <-run.Done():
-		case <-time.After(Timeout):
-			t.Errorf("streamtest: run did not finish within %v of the test's end", Timeout)
-		}
-	})
+	run := startRun(t, ctx, stream.To(stream.Via(in.Source(), f), out.Sink()))
 	return &Probed[I, O]{In: in, Out: out, Run: run}
 }
 
 // Wait waits for the run to finish and returns its error.
 func (p *Probed[I, O]) Wait(t testing.TB) error {
 	t.Helper()
-	select {
-	case <-p.Run.Done():
-	case <-time.After(Timeout):
-		t.Fatalf("streamtest: run did not finish within %v", Timeout)
-	}
-	_, err := p.Run.Wait()
-	return err
+	return waitRun(t, p.Run)
 }
