@@ -10,18 +10,30 @@ const DefaultAsyncBuffer = 16
 
 // Async marks an asynchronous boundary: the stages upstream of it run in their
 // own goroutine (their own island), handing elements over through a bounded
-// buffer of [DefaultAsyncBuffer] elements. Everything between two boundaries
-// is fused into plain calls in one goroutine.
+// buffer of [DefaultAsyncBuffer] elements: upstream holds at most 16
+// elements downstream has not taken and pulls at most 17 ahead. Everything
+// between two boundaries is fused into plain calls in one goroutine.
 //
 //	in  -- 1 -- 2 -- 3 -- |
 //	          [ async ]          (upstream runs in its own goroutine)
 //	out -- 1 -- 2 -- 3 -- |
 func Async[T any]() Flow[T, T] { return Buffer[T](DefaultAsyncBuffer, Backpressure) }
 
-// Buffer is an async boundary with room for size elements: upstream runs in
-// its own goroutine and keeps pulling while there is room; when the buffer is
-// full the overflow strategy decides (backpressure, drop the oldest, drop the
-// youngest, drop the new element, or fail). It panics if size < 1.
+// Buffer is an async boundary with room for exactly size elements: upstream
+// runs in its own goroutine and keeps pulling while there is room. An
+// element leaves the buffer when downstream's Pull returns it, so upstream
+// pulls at most size+1 elements beyond what downstream has taken. When the
+// buffer is full the overflow strategy decides, over the size held
+// elements, as Pekko's buffer does: [Backpressure] waits for room, [DropHead]
+// drops the oldest, [DropTail] the youngest, [DropNew] the arriving
+// element, and [Fail] fails with a [*BufferOverflowError] (after the held
+// elements have been delivered). The memory grows with the elements held,
+// so a huge size costs nothing until they arrive. It panics if size < 1.
+//
+// A failure upstream reaches downstream after the held elements; a
+// cancellation from downstream cancels the upstream island at once, which
+// wakes a pull blocked there; a panic or runtime.Goexit in a fused upstream
+// stage fails the stream with a [*PanicError] or [ErrGoexit].
 //
 //	in  -- 1 -- 2 -- 3 -- 4 -- 5 --|         (downstream slow, size 2, DropHead)
 //	          [ buffer(2, DropHead) ]
@@ -100,15 +112,21 @@ func (b *boundaryStage[T]) Cancel(cause error) {
 	b.cancelIsland(cause)
 }
 
-// produce is the upstream island's goroutine.
+// produce is the upstream island's goroutine. A panic or runtime.Goexit in
+// a fused upstream stage ends the queue with that failure.
 func (b *boundaryStage[T]) produce() {
+	normal := false
 	defer func() {
-		if v := recover(); v != nil {
-			err := newPanicError(v)
+		if err := abnormal(recover(), normal); err != nil {
 			b.up.Cancel(err)
 			b.q.end(err)
 		}
 	}()
+	b.produceLoop()
+	normal = true
+}
+
+func (b *boundaryStage[T]) produceLoop() {
 	for {
 		v, err := b.up.Pull()
 		if err != nil {

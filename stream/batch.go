@@ -46,6 +46,9 @@ func (s *mapBatchStage[I, O]) pullBatch(buf []O) (int, error) {
 	}
 	in := s.in[:len(buf)]
 	n, err := s.bup.pullBatch(in)
+	if err != nil {
+		s.ended = true
+	}
 	for i, v := range in[:n] {
 		buf[i] = s.f(v)
 	}
@@ -60,9 +63,10 @@ type filterBatchStage[T any] struct {
 }
 
 func (s *filterBatchStage[T]) pullBatch(buf []T) (int, error) {
-	for {
+	for i := 1; ; i++ {
 		n, err := s.bup.pullBatch(buf)
 		if err != nil {
+			s.ended = true
 			return 0, err
 		}
 		k := 0
@@ -75,6 +79,9 @@ func (s *filterBatchStage[T]) pullBatch(buf []T) (int, error) {
 		clear(buf[k:n])
 		if k > 0 {
 			return k, nil
+		}
+		if i%(stopCheckEvery/batchSize) == 0 && s.m.Stopped() {
+			return 0, s.stop()
 		}
 	}
 }

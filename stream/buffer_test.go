@@ -18,19 +18,6 @@ var allOverflowStrategies = []stream.OverflowStrategy{
 	stream.Backpressure, stream.DropHead, stream.DropTail, stream.DropNew, stream.Fail,
 }
 
-func TestBufferContract(t *testing.T) {
-	for _, s := range allOverflowStrategies {
-		t.Run(s.String(), func(t *testing.T) {
-			streamtest.CheckFlow(t, streamtest.FlowCase[int, int]{
-				Flow:     stream.Buffer[int](4, s),
-				In:       []int{1, 2, 3},
-				Want:     []int{1, 2, 3},
-				Prefetch: true,
-			})
-		})
-	}
-}
-
 // TestBufferOverflow fills a Buffer of 3 while downstream does not pull.
 // Downstream first takes element 1 (which starts the producer), then asks
 // for nothing; the producer goes on pulling 2, 3, 4, ... on its own until

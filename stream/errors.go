@@ -15,6 +15,17 @@ var ErrCancelled = errors.New("stream: cancelled: no more elements needed")
 // ErrEmpty is the failure of [Head] on a stream that completed without an element.
 var ErrEmpty = errors.New("stream: completed without an element")
 
+// ErrGoexit is the failure of a stage whose user code called
+// runtime.Goexit (t.FailNow in a test does): the goroutine ends without
+// returning, and the stage fails instead of hanging or inventing a value.
+var ErrGoexit = errors.New("stream: user code called runtime.Goexit")
+
+// ErrUnexpectedEOS is the failure of a stage whose user function returned
+// [EOS] as its error (a MapAsync function, for one): EOS is a stage's
+// completion signal, and a function that returns it would otherwise end the
+// stream silently with elements missing.
+var ErrUnexpectedEOS = errors.New("stream: user function returned stream.EOS as its error")
+
 // PanicError is the failure that a panic in user code becomes. It carries the
 // panic value and the stack of the goroutine that panicked.
 type PanicError struct {
@@ -54,6 +65,21 @@ func (e *TimeoutError) Error() string {
 
 // Timeout reports true, as net.Error does for timeouts.
 func (e *TimeoutError) Timeout() bool { return true }
+
+// abnormal turns what a deferred function sees after user code stopped
+// early into the failure it is: a recovered panic value, or a Goexit (the
+// code did not return, normal is false, and there was nothing to recover).
+// It returns nil when the code returned normally. Call it as
+// abnormal(recover(), normal) in the deferred function itself.
+func abnormal(v any, normal bool) error {
+	if v != nil {
+		return newPanicError(v)
+	}
+	if !normal {
+		return ErrGoexit
+	}
+	return nil
+}
 
 // isCancel reports whether a cancellation cause is a plain "no more elements
 // needed" rather than a failure.

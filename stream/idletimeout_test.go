@@ -13,15 +13,6 @@ import (
 	"github.com/streamhttp/streamhttp/stream/streamtest"
 )
 
-func TestIdleTimeoutContract(t *testing.T) {
-	streamtest.CheckFlow(t, streamtest.FlowCase[int, int]{
-		Flow:     stream.IdleTimeout[int](time.Hour),
-		In:       []int{1, 2, 3},
-		Want:     []int{1, 2, 3},
-		Prefetch: true,
-	})
-}
-
 // delayedPuller emits 0, 1, 2, ... each after its delay, then completes. It
 // records why it stopped: the cause of a cancellation, or the cause of its
 // island's cancellation while it waited.

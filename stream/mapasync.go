@@ -3,15 +3,27 @@ package stream
 import (
 	"context"
 	"fmt"
+	"sync"
 )
 
 // MapAsync runs f on up to parallelism elements at once, each in its own
 // goroutine, and emits the results in the order of the input. A slow
-// element holds back the ones after it (up to parallelism in flight or
-// waiting). An error returned by f, or a panic in it, fails the stream at
-// once (without waiting for earlier elements) and cancels upstream and the
-// other calls with that failure. f's context is cancelled when the
-// stream is cancelled or the run ends. It panics if parallelism < 1.
+// element holds back the ones after it: at most parallelism calls are
+// running or have a result waiting to be emitted, so upstream runs at most
+// parallelism elements ahead of downstream (plus one element pulled and
+// waiting for a slot).
+//
+// A failure of a call fails the stream at once, without waiting for earlier
+// elements: an error returned by f, a panic in f (a [*PanicError]),
+// runtime.Goexit in f ([ErrGoexit]), f returning [EOS] as its error
+// ([ErrUnexpectedEOS]). It cancels upstream and the context of every
+// running call with that failure. An upstream failure cancels the context
+// of every running call at once too; the results already ahead of it (in
+// input order; for MapAsyncUnordered, those already complete) are emitted,
+// a call that ends because of the cancellation fails the stream with the
+// upstream failure, and then the stream fails with it. f's context is also
+// cancelled when the stream is cancelled or the run ends. Slots are not preallocated: a parallelism of
+// math.MaxInt means unbounded. It panics if parallelism < 1.
 //
 //	in  -- 1 -- 2 -- 3 --|
 //	      [ mapAsync(2, f) ]     f(2) finishes before f(1)
@@ -21,7 +33,7 @@ func MapAsync[I, O any](parallelism int, f func(context.Context, I) (O, error)) 
 }
 
 // MapAsyncUnordered is [MapAsync] that emits each result as soon as it is
-// ready, in completion order.
+// ready, in completion order. It has the same bounds and failure rules.
 //
 //	in  -- 1 -- 2 -- 3 --|
 //	      [ mapAsyncUnordered(2, f) ]   f(2) finishes before f(1)
@@ -36,14 +48,11 @@ func mapAsync[I, O any](parallelism int, f func(context.Context, I) (O, error), 
 	}
 	return Flow[I, O]{unordered: !ordered && parallelism > 1, build: func(m *Materializer, upB func(*Materializer) Puller[I]) Puller[O] {
 		island, cancel := m.Island()
-		s := &mapAsyncStage[I, O]{
+		return &mapAsyncStage[I, O]{
 			m: m, island: island, cancelIsland: cancel, up: upB(island), f: f,
-			ordered: ordered,
-			slots:   make(chan struct{}, parallelism),
-			// One more than parallelism: room for the terminal task.
-			queue: make(chan *task[O], parallelism+1),
+			ordered: ordered, parallelism: parallelism,
+			wakeC: make(chan struct{}, 1), wakeF: make(chan struct{}, 1),
 		}
-		return s
 	}}
 }
 
@@ -59,7 +68,8 @@ type task[O any] struct {
 // each task as it starts, so the consumer waits on tasks in input order; in
 // unordered mode each call queues its task when it is done. The consumer
 // frees the slot when it emits the result, so at most parallelism results
-// are running or waiting.
+// are running or waiting. The task queue is a slice that grows with the
+// calls actually in flight.
 type mapAsyncStage[I, O any] struct {
 	m            *Materializer
 	island       *Materializer
@@ -67,8 +77,17 @@ type mapAsyncStage[I, O any] struct {
 	up           Puller[I] // owned by the feeder once started
 	f            func(context.Context, I) (O, error)
 	ordered      bool
-	slots        chan struct{}
-	queue        chan *task[O]
+	parallelism  int
+
+	mu       sync.Mutex
+	inFlight int        // slots taken: calls running or results not yet emitted
+	tasks    []*task[O] // queued tasks from index head on
+	head     int
+	term     error // the feeder's end: EOS or the upstream failure
+	waitC    bool  // the consumer waits on wakeC
+	waitF    bool  // the feeder waits on wakeF
+	wakeC    chan struct{}
+	wakeF    chan struct{}
 
 	started bool  // consumer-owned from here on
 	done    error // terminal error returned downstream
@@ -84,17 +103,36 @@ func (s *mapAsyncStage[I, O]) Pull() (O, error) {
 		s.island.Go(s.feed)
 	}
 	// The island is a child of s.m, so its Done covers a cancelled
-	// downstream too; a failed call cancels it (see call), which fails the
-	// stream at once instead of after the earlier calls.
+	// downstream too; a failed call and an upstream failure cancel it,
+	// which fails the stream at once instead of after the earlier calls.
 	var t *task[O]
-	select {
-	case t = <-s.queue:
-	default:
+	for t == nil {
+		s.mu.Lock()
+		switch {
+		case s.head < len(s.tasks):
+			t = s.tasks[s.head]
+			s.tasks[s.head] = nil
+			if s.head++; s.head == len(s.tasks) {
+				s.tasks, s.head = s.tasks[:0], 0
+			}
+			s.mu.Unlock()
+			continue
+		case s.term != nil && (s.term != EOS || s.ordered || s.inFlight == 0):
+			// An upstream failure comes after the results queued before
+			// it; completion after every result.
+			err := s.term
+			s.mu.Unlock()
+			return zero, s.fail(err)
+		}
+		s.waitC = true
+		s.mu.Unlock()
 		s.m.WillBlock()
 		select {
-		case t = <-s.queue:
+		case <-s.wakeC:
 		case <-s.island.Done():
-			return zero, s.fail(s.island.Cause())
+			if !s.upstreamFailed() {
+				return zero, s.fail(s.island.Cause())
+			}
 		}
 	}
 	select {
@@ -104,19 +142,43 @@ func (s *mapAsyncStage[I, O]) Pull() (O, error) {
 		select {
 		case <-t.done:
 		case <-s.island.Done():
-			return zero, s.fail(s.island.Cause())
+			if !s.upstreamFailed() {
+				return zero, s.fail(s.island.Cause())
+			}
+			// The upstream failure has cancelled t's context: t ends
+			// soon, and its result (or its cancellation) comes first.
+			select {
+			case <-t.done:
+			case <-s.m.Done():
+				return zero, s.fail(s.m.Cause())
+			}
 		}
 	}
 	if t.err != nil {
 		err := t.err
-		if err != EOS && s.island.Stopped() {
+		if s.island.Stopped() {
 			// Report the first failure, not the cancellation it caused.
 			err = s.island.Cause()
 		}
 		return zero, s.fail(err)
 	}
-	<-s.slots
+	s.mu.Lock()
+	s.inFlight--
+	wake := s.waitF
+	s.waitF = false
+	s.mu.Unlock()
+	if wake {
+		signal(s.wakeF)
+	}
 	return t.val, nil
+}
+
+// upstreamFailed reports whether the island was cancelled by an upstream
+// failure (and not by a failed call or by downstream).
+func (s *mapAsyncStage[I, O]) upstreamFailed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.term != nil && s.term != EOS && s.island.Cause() == s.term && !s.m.Stopped()
 }
 
 // fail ends the stage with err and stops the feeder and every running call.
@@ -140,45 +202,70 @@ func (s *mapAsyncStage[I, O]) Cancel(cause error) {
 	s.cancelIsland(cause)
 }
 
+// enqueue queues t for the consumer and wakes it.
+func (s *mapAsyncStage[I, O]) enqueue(t *task[O]) {
+	s.mu.Lock()
+	s.tasks = append(s.tasks, t)
+	wake := s.waitC
+	s.waitC = false
+	s.mu.Unlock()
+	if wake {
+		signal(s.wakeC)
+	}
+}
+
 // feed runs in the upstream island's goroutine.
 func (s *mapAsyncStage[I, O]) feed() {
+	normal := false
 	defer func() {
-		if v := recover(); v != nil {
-			err := newPanicError(v)
+		if err := abnormal(recover(), normal); err != nil {
 			s.up.Cancel(err)
 			s.finish(err)
 		}
 	}()
 	ctx := s.island.Context()
 	for {
+		// Take a slot.
+		s.mu.Lock()
+		for s.inFlight >= s.parallelism && ctx.Err() == nil {
+			s.waitF = true
+			s.mu.Unlock()
+			select {
+			case <-s.wakeF:
+			case <-ctx.Done():
+			}
+			s.mu.Lock()
+		}
 		if ctx.Err() != nil {
+			s.mu.Unlock()
 			s.up.Cancel(context.Cause(ctx))
+			normal = true
 			return
 		}
-		select {
-		case s.slots <- struct{}{}:
-		case <-ctx.Done():
-			s.up.Cancel(context.Cause(ctx))
-			return
-		}
+		s.inFlight++
+		s.mu.Unlock()
 		v, err := s.up.Pull()
 		if err != nil {
-			<-s.slots
+			s.mu.Lock()
+			s.inFlight--
+			s.mu.Unlock()
 			s.finish(err)
+			normal = true
 			return
 		}
 		t := &task[O]{done: make(chan struct{})}
 		if s.ordered {
-			s.queue <- t // never blocks: a slot was taken
+			s.enqueue(t)
 		}
 		s.island.Go(func() { s.call(ctx, t, v) })
 	}
 }
 
 func (s *mapAsyncStage[I, O]) call(ctx context.Context, t *task[O], v I) {
+	normal := false
 	defer func() {
-		if r := recover(); r != nil {
-			t.err = newPanicError(r)
+		if err := abnormal(recover(), normal); err != nil {
+			t.err = err
 		}
 		if t.err != nil {
 			// Stop upstream and the other calls now, not when the
@@ -187,29 +274,30 @@ func (s *mapAsyncStage[I, O]) call(ctx context.Context, t *task[O], v I) {
 		}
 		close(t.done)
 		if !s.ordered {
-			s.queue <- t // never blocks: one entry per slot
+			s.enqueue(t)
 		}
 	}()
 	t.val, t.err = s.f(ctx, v)
+	if t.err == EOS {
+		t.err = ErrUnexpectedEOS
+	}
+	normal = true
 }
 
-// finish queues the terminal task once every call has been emitted (in
-// unordered mode the calls queue themselves, so wait for all slots).
+// finish records the feeder's end. An upstream failure also cancels the
+// island, so the running calls stop and the consumer fails at once.
 func (s *mapAsyncStage[I, O]) finish(err error) {
-	if !s.ordered && err == EOS {
-		ctx := s.island.Context()
-		for range cap(s.slots) {
-			select {
-			case s.slots <- struct{}{}:
-			case <-ctx.Done():
-				return
-			}
-		}
+	s.mu.Lock()
+	if s.term == nil {
+		s.term = err
 	}
-	t := &task[O]{done: make(chan struct{}), err: err}
-	close(t.done)
-	select {
-	case s.queue <- t:
-	default: // the consumer is gone or failed; nobody waits for this
+	wake := s.waitC
+	s.waitC = false
+	s.mu.Unlock()
+	if wake {
+		signal(s.wakeC)
+	}
+	if err != EOS {
+		s.cancelIsland(err)
 	}
 }

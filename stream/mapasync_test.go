@@ -120,29 +120,6 @@ func mapAsyncOf[I, O any](ordered bool, parallelism int, f func(context.Context,
 	return stream.MapAsyncUnordered(parallelism, f)
 }
 
-func TestMapAsyncContract(t *testing.T) {
-	for _, mode := range mapAsyncModes {
-		for _, par := range []int{1, 3} {
-			t.Run(fmt.Sprintf("%s/parallelism=%d", mode.name, par), func(t *testing.T) {
-				p := panicOn(2)
-				streamtest.CheckFlow(t, streamtest.FlowCase[int, int]{
-					Flow: mapAsyncOf(mode.ordered, par, func(_ context.Context, x int) (int, error) {
-						return x * 10, nil
-					}),
-					In:        []int{1, 2, 3, 4, 5},
-					Want:      []int{10, 20, 30, 40, 50},
-					Unordered: !mode.ordered,
-					Prefetch:  true,
-					Panicking: ptr(mapAsyncOf(mode.ordered, par, func(_ context.Context, x int) (int, error) {
-						p(x)
-						return x * 10, nil
-					})),
-				})
-			})
-		}
-	}
-}
-
 // TestMapAsyncEmissionOrder starts four calls at once and finishes them in a
 // chosen order: MapAsync holds results back until every earlier one is out,
 // MapAsyncUnordered emits each as it finishes; neither completes early.

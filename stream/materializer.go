@@ -60,17 +60,20 @@ func (m *Materializer) Cause() error { return context.Cause(m.ctx) }
 func (m *Materializer) Stopped() bool { return m.ctx.Err() != nil }
 
 // Go starts f in a goroutine that the run waits for before it reports that
-// it has finished. A panic in f fails the whole run with a [*PanicError].
+// it has finished. A panic in f fails the whole run with a [*PanicError],
+// runtime.Goexit in f with [ErrGoexit].
 func (m *Materializer) Go(f func()) {
 	m.run.wg.Add(1)
 	go func() {
 		defer m.run.wg.Done()
+		normal := false
 		defer func() {
-			if v := recover(); v != nil {
-				m.Fail(newPanicError(v))
+			if err := abnormal(recover(), normal); err != nil {
+				m.Fail(err)
 			}
 		}()
 		f()
+		normal = true
 	}()
 }
 

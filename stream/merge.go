@@ -4,16 +4,20 @@ import "fmt"
 
 // Concat emits all elements of the first source, then of the second, and so
 // on. It is fused: no goroutine. Every source is materialized when the graph
-// is; the ones not yet reached are cancelled if the stream ends early.
+// is; the ones not yet reached are cancelled if the stream ends early, and
+// the ones already built are cancelled when building a later one panics.
 //
 //	a: -- 1 -- 2 --|   b: -- 3 --|
 //	Concat(a, b):  -- 1 -- 2 -- 3 --|
 func Concat[T any](sources ...Source[T]) Source[T] {
 	return FromPuller(func(m *Materializer) Puller[T] {
 		ps := make([]Puller[T], len(sources))
+		normal := false
+		defer releaseAllOnFailure(&normal, ps)
 		for i, src := range sources {
 			ps[i], _ = src.build(m)
 		}
+		normal = true
 		return &concatStage[T]{ps: ps}
 	})
 }
@@ -62,7 +66,10 @@ const DefaultMergeBuffer = 16
 
 // Merge emits the elements of all sources as they arrive, each source running
 // in its own goroutine. It completes when all have completed and fails (and
-// cancels the others) as soon as one fails.
+// cancels the others) as soon as one fails. The sources share a buffer of
+// [DefaultMergeBuffer] elements: at most 16 elements downstream has not
+// taken are held, plus one per source waiting for room. When building one
+// source panics, the sources already built are cancelled.
 //
 //	a: -- 1 ------ 3 --|   b: ---- 2 ------ 4 --|
 //	Merge(a, b):  -- 1 -- 2 -- 3 -- 4 --|
@@ -71,9 +78,12 @@ func Merge[T any](sources ...Source[T]) Source[T] {
 		island, cancel := m.Island()
 		q := newQueue[T](DefaultMergeBuffer, Backpressure, len(sources))
 		ps := make([]Puller[T], len(sources))
+		normal := false
+		defer releaseAllOnFailure(&normal, ps)
 		for i, src := range sources {
 			ps[i], _ = src.build(island)
 		}
+		normal = true
 		return &mergeStage[T]{m: m, island: island, cancelIsland: cancel, q: q, ps: ps}
 	})
 }
@@ -124,14 +134,19 @@ func (s *mergeStage[T]) Cancel(cause error) {
 // goroutine. A failure (or panic) of p ends q and cancels the island at once,
 // so the others stop with that failure even if downstream is not pulling.
 func pump[T any](island *Materializer, p Puller[T], q *queue[T]) {
+	normal := false
 	defer func() {
-		if v := recover(); v != nil {
-			err := newPanicError(v)
+		if err := abnormal(recover(), normal); err != nil {
 			p.Cancel(err)
 			q.end(err)
 			island.Cancel(err)
 		}
 	}()
+	pumpLoop(island, p, q)
+	normal = true
+}
+
+func pumpLoop[T any](island *Materializer, p Puller[T], q *queue[T]) {
 	for {
 		v, err := p.Pull()
 		if err != nil {
@@ -200,14 +215,19 @@ func (s *flatMapMergeStage[I, O]) Cancel(cause error) {
 
 // feed pulls upstream and starts a pump per substream, breadth at a time.
 func (s *flatMapMergeStage[I, O]) feed() {
+	normal := false
 	defer func() {
-		if v := recover(); v != nil {
-			err := newPanicError(v)
+		if err := abnormal(recover(), normal); err != nil {
 			s.up.Cancel(err)
 			s.q.end(err)
 			s.island.Cancel(err)
 		}
 	}()
+	s.feedLoop()
+	normal = true
+}
+
+func (s *flatMapMergeStage[I, O]) feedLoop() {
 	ctx := s.island.Context()
 	for {
 		if ctx.Err() != nil {

@@ -342,41 +342,6 @@ func (p *gatedPuller) leave() {
 
 func (p *gatedPuller) Cancel(error) { p.leave() }
 
-func TestFlatMapMergeContract(t *testing.T) {
-	pf, pm := panicOn(2), panicOn(20)
-	for _, breadth := range []int{1, 3} {
-		t.Run(fmt.Sprintf("breadth=%d/f panics", breadth), func(t *testing.T) {
-			streamtest.CheckFlow(t, streamtest.FlowCase[int, int]{
-				Flow: stream.FlatMapMerge(breadth, func(x int) stream.Source[int] {
-					return stream.FromSlice([]int{x, x * 10})
-				}),
-				In:        []int{1, 2, 3},
-				Want:      []int{1, 10, 2, 20, 3, 30},
-				Unordered: true,
-				Prefetch:  true,
-				Panicking: ptr(stream.FlatMapMerge(breadth, func(x int) stream.Source[int] {
-					pf(x)
-					return stream.Single(x)
-				})),
-			})
-		})
-		t.Run(fmt.Sprintf("breadth=%d/substream panics", breadth), func(t *testing.T) {
-			streamtest.CheckFlow(t, streamtest.FlowCase[int, int]{
-				Flow: stream.FlatMapMerge(breadth, func(x int) stream.Source[int] {
-					return stream.Single(x * 10)
-				}),
-				In:        []int{1, 2, 3},
-				Want:      []int{10, 20, 30},
-				Unordered: true,
-				Prefetch:  true,
-				Panicking: ptr(stream.FlatMapMerge(breadth, func(x int) stream.Source[int] {
-					return stream.Via(stream.Single(x*10), stream.Map(func(y int) int { pm(y); return y }))
-				})),
-			})
-		})
-	}
-}
-
 // TestFlatMapMergeAllElements: every element of every substream arrives,
 // each substream's in order, and substreams may be empty.
 func TestFlatMapMergeAllElements(t *testing.T) {

@@ -3,7 +3,8 @@ package stream
 import "fmt"
 
 // Map applies f to every element. It is fused: f runs in the goroutine that
-// pulls, with no channel hop.
+// pulls, with no channel hop. After upstream has ended, a Cancel is not
+// passed on to it.
 //
 //	in  -- 1 -- 2 -- 3 --|
 //	      [ map(x => x*10) ]
@@ -18,50 +19,89 @@ func Map[I, O any](f func(I) O) Flow[I, O] {
 }
 
 type mapStage[I, O any] struct {
-	up Puller[I]
-	f  func(I) O
+	up    Puller[I]
+	f     func(I) O
+	ended bool // upstream terminated or was cancelled: Cancel is a no-op
 }
 
 func (s *mapStage[I, O]) Pull() (O, error) {
 	v, err := s.up.Pull()
 	if err != nil {
+		s.ended = true
 		var zero O
 		return zero, err
 	}
 	return s.f(v), nil
 }
 
-func (s *mapStage[I, O]) Cancel(cause error) { s.up.Cancel(cause) }
+func (s *mapStage[I, O]) Cancel(cause error) {
+	if !s.ended {
+		s.ended = true
+		s.up.Cancel(cause)
+	}
+}
 
-// Filter passes on the elements for which keep returns true.
+// Filter passes on the elements for which keep returns true. While it
+// rejects element after element it looks at its island's context every 256
+// elements, so a cancelled run stops even over an endless synchronous
+// source that never passes the test.
 //
 //	in  -- 1 -- 2 -- 3 -- 4 --|
 //	      [ filter(even) ]
 //	out ------- 2 ------- 4 --|
 func Filter[T any](keep func(T) bool) Flow[T, T] {
-	return NewFlow(func(_ *Materializer, up Puller[T]) Puller[T] {
+	return NewFlow(func(m *Materializer, up Puller[T]) Puller[T] {
 		if bup, ok := up.(batchPuller[T]); ok {
-			return &filterBatchStage[T]{filterStage: filterStage[T]{up: up, keep: keep}, bup: bup}
+			return &filterBatchStage[T]{filterStage: filterStage[T]{m: m, up: up, keep: keep}, bup: bup}
 		}
-		return &filterStage[T]{up: up, keep: keep}
+		return &filterStage[T]{m: m, up: up, keep: keep}
 	})
 }
 
+// stopCheckEvery is how many elements a fused stage may consume in one Pull
+// without emitting before it looks at its island's context: a Filter that
+// rejects everything from an endless synchronous source must still stop
+// when the run is cancelled, and the look costs too much to take it for
+// every element.
+const stopCheckEvery = 256
+
 type filterStage[T any] struct {
-	up   Puller[T]
-	keep func(T) bool
+	m     *Materializer
+	up    Puller[T]
+	keep  func(T) bool
+	ended bool // upstream terminated or was cancelled: Cancel is a no-op
 }
 
 func (s *filterStage[T]) Pull() (T, error) {
-	for {
+	for i := 1; ; i++ {
 		v, err := s.up.Pull()
-		if err != nil || s.keep(v) {
+		if err != nil {
+			s.ended = true
 			return v, err
+		}
+		if s.keep(v) {
+			return v, nil
+		}
+		if i%stopCheckEvery == 0 && s.m.Stopped() {
+			return v, s.stop()
 		}
 	}
 }
 
-func (s *filterStage[T]) Cancel(cause error) { s.up.Cancel(cause) }
+// stop ends a Pull that the island's cancellation interrupted: upstream is
+// cancelled with the cause, which is also the Pull's terminal error.
+func (s *filterStage[T]) stop() error {
+	cause := s.m.Cause()
+	s.Cancel(cause)
+	return cause
+}
+
+func (s *filterStage[T]) Cancel(cause error) {
+	if !s.ended {
+		s.ended = true
+		s.up.Cancel(cause)
+	}
+}
 
 // Take passes on the first n elements, then cancels upstream (with
 // [ErrCancelled]) and completes. It panics if n < 0.
@@ -162,7 +202,9 @@ func (s *takeWhileStage[T]) Cancel(cause error) {
 
 // Grouped collects elements into slices of n; the last slice may be shorter.
 // Each slice is new and belongs to the receiver. A failure drops the partial
-// group. It panics if n < 1.
+// group. A slice grows with its elements, so Grouped(math.MaxInt) collects
+// the whole stream into one slice; while it fills a group it looks at its
+// island's context every 256 elements. It panics if n < 1.
 //
 //	in  -- 1 -- 2 -- 3 -- 4 -- 5 --|
 //	      [ grouped(2) ]
@@ -171,12 +213,16 @@ func Grouped[T any](n int) Flow[T, []T] {
 	if n < 1 {
 		panic(fmt.Sprintf("stream: Grouped(%d): size < 1", n))
 	}
-	return NewFlow(func(_ *Materializer, up Puller[T]) Puller[[]T] {
-		return &groupedStage[T]{up: up, n: n}
+	return NewFlow(func(m *Materializer, up Puller[T]) Puller[[]T] {
+		return &groupedStage[T]{m: m, up: up, n: n}
 	})
 }
 
+// maxGroupPrealloc caps the capacity a group starts with.
+const maxGroupPrealloc = 64
+
 type groupedStage[T any] struct {
+	m    *Materializer
 	up   Puller[T]
 	n    int
 	done error
@@ -188,6 +234,11 @@ func (s *groupedStage[T]) Pull() ([]T, error) {
 	}
 	var g []T
 	for len(g) < s.n {
+		if len(g) > 0 && len(g)%stopCheckEvery == 0 && s.m.Stopped() {
+			// Grouped(math.MaxInt) over an endless source: see Filter.
+			s.Cancel(s.m.Cause())
+			return nil, s.done
+		}
 		v, err := s.up.Pull()
 		if err != nil {
 			s.done = err
@@ -197,7 +248,8 @@ func (s *groupedStage[T]) Pull() ([]T, error) {
 			return nil, err
 		}
 		if g == nil {
-			g = make([]T, 0, s.n)
+			// Grow on demand: Grouped(math.MaxInt) means "everything".
+			g = make([]T, 0, min(s.n, maxGroupPrealloc))
 		}
 		g = append(g, v)
 	}
@@ -214,18 +266,21 @@ func (s *groupedStage[T]) Cancel(cause error) {
 // Recover turns an upstream failure into a last element: when upstream fails
 // (including a panic in a fused upstream stage, which arrives as a
 // [*PanicError]) and f returns (v, true), Recover emits v and completes;
-// when f returns false the failure passes on.
+// when f returns false the failure passes on. Cancellations are not
+// failures and are never recovered: neither [ErrCancelled] nor the cause of
+// a cancelled context or island (the run's error stays the context's cause).
 //
 //	in  -- 1 -- 2 -- X(err)
 //	      [ recover(err => 0, true) ]
 //	out -- 1 -- 2 -- 0|
 func Recover[T any](f func(error) (T, bool)) Flow[T, T] {
-	return NewFlow(func(_ *Materializer, up Puller[T]) Puller[T] {
-		return &recoverStage[T]{up: up, f: f}
+	return NewFlow(func(m *Materializer, up Puller[T]) Puller[T] {
+		return &recoverStage[T]{m: m, up: up, f: f}
 	})
 }
 
 type recoverStage[T any] struct {
+	m    *Materializer
 	up   Puller[T]
 	f    func(error) (T, bool)
 	done error
@@ -251,7 +306,9 @@ func (s *recoverStage[T]) Pull() (T, error) {
 	if err == nil {
 		return v, nil
 	}
-	if err != EOS && !isCancel(err) {
+	// An upstream stopped by the island's cancellation reports the cause
+	// as its error: that is a cancellation, not a failure to recover.
+	if err != EOS && !isCancel(err) && !s.m.Stopped() {
 		if r, ok := s.f(err); ok {
 			s.done = EOS
 			return r, nil
@@ -271,7 +328,9 @@ func (s *recoverStage[T]) Cancel(cause error) {
 // WatchTermination calls f exactly once when the stage terminates: with nil
 // when upstream completes or downstream cancels with [ErrCancelled], with the
 // failure when upstream fails, and with the cause when downstream cancels
-// because of a failure. Elements pass through unchanged.
+// because of a failure. A sink that returns without finishing or cancelling
+// the stream still gets f called: the run cancels what the sink left.
+// Elements pass through unchanged.
 //
 //	in  -- 1 -- 2 --|
 //	      [ watchTermination(f) ]

@@ -8,7 +8,6 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/streamhttp/streamhttp/stream"
-	"github.com/streamhttp/streamhttp/stream/streamtest"
 )
 
 func ptr[T any](v T) *T { return &v }
@@ -21,26 +20,6 @@ func panicOn[T comparable](bad T) func(T) {
 	}
 }
 
-func TestMap(t *testing.T) {
-	p := panicOn(2)
-	streamtest.CheckFlow(t, streamtest.FlowCase[int, int]{
-		Flow:      stream.Map(func(x int) int { return x * 10 }),
-		In:        []int{1, 2, 3},
-		Want:      []int{10, 20, 30},
-		Panicking: ptr(stream.Map(func(x int) int { p(x); return x })),
-	})
-}
-
-func TestFilter(t *testing.T) {
-	p := panicOn(2)
-	streamtest.CheckFlow(t, streamtest.FlowCase[int, int]{
-		Flow:      stream.Filter(func(x int) bool { return x%2 == 0 }),
-		In:        []int{1, 2, 3, 4},
-		Want:      []int{2, 4},
-		Panicking: ptr(stream.Filter(func(x int) bool { p(x); return true })),
-	})
-}
-
 func TestRunWithCollect(t *testing.T) {
 	got, err := stream.RunWith(context.Background(),
 		stream.Via(stream.FromSlice([]int{1, 2, 3}), stream.Map(func(x int) int { return x + 1 })),
@@ -51,15 +30,6 @@ func TestRunWithCollect(t *testing.T) {
 	if diff := cmp.Diff([]int{2, 3, 4}, got); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
-}
-
-func TestAsyncBoundary(t *testing.T) {
-	streamtest.CheckFlow(t, streamtest.FlowCase[int, int]{
-		Flow:     stream.Async[int](),
-		In:       []int{1, 2, 3},
-		Want:     []int{1, 2, 3},
-		Prefetch: true,
-	})
 }
 
 func TestPanicInSinkCancelsUpstream(t *testing.T) {

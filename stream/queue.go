@@ -3,6 +3,7 @@ package stream
 import (
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -47,23 +48,38 @@ func (e *BufferOverflowError) Error() string {
 }
 
 // queue is the bounded hand-off between the producer goroutines of an async
-// boundary (upstream island) and its consumer (downstream island). Producers
-// put one element at a time under the lock; the consumer takes everything
-// that is waiting in one lock acquisition into its private batch, so a busy
-// boundary costs one lock round trip per batch on the consumer side and
-// nobody parks while elements flow.
+// boundary (upstream island) and its consumer (downstream island).
+//
+// The queue holds at most size elements, counting those the consumer has
+// taken into its private batch but not yet returned from Pull: an element
+// leaves the buffer when Pull returns it, as in Pekko. So a producer runs at
+// most size elements ahead of the consumer (plus the one element it has
+// pulled and is trying to put).
+//
+// With Backpressure the consumer takes everything that is waiting into its
+// private batch in one lock acquisition, so a busy boundary costs one lock
+// round trip per batch on the consumer side. It publishes how many batch
+// elements it has returned (an atomic counter) so that producers see the
+// room as it appears, and wakes a parked producer when half of the batch is
+// out. With the dropping strategies and Fail the consumer takes one element
+// per lock acquisition: the element an overflow drops must be the oldest or
+// youngest of all held elements, and those all stay in the ring.
 type queue[T any] struct {
 	size     int
 	strategy OverflowStrategy
+	batching bool // strategy == Backpressure: the consumer takes batches
 
 	mu        sync.Mutex
-	ring      []T // len(ring) == size; guarded by mu
+	ring      []T // grows on demand up to size; guarded by mu
 	head, n   int
+	claimed   int   // length of the consumer's current batch; guarded by mu
 	producers int   // producers still running
 	term      error // set once: EOS after the last producer ends, or the first failure
 	cancelled error // set when the consumer cancels; producers stop
 	waitingC  bool  // consumer parked on notEmpty
-	waitingP  int   // producers parked on notFull
+
+	returned atomic.Int64 // batch elements the consumer has returned; written by the consumer
+	waitingP atomic.Int32 // producers parked on notFull; changed under mu
 
 	notEmpty chan struct{} // cap 1: wakes the consumer
 	notFull  chan struct{} // wakes parked producers
@@ -74,15 +90,19 @@ type queue[T any] struct {
 	done  error // terminal error already returned to the consumer
 }
 
+// initialRing is the ring's first allocation: a queue of a million
+// elements that carries three allocates for three.
+const initialRing = 16
+
 func newQueue[T any](size int, strategy OverflowStrategy, producers int) *queue[T] {
 	if size < 1 {
 		panic(fmt.Sprintf("stream: buffer size %d < 1", size))
 	}
 	return &queue[T]{
-		size: size, strategy: strategy, producers: producers,
-		ring:     make([]T, size),
-		notEmpty: make(chan struct{}, 1),
-		notFull:  make(chan struct{}, 1),
+		size: size, strategy: strategy, batching: strategy == Backpressure,
+		producers: producers,
+		notEmpty:  make(chan struct{}, 1),
+		notFull:   make(chan struct{}, 1),
 	}
 }
 
@@ -98,6 +118,26 @@ func (q *queue[T]) addProducer() {
 	q.mu.Lock()
 	q.producers++
 	q.mu.Unlock()
+}
+
+// held is the number of elements in the buffer: in the ring, and taken by
+// the consumer but not yet returned. Called with mu held.
+func (q *queue[T]) held() int {
+	return q.n + q.claimed - int(q.returned.Load())
+}
+
+// push appends v to the ring, growing it while it is smaller than size.
+// Called with mu held and held() < size.
+func (q *queue[T]) push(v T) {
+	if q.n == len(q.ring) {
+		grown := make([]T, min(q.size, max(initialRing, 2*len(q.ring))))
+		for i := range q.n {
+			grown[i] = q.ring[(q.head+i)%len(q.ring)]
+		}
+		q.ring, q.head = grown, 0
+	}
+	q.ring[(q.head+q.n)%len(q.ring)] = v
+	q.n++
 }
 
 // put adds v, applying the overflow strategy. It returns a non-nil error when
@@ -122,17 +162,18 @@ func (q *queue[T]) put(island *Materializer, v T) error {
 			q.mu.Unlock()
 			return err
 		}
-		if q.n < q.size {
-			q.ring[(q.head+q.n)%q.size] = v
-			q.n++
+		if q.held() < q.size {
+			q.push(v)
 			break
 		}
+		// Full. Only Backpressure batches, so for the other strategies
+		// every held element is in the ring.
 		switch q.strategy {
 		case DropHead:
 			q.ring[q.head] = v
-			q.head = (q.head + 1) % q.size
+			q.head = (q.head + 1) % len(q.ring)
 		case DropTail:
-			q.ring[(q.head+q.n-1)%q.size] = v
+			q.ring[(q.head+q.n-1)%len(q.ring)] = v
 		case DropNew:
 		case Fail:
 			err := &BufferOverflowError{Size: q.size}
@@ -145,18 +186,23 @@ func (q *queue[T]) put(island *Materializer, v T) error {
 			}
 			return err
 		default: // Backpressure
-			q.waitingP++
+			// Announce the wait before the last look at the room: the
+			// consumer returns elements without the lock and then looks
+			// at waitingP, so one of the two sees the other.
+			q.waitingP.Add(1)
+			if q.held() < q.size {
+				q.waitingP.Add(-1)
+				continue
+			}
 			q.mu.Unlock()
 			select {
 			case <-q.notFull:
 			case <-island.Done():
-				q.mu.Lock()
-				q.waitingP--
-				q.mu.Unlock()
+				q.waitingP.Add(-1)
 				return island.Cause()
 			}
 			q.mu.Lock()
-			q.waitingP--
+			q.waitingP.Add(-1)
 			continue
 		}
 		break
@@ -164,7 +210,7 @@ func (q *queue[T]) put(island *Materializer, v T) error {
 	wake := q.waitingC
 	q.waitingC = false
 	// Pass the wake-up on to the next parked producer while room remains.
-	wakeP := q.waitingP > 0 && q.n < q.size
+	wakeP := q.waitingP.Load() > 0 && q.held() < q.size
 	q.mu.Unlock()
 	if wake {
 		signal(q.notEmpty)
@@ -206,6 +252,12 @@ func (q *queue[T]) take(down *Materializer, timeout time.Duration, op string) (T
 		v := q.batch[q.pos]
 		q.batch[q.pos] = zero
 		q.pos++
+		q.returned.Store(int64(q.pos))
+		// Half of the batch is out: a parked producer may refill that
+		// half while the consumer works through the rest.
+		if q.pos == (len(q.batch)+1)/2 && q.waitingP.Load() > 0 {
+			signal(q.notFull)
+		}
 		return v, nil
 	}
 	if q.done != nil {
@@ -215,26 +267,36 @@ func (q *queue[T]) take(down *Materializer, timeout time.Duration, op string) (T
 	for {
 		q.mu.Lock()
 		if q.n > 0 {
-			q.batch = q.batch[:0]
-			q.pos = 0
-			for ; q.n > 0; q.n-- {
-				q.batch = append(q.batch, q.ring[q.head])
+			var v T
+			if q.batching {
+				// The previous batch is all returned: claim the ring.
+				q.batch = q.batch[:0]
+				for ; q.n > 0; q.n-- {
+					q.batch = append(q.batch, q.ring[q.head])
+					q.ring[q.head] = zero
+					q.head = (q.head + 1) % len(q.ring)
+				}
+				q.claimed = len(q.batch)
+				q.pos = 1
+				q.returned.Store(1)
+				v = q.batch[0]
+				q.batch[0] = zero
+			} else {
+				v = q.ring[q.head]
 				q.ring[q.head] = zero
-				q.head = (q.head + 1) % q.size
+				q.head = (q.head + 1) % len(q.ring)
+				q.n--
 			}
-			wake := q.waitingP > 0
+			// One token wakes one parked producer, which passes it on
+			// while room remains (see put).
+			wake := q.waitingP.Load() > 0 && q.held() < q.size
 			q.mu.Unlock()
 			if wake {
-				// One token wakes one parked producer, which passes it on
-				// while room remains (see put).
 				signal(q.notFull)
 			}
 			if timer != nil {
 				timer.Stop()
 			}
-			v := q.batch[0]
-			q.batch[0] = zero
-			q.pos = 1
 			return v, nil
 		}
 		if q.term != nil {

@@ -15,16 +15,6 @@ import (
 // seqOf numbers an int element by its value.
 func seqOf(x int) uint64 { return uint64(x) }
 
-func TestReorderContract(t *testing.T) {
-	bad := panicOn(3)
-	streamtest.CheckFlow(t, streamtest.FlowCase[int, int]{
-		Flow:      stream.Reorder(seqOf, 0, 4),
-		In:        []int{1, 0, 3, 2},
-		Want:      []int{0, 1, 2, 3},
-		Panicking: ptr(stream.Reorder(func(x int) uint64 { bad(x); return seqOf(x) }, 0, 4)),
-	})
-}
-
 func TestReorder(t *testing.T) {
 	for _, tc := range []struct {
 		name    string

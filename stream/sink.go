@@ -69,8 +69,9 @@ func Cancelled[T any]() Sink[T, NotUsed] {
 }
 
 // ToChannel sends every element on ch, waiting while ch is full, and closes ch
-// when the stream ends (the sink is the sender). The run's error says whether
-// the stream completed or failed.
+// when the stream ends (the sink is the sender): also when the run is
+// cancelled and when building the graph fails, so a `range ch` reader always
+// ends. The run's error says whether the stream completed or failed.
 //
 //	in -- 1 -- 2 --|    ch <- 1; ch <- 2; close(ch)
 func ToChannel[T any](ch chan<- T) Sink[T, NotUsed] {

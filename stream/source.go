@@ -113,7 +113,8 @@ func (s *chanSource[T]) Cancel(cause error) {
 
 // FromSeq emits the values of an iterator. The iterator runs as a coroutine
 // of the pulling goroutine (see [iter.Pull]) and is stopped when the stream
-// is cancelled; a panic in it fails the stream.
+// is cancelled, also when the sink returns early without cancelling; a
+// panic in it fails the stream.
 //
 //	FromSeq(slices.Values([1 2])):  -- 1 -- 2 --|
 func FromSeq[T any](seq iter.Seq[T]) Source[T] {
@@ -159,7 +160,10 @@ const DefaultChunkSize = 32 << 10
 // FromReader emits the bytes of r in chunks of at most chunkSize bytes (0
 // means [DefaultChunkSize]); each chunk is a new slice that the receiver may
 // keep. io.EOF completes the stream; another read error fails it. A Read that
-// blocks is not interrupted by cancellation: close the reader for that.
+// blocks is not interrupted by cancellation: close the reader for that. A
+// reader that keeps returning (0, nil) fails the stream with
+// io.ErrNoProgress after 100 such reads (as bufio does), and a cancelled
+// run stops the retries at once.
 //
 //	FromReader("hello", 2):  -- "he" -- "ll" -- "o" --|
 func FromReader(r io.Reader, chunkSize int) Source[[]byte] {
@@ -169,12 +173,16 @@ func FromReader(r io.Reader, chunkSize int) Source[[]byte] {
 	if chunkSize == 0 {
 		chunkSize = DefaultChunkSize
 	}
-	return FromPuller(func(*Materializer) Puller[[]byte] {
-		return &readerSource{r: r, size: chunkSize}
+	return FromPuller(func(m *Materializer) Puller[[]byte] {
+		return &readerSource{m: m, r: r, size: chunkSize}
 	})
 }
 
+// maxEmptyReads is how many (0, nil) reads in a row FromReader accepts.
+const maxEmptyReads = 100
+
 type readerSource struct {
+	m    *Materializer
 	r    io.Reader
 	buf  []byte
 	size int
@@ -188,7 +196,7 @@ func (s *readerSource) Pull() ([]byte, error) {
 	if s.buf == nil {
 		s.buf = make([]byte, s.size)
 	}
-	for {
+	for range maxEmptyReads {
 		n, err := s.r.Read(s.buf)
 		if n > 0 {
 			if err != nil {
@@ -200,7 +208,13 @@ func (s *readerSource) Pull() ([]byte, error) {
 			s.done = readErr(err)
 			return nil, s.done
 		}
+		if s.m.Stopped() {
+			s.done = s.m.Cause()
+			return nil, s.done
+		}
 	}
+	s.done = io.ErrNoProgress
+	return nil, s.done
 }
 
 func readErr(err error) error {
@@ -218,7 +232,8 @@ func (s *readerSource) Cancel(cause error) {
 
 // Lazy calls factory when the first element is pulled (not when the graph is
 // materialized) and then emits what its source emits. Cancelled before that
-// first pull, it never calls factory.
+// first pull, it never calls factory; after the source has ended, a Cancel
+// is not passed on to it.
 //
 //	Lazy(f):  (pull) f() -- 1 -- 2 --|
 func Lazy[T any](factory func() Source[T]) Source[T] {
@@ -233,20 +248,26 @@ type lazySource[T any] struct {
 }
 
 func (s *lazySource[T]) Pull() (T, error) {
+	if s.done != nil {
+		var zero T
+		return zero, s.done
+	}
 	if s.up == nil {
-		if s.done != nil {
-			var zero T
-			return zero, s.done
-		}
 		s.up, _ = s.factory().build(s.m)
 	}
-	return s.up.Pull()
+	v, err := s.up.Pull()
+	if err != nil {
+		s.done = err
+	}
+	return v, err
 }
 
 func (s *lazySource[T]) Cancel(cause error) {
+	if s.done != nil {
+		return
+	}
+	s.done = cause
 	if s.up != nil {
 		s.up.Cancel(cause)
-	} else if s.done == nil {
-		s.done = cause
 	}
 }

@@ -22,14 +22,18 @@ var EOS = errors.New("stream: end of stream")
 // Cancel tells the stage that no more elements are wanted, with a cause
 // ([ErrCancelled] for a plain "no more elements needed", an error when the
 // cancellation comes from a failure downstream). The stage passes the
-// cancellation upstream unless its upstream has already terminated. Cancel
-// is idempotent and a no-op after a terminal Pull; after Cancel the caller
-// never pulls again.
+// cancellation upstream unless its upstream has already terminated (or been
+// cancelled). Cancel is idempotent and a no-op after a terminal Pull, so a
+// caller may call it after the end (every sink's run does, see [NewSink]);
+// after Cancel the caller never pulls again.
 //
 // A Puller is owned by one goroutine at a time: Pull and Cancel are never
 // called concurrently. A stage that blocks inside Pull (on a channel, a timer,
 // another goroutine) must also wake when its [Materializer]'s Done channel
-// closes, and treat that as a cancellation with [Materializer.Cause].
+// closes, and treat that as a cancellation with [Materializer.Cause]. A stage
+// that loops over its upstream without emitting looks at
+// [Materializer.Stopped] now and then, so that a cancelled run stops even
+// when nothing blocks.
 type Puller[T any] interface {
 	Pull() (T, error)
 	Cancel(cause error)
@@ -118,20 +122,100 @@ func NewAsyncFlow[I, O any](wrap func(m, island *Materializer, up Puller[I]) Pul
 }
 
 // NewSink makes a Sink from a function that drives the upstream Puller of a
-// run to its end. A panic in consume becomes a [*PanicError] failure and
-// cancels the upstream. When consume returns an error without having seen a
-// terminal Pull it must have cancelled up itself.
+// run to its end. A panic in consume becomes a [*PanicError] failure, and
+// runtime.Goexit in it [ErrGoexit].
+//
+// When consume returns, for whatever reason, up is cancelled (with
+// [ErrCancelled], or with consume's error): a no-op when consume has seen a
+// terminal Pull or cancelled up itself, and the release of every stage above
+// when it has not. When building the upstream fails (a constructor
+// panics), consume still runs, over a Puller that fails with that
+// [*PanicError], so that the sink releases what it holds (ToChannel closes
+// its channel); the run reports the construction failure.
 func NewSink[T, R any](consume func(m *Materializer, up Puller[T]) (R, error)) Sink[T, R] {
-	return Sink[T, R]{consume: func(m *Materializer, upB func(*Materializer) Puller[T]) (r R, err error) {
-		up := upB(m)
-		defer func() {
-			if v := recover(); v != nil {
-				err = newPanicError(v)
-				up.Cancel(err)
-			}
-		}()
-		return consume(m, up)
+	return Sink[T, R]{consume: func(m *Materializer, upB func(*Materializer) Puller[T]) (R, error) {
+		up, buildErr := buildUp(m, upB, func(failed Puller[T]) { runSink(m, failed, consume) })
+		r, err := runSink(m, up, consume)
+		if buildErr != nil {
+			err = buildErr
+		}
+		return r, err
 	}}
+}
+
+// buildUp builds a sink's upstream. A panic becomes a Puller that fails with
+// it (and the error). On runtime.Goexit the goroutine is going away: onGoexit
+// runs the sink over a failed Puller on the way out, so that it still
+// releases what it holds.
+func buildUp[T any](m *Materializer, upB func(*Materializer) Puller[T], onGoexit func(Puller[T])) (up Puller[T], err error) {
+	normal := false
+	defer func() {
+		switch err = abnormal(recover(), normal); err {
+		case nil:
+		case ErrGoexit:
+			onGoexit(&failedSource[T]{err: err})
+		default:
+			up = &failedSource[T]{err: err}
+		}
+	}()
+	up = upB(m)
+	normal = true
+	return up, nil
+}
+
+// runSink runs consume and then cancels up (see NewSink).
+func runSink[T, R any](m *Materializer, up Puller[T], consume func(*Materializer, Puller[T]) (R, error)) (r R, err error) {
+	normal := false
+	defer func() {
+		if e := abnormal(recover(), normal); e != nil {
+			err = e
+		}
+		cause := err
+		if cause == nil || cause == EOS {
+			cause = ErrCancelled
+		}
+		up.Cancel(cause)
+	}()
+	r, err = consume(m, up)
+	normal = true
+	return r, err
+}
+
+// releaseOnFailure is deferred by a constructor that builds Pullers and then
+// does more that can fail (build a flow over them, call user code): when the
+// construction panics or calls runtime.Goexit, it cancels what was built with
+// that failure, so nothing built is left waiting, and lets the panic go on as
+// a [*PanicError]. normal is set by the constructor when it is done.
+func releaseOnFailure[T any](normal *bool, built *Puller[T]) {
+	if *normal {
+		return
+	}
+	v := recover()
+	err := abnormal(v, false)
+	if *built != nil {
+		(*built).Cancel(err)
+	}
+	if v != nil {
+		panic(err)
+	}
+}
+
+// releaseAllOnFailure is releaseOnFailure for several Pullers (nil entries
+// were not built).
+func releaseAllOnFailure[T any](normal *bool, built []Puller[T]) {
+	if *normal {
+		return
+	}
+	v := recover()
+	err := abnormal(v, false)
+	for _, p := range built {
+		if p != nil {
+			p.Cancel(err)
+		}
+	}
+	if v != nil {
+		panic(err)
+	}
 }
 
 // Materialize builds src inside the run of the stage that calls it and returns
@@ -147,11 +231,14 @@ func Materialize[T, M any](m *Materializer, src SourceMat[T, M]) (Puller[T], M) 
 func Via[T, U, M any](src SourceMat[T, M], f Flow[T, U]) SourceMat[U, M] {
 	return SourceMat[U, M]{build: func(m *Materializer) (Puller[U], M) {
 		var mat M
+		var built Puller[T]
+		normal := false
+		defer releaseOnFailure(&normal, &built)
 		p := f.build(m, func(m2 *Materializer) Puller[T] {
-			var p Puller[T]
-			p, mat = src.build(m2)
-			return p
+			built, mat = src.build(m2)
+			return built
 		})
+		normal = true
 		return p, mat
 	}}
 }
@@ -159,14 +246,26 @@ func Via[T, U, M any](src SourceMat[T, M], f Flow[T, U]) SourceMat[U, M] {
 // ViaFlow composes two flows into one: the output of f feeds g.
 func ViaFlow[A, B, C any](f Flow[A, B], g Flow[B, C]) Flow[A, C] {
 	return Flow[A, C]{build: func(m *Materializer, up func(*Materializer) Puller[A]) Puller[C] {
-		return g.build(m, func(m2 *Materializer) Puller[B] { return f.build(m2, up) })
+		var built Puller[B]
+		normal := false
+		defer releaseOnFailure(&normal, &built)
+		p := g.build(m, func(m2 *Materializer) Puller[B] { built = f.build(m2, up); return built })
+		normal = true
+		return p
 	}, unordered: f.unordered || g.unordered}
 }
 
 // FlowTo attaches a Flow in front of a Sink, giving a Sink of the flow's input.
 func FlowTo[A, B, R any](f Flow[A, B], s Sink[B, R]) Sink[A, R] {
 	return Sink[A, R]{consume: func(m *Materializer, up func(*Materializer) Puller[A]) (R, error) {
-		return s.consume(m, func(m2 *Materializer) Puller[B] { return f.build(m2, up) })
+		return s.consume(m, func(m2 *Materializer) Puller[B] {
+			var built Puller[A]
+			normal := false
+			defer releaseOnFailure(&normal, &built)
+			p := f.build(m2, func(m3 *Materializer) Puller[A] { built = up(m3); return built })
+			normal = true
+			return p
+		})
 	}}
 }
 
@@ -181,8 +280,13 @@ func (f Flow[I, O]) Via(g Flow[O, O]) Flow[I, O] { return ViaFlow(f, g) }
 // MapMaterialized transforms the materialized value of a source.
 func MapMaterialized[T, M, N any](src SourceMat[T, M], f func(M) N) SourceMat[T, N] {
 	return SourceMat[T, N]{build: func(m *Materializer) (Puller[T], N) {
+		var p Puller[T]
+		normal := false
+		defer releaseOnFailure(&normal, &p)
 		p, mat := src.build(m)
-		return p, f(mat)
+		n := f(mat)
+		normal = true
+		return p, n
 	}}
 }
 
@@ -197,7 +301,18 @@ type RunnableGraph[M, R any] struct {
 func To[T, M, R any](src SourceMat[T, M], sink Sink[T, R]) RunnableGraph[M, R] {
 	return RunnableGraph[M, R]{run: func(m *Materializer, materialized func(M)) (R, error) {
 		return sink.consume(m, func(m2 *Materializer) Puller[T] {
+			normal := false
+			defer func() {
+				if !normal {
+					// Materialization failed: the sink still runs (see
+					// NewSink), and Start must not wait for a value that
+					// will never come.
+					var zero M
+					materialized(zero)
+				}
+			}()
 			p, mat := src.build(m2)
+			normal = true
 			materialized(mat)
 			return p
 		})
@@ -214,21 +329,44 @@ func RunWith[T, M, R any](ctx context.Context, src SourceMat[T, M], sink Sink[T,
 // Run runs the graph in the calling goroutine until it finishes and returns the
 // sink's result and the run's first failure. Cancelling ctx cancels the run;
 // the error is then the context's cause.
+//
+// When user code calls runtime.Goexit in the calling goroutine (t.FailNow
+// in a test), the run is cancelled and awaited before the goroutine exits.
 func (g RunnableGraph[M, R]) Run(ctx context.Context) (R, error) {
 	m := newRoot(ctx)
+	normal := false
+	defer func() {
+		if !normal {
+			m.finish(ErrGoexit)
+		}
+	}()
 	r, err := runSafely(m, g.run, func(M) {})
+	normal = true
 	return r, m.finish(err)
 }
 
 // Start materializes the graph, starts running it in a new goroutine and
-// returns once the source's materialized value exists.
+// returns once the source's materialized value exists. When materialization
+// fails (a constructor panics), Start returns with the zero materialized
+// value, and Wait reports the failure.
 func (g RunnableGraph[M, R]) Start(ctx context.Context) *Running[M, R] {
 	m := newRoot(ctx)
 	r := &Running[M, R]{m: m, done: make(chan struct{})}
 	ready := make(chan struct{})
 	go func() {
-		defer close(r.done)
-		once := false
+		once, normal := false, false
+		defer func() {
+			if !normal {
+				// runtime.Goexit in user code: runSafely recovers panics,
+				// so this is the only way here without normal.
+				r.err = ErrGoexit
+			}
+			if !once {
+				close(ready)
+			}
+			r.err = m.finish(r.err)
+			close(r.done)
+		}()
 		r.result, r.err = runSafely(m, g.run, func(mat M) {
 			if !once {
 				once = true
@@ -236,10 +374,7 @@ func (g RunnableGraph[M, R]) Start(ctx context.Context) *Running[M, R] {
 				close(ready)
 			}
 		})
-		if !once {
-			close(ready)
-		}
-		r.err = m.finish(r.err)
+		normal = true
 	}()
 	<-ready
 	return r

@@ -10,16 +10,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/streamhttp/streamhttp/stream"
-	"github.com/streamhttp/streamhttp/stream/streamtest"
 )
-
-func TestThrottleContract(t *testing.T) {
-	streamtest.CheckFlow(t, streamtest.FlowCase[int, int]{
-		Flow: stream.Throttle[int](100, 10*time.Millisecond, 1),
-		In:   []int{1, 2, 3},
-		Want: []int{1, 2, 3},
-	})
-}
 
 func TestThrottleTiming(t *testing.T) {
 	const ms = time.Millisecond

@@ -477,3 +477,26 @@ func TestToSinkServesOneRun(t *testing.T) {
 		t.Fatalf("second run error = %v, want ErrReused", err)
 	}
 }
+
+// TestToSinkClosesInWhenConstructionFails: the upstream's constructor
+// panics; the go-streams sink still sees In closed (its reader ends) and the
+// run reports the panic (issue 17, item 5).
+func TestToSinkClosesInWhenConstructionFails(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		release := make(chan struct{})
+		close(release)
+		s := newGateSink(release)
+		panicky := stream.FromPuller(func(*stream.Materializer) stream.Puller[int] { panic("construction failed") })
+		_, err := stream.RunWith(t.Context(), panicky, gostreams.ToSink[int](s))
+		var pe *stream.PanicError
+		if !errors.As(err, &pe) {
+			t.Fatalf("run error = %v, want *stream.PanicError", err)
+		}
+		synctest.Wait()
+		select {
+		case <-s.received:
+		default:
+			t.Fatal("In was not closed")
+		}
+	})
+}

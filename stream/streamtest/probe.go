@@ -29,6 +29,8 @@ type SourceProbe[T any] struct {
 	sends   chan signal[T]
 	cancels chan error
 
+	behindFlow bool // set by ProbeFlow: a flow is the probe's only caller
+
 	mu         sync.Mutex
 	used       bool
 	sentTerm   bool // the test has sent a terminal signal
@@ -37,7 +39,8 @@ type SourceProbe[T any] struct {
 }
 
 // NewSourceProbe returns a source probe whose protocol violations (a pull
-// after a terminal signal or after cancellation) fail t when the test ends.
+// after a terminal signal or after cancellation, a cancellation after the
+// terminal signal) fail t when the test ends.
 func NewSourceProbe[T any](t testing.TB) *SourceProbe[T] {
 	t.Helper()
 	p := &SourceProbe[T]{
@@ -189,7 +192,17 @@ func (s *probePuller[T]) Pull() (T, error) {
 }
 
 func (s *probePuller[T]) Cancel(cause error) {
-	if s.canc || s.term != nil {
+	if s.term != nil {
+		// The Puller contract: a stage does not pass a Cancel on to an
+		// upstream that has terminated. A sink may cancel after the end
+		// (it is a no-op), so only a probe with a flow between it and the
+		// sink (ProbeFlow's) reports it.
+		if s.p.behindFlow {
+			s.p.violate("a flow passed on a cancellation (%v) after the terminal signal %v", cause, s.term)
+		}
+		return
+	}
+	if s.canc {
 		return
 	}
 	s.canc = true
@@ -211,7 +224,9 @@ type SinkProbe[T any] struct {
 
 	mu         sync.Mutex
 	m          *stream.Materializer
-	cancel     error // cause of the test's cancellation
+	island     *stream.Materializer // the island the upstream runs in
+	inFlight   bool                 // a pull is outstanding
+	cancel     error                // cause of the test's cancellation
 	cancelReq  chan struct{}
 	violations []string
 }
@@ -237,8 +252,19 @@ func NewSinkProbe[T any](t testing.TB) *SinkProbe[T] {
 
 // Sink returns the probe as a sink for one run. The sink's run ends after the
 // terminal signal, after Cancel, or when the run is cancelled.
+//
+// The upstream is materialized in an island of its own (no goroutine is
+// started: the probe pulls it directly), so that Cancel can interrupt an
+// outstanding pull the way a downstream async boundary does, without
+// cancelling the whole run.
 func (p *SinkProbe[T]) Sink() stream.Sink[T, stream.NotUsed] {
-	return stream.NewSink(func(m *stream.Materializer, up stream.Puller[T]) (stream.NotUsed, error) {
+	own := stream.NewAsyncFlow(func(_, island *stream.Materializer, up stream.Puller[T]) stream.Puller[T] {
+		p.mu.Lock()
+		p.island = island
+		p.mu.Unlock()
+		return up
+	})
+	return stream.FlowTo(own, stream.NewSink(func(m *stream.Materializer, up stream.Puller[T]) (stream.NotUsed, error) {
 		p.mu.Lock()
 		if p.m != nil {
 			p.violations = append(p.violations, "materialized twice")
@@ -246,12 +272,29 @@ func (p *SinkProbe[T]) Sink() stream.Sink[T, stream.NotUsed] {
 		p.m = m
 		p.mu.Unlock()
 		return stream.NotUsed{}, p.consume(m, up)
-	})
+	}))
 }
 
 func (p *SinkProbe[T]) cancelled() error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	return p.cancel
+}
+
+// startPull marks a pull as outstanding unless the test has cancelled.
+func (p *SinkProbe[T]) startPull() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cancel == nil {
+		p.inFlight = true
+	}
+	return p.cancel
+}
+
+func (p *SinkProbe[T]) endPull() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.inFlight = false
 	return p.cancel
 }
 
@@ -270,9 +313,13 @@ func (p *SinkProbe[T]) consume(m *stream.Materializer, up stream.Puller[T]) (err
 		select {
 		case n := <-p.demand:
 			for range n {
-				v, err := up.Pull()
-				if cause := p.cancelled(); cause != nil {
+				if cause := p.startPull(); cause != nil {
 					up.Cancel(cause)
+					return nil
+				}
+				v, err := up.Pull()
+				if cause := p.endPull(); cause != nil {
+					up.Cancel(cause) // a no-op if the pull was terminal
 					return nil
 				}
 				if err != nil {
@@ -299,15 +346,24 @@ func (p *SinkProbe[T]) consume(m *stream.Materializer, up stream.Puller[T]) (err
 	}
 }
 
-// Request asks for n more elements.
+// Request asks for n more elements. Demand must be positive: Request(0)
+// and negative demand fail the test (Reactive Streams rule 3.9).
 func (p *SinkProbe[T]) Request(n int) {
-	if n > 0 {
-		p.demand <- n
+	p.t.Helper()
+	if n <= 0 {
+		p.t.Errorf("sink probe: Request(%d): demand must be positive", n)
+		return
 	}
+	p.demand <- n
 }
 
-// Cancel cancels the upstream with cause (nil means stream.ErrCancelled),
-// also while a request is outstanding.
+// Cancel cancels the upstream with cause (nil means stream.ErrCancelled).
+// Without a pull outstanding it calls the upstream Puller's Cancel, so a
+// flow whose Cancel does not stop its producer is caught. With a pull
+// outstanding (which no Cancel may interrupt: Pull and Cancel are never
+// concurrent) it cancels the island the upstream runs in, as a downstream
+// async boundary does, and the Puller's Cancel follows once the pull
+// returns. It never cancels the run itself.
 func (p *SinkProbe[T]) Cancel(cause error) {
 	if cause == nil {
 		cause = stream.ErrCancelled
@@ -316,15 +372,15 @@ func (p *SinkProbe[T]) Cancel(cause error) {
 	if p.cancel == nil {
 		p.cancel = cause
 	}
-	m := p.m
+	island, inFlight := p.island, p.inFlight
 	p.mu.Unlock()
+	if inFlight && island != nil {
+		island.Cancel(cause)
+		return
+	}
 	select {
 	case p.cancelReq <- struct{}{}:
 	default:
-	}
-	if m != nil {
-		// Wake an outstanding pull; the consume loop then cancels upstream.
-		m.Cancel(cause)
 	}
 }
 
@@ -411,26 +467,13 @@ type Probed[I, O any] struct {
 func ProbeFlow[I, O any](t testing.TB, ctx context.Context, f stream.Flow[I, O]) *Probed[I, O] {
 	t.Helper()
 	in, out := NewSourceProbe[I](t), NewSinkProbe[O](t)
-	run := stream.To(stream.Via(in.Source(), f), out.Sink()).Start(ctx)
-	t.Cleanup(func() {
-		run.Cancel(errors.New("streamtest: test ended"))
-		select {
-		case <-run.Done():
-		case <-time.After(Timeout):
-			t.Errorf("streamtest: run did not finish within %v of the test's end", Timeout)
-		}
-	})
+	in.behindFlow = true
+	run := startRun(t, ctx, stream.To(stream.Via(in.Source(), f), out.Sink()))
 	return &Probed[I, O]{In: in, Out: out, Run: run}
 }
 
 // Wait waits for the run to finish and returns its error.
 func (p *Probed[I, O]) Wait(t testing.TB) error {
 	t.Helper()
-	select {
-	case <-p.Run.Done():
-	case <-time.After(Timeout):
-		t.Fatalf("streamtest: run did not finish within %v", Timeout)
-	}
-	_, err := p.Run.Wait()
-	return err
+	return waitRun(t, p.Run)
 }

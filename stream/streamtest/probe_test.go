@@ -3,8 +3,10 @@ package streamtest_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -27,7 +29,7 @@ func (r *recorder) Helper() {}
 func (r *recorder) Errorf(format string, args ...any) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.errs = append(r.errs, format)
+	r.errs = append(r.errs, fmt.Sprintf(format, args...))
 }
 func (r *recorder) Cleanup(f func()) { r.cleanups = append(r.cleanups, f) }
 func (r *recorder) finish() []string {
@@ -54,8 +56,8 @@ func TestSourceProbeReportsPullAfterTerminal(t *testing.T) {
 		t.Fatalf("run error = %v", err)
 	}
 	errs := rec.finish()
-	if len(errs) != 1 || !strings.Contains(errs[0], "source probe") {
-		t.Fatalf("recorded %q, want one source probe violation", errs)
+	if !slices.ContainsFunc(errs, func(e string) bool { return strings.Contains(e, "source probe: pulled after the terminal signal") }) {
+		t.Fatalf("recorded %q, want the pull after the terminal signal", errs)
 	}
 }
 
@@ -104,26 +106,73 @@ func TestSinkProbeCancelWithPullInFlight(t *testing.T) {
 	}
 }
 
-// CheckFlow must fail for a flow that swallows cancellation. The check runs
-// in a child process so that its failure does not fail this test.
+// brokenFlows are stages that each break one rule of the contract, with the
+// CheckFlow subtest that must catch it.
+var brokenFlows = []struct {
+	name    string
+	c       streamtest.FlowCase[int, int]
+	failing string // the subtest (or message) the child must report
+}{
+	{"deaf cancel", streamtest.FlowCase[int, int]{
+		Flow: stream.NewFlow(func(_ *stream.Materializer, up stream.Puller[int]) stream.Puller[int] { return deafCancel{up} }),
+		In:   []int{1}, Want: []int{1},
+	}, "--- FAIL: TestCheckFlowCatchesBrokenFlow/CancelReachesUpstream"},
+	{"producer deaf to cancel", streamtest.FlowCase[int, int]{
+		Flow: deafProducer(false), In: []int{1, 2}, Want: []int{1, 2}, Prefetch: true,
+	}, "--- FAIL: TestCheckFlowCatchesBrokenFlow/CancelStopsRunningProducer"},
+	{"pulls without demand", streamtest.FlowCase[int, int]{
+		Flow: deafProducer(true), In: []int{1, 2}, Want: []int{1, 2},
+	}, "--- FAIL: TestCheckFlowCatchesBrokenFlow/NoEmissionWithoutDemand"},
+	{"ignores cancel before the first pull", streamtest.FlowCase[int, int]{
+		Flow: stream.NewFlow(func(_ *stream.Materializer, up stream.Puller[int]) stream.Puller[int] { return &lateCancel{up: up} }),
+		In:   []int{1}, Want: []int{1},
+	}, "--- FAIL: TestCheckFlowCatchesBrokenFlow/DownstreamConstructionFailure"},
+	{"runs too far ahead", streamtest.FlowCase[int, int]{
+		Flow: stream.Buffer[int](4, stream.Backpressure), In: []int{1, 2}, Want: []int{1, 2}, Prefetch: true, RunAhead: 2,
+	}, "--- FAIL: TestCheckFlowCatchesBrokenFlow/RunAhead"},
+	{"passes cancel on after the end", streamtest.FlowCase[int, int]{
+		Flow: stream.NewFlow(func(_ *stream.Materializer, up stream.Puller[int]) stream.Puller[int] { return passOn{up} }),
+		In:   []int{1}, Want: []int{1},
+	}, "a flow passed on a cancellation"},
+}
+
+// CheckFlow must fail for each broken flow. Each check runs in a child
+// process so that its failure does not fail this test.
 func TestCheckFlowCatchesBrokenFlow(t *testing.T) {
-	if os.Getenv("STREAMTEST_BROKEN_FLOW") == "1" {
-		streamtest.Quiet = 1
-		deaf := stream.NewFlow(func(_ *stream.Materializer, up stream.Puller[int]) stream.Puller[int] {
-			return deafCancel{up}
-		})
-		streamtest.Timeout = 200 * time.Millisecond // the missing cancellation is reported quickly
-		streamtest.CheckFlow(t, streamtest.FlowCase[int, int]{Flow: deaf, In: []int{1}, Want: []int{1}})
+	if name := os.Getenv("STREAMTEST_BROKEN_FLOW"); name != "" {
+		streamtest.Quiet = 20 * time.Millisecond
+		streamtest.Timeout = 300 * time.Millisecond // the missing signal is reported quickly
+		for _, b := range brokenFlows {
+			if b.name == name {
+				streamtest.CheckFlow(t, b.c)
+			}
+		}
 		return
 	}
-	cmd := exec.Command(os.Args[0], "-test.run=^TestCheckFlowCatchesBrokenFlow$", "-test.v")
-	cmd.Env = append(os.Environ(), "STREAMTEST_BROKEN_FLOW=1")
-	out, err := cmd.CombinedOutput()
-	if err == nil {
-		t.Fatalf("CheckFlow passed a flow that ignores cancellation:\n%s", out)
+	for _, b := range brokenFlows {
+		t.Run(b.name, func(t *testing.T) {
+			cmd := exec.Command(os.Args[0], "-test.run=^TestCheckFlowCatchesBrokenFlow$", "-test.v")
+			cmd.Env = append(os.Environ(), "STREAMTEST_BROKEN_FLOW="+b.name)
+			out, err := cmd.CombinedOutput()
+			if err == nil {
+				t.Fatalf("CheckFlow passed a broken flow:\n%s", out)
+			}
+			if !strings.Contains(string(out), b.failing) {
+				t.Fatalf("child output lacks %q:\n%s", b.failing, out)
+			}
+		})
 	}
-	if !strings.Contains(string(out), "--- FAIL: TestCheckFlowCatchesBrokenFlow/CancelReachesUpstream") {
-		t.Fatalf("child output lacks the CancelReachesUpstream failure:\n%s", out)
+}
+
+// A Request without demand is a bug in the test: the probe reports it.
+func TestSinkProbeRejectsNonPositiveDemand(t *testing.T) {
+	for _, n := range []int{0, -1} {
+		rec := &recorder{TB: t}
+		p := streamtest.NewSinkProbe[int](rec)
+		p.Request(n)
+		if errs := rec.finish(); len(errs) != 1 || !strings.Contains(errs[0], "demand must be positive") {
+			t.Errorf("Request(%d) recorded %q, want one failure", n, errs)
+		}
 	}
 }
 
@@ -132,3 +181,92 @@ type deafCancel struct{ up stream.Puller[int] }
 
 func (d deafCancel) Pull() (int, error) { return d.up.Pull() }
 func (d deafCancel) Cancel(error)       {}
+
+// passOn passes every Cancel on, also after its upstream ended.
+type passOn struct{ up stream.Puller[int] }
+
+func (p passOn) Pull() (int, error) { return p.up.Pull() }
+func (p passOn) Cancel(cause error) { p.up.Cancel(cause) }
+
+// lateCancel ignores a Cancel that comes before its first Pull (a stage
+// that only sets itself up there): what a failed construction downstream
+// of it built would then never be released.
+type lateCancel struct {
+	up     stream.Puller[int]
+	pulled bool
+}
+
+func (l *lateCancel) Pull() (int, error) { l.pulled = true; return l.up.Pull() }
+func (l *lateCancel) Cancel(cause error) {
+	if l.pulled {
+		l.up.Cancel(cause)
+	}
+}
+
+// deafProducer is an async flow whose producer goroutine (started at the
+// first pull, or at once when eager) pulls upstream into a channel; its
+// Cancel forgets to stop that goroutine, which only ends with the run.
+func deafProducer(eager bool) stream.Flow[int, int] {
+	return stream.NewAsyncFlow(func(m, island *stream.Materializer, up stream.Puller[int]) stream.Puller[int] {
+		d := &deafProducerStage{m: m, island: island, up: up, ch: make(chan result, 1)}
+		if eager {
+			d.start()
+		}
+		return d
+	})
+}
+
+type result struct {
+	v   int
+	err error
+}
+
+type deafProducerStage struct {
+	m, island *stream.Materializer
+	up        stream.Puller[int]
+	ch        chan result
+	started   bool
+	done      bool
+}
+
+func (d *deafProducerStage) start() {
+	d.started = true
+	d.island.Go(func() {
+		for {
+			v, err := d.up.Pull()
+			select {
+			case d.ch <- result{v, err}:
+			case <-d.island.Done():
+				if err == nil {
+					d.up.Cancel(d.island.Cause())
+				}
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	})
+}
+
+func (d *deafProducerStage) Pull() (int, error) {
+	if !d.started {
+		d.start()
+	}
+	select {
+	case r := <-d.ch:
+		d.done = r.err != nil
+		return r.v, r.err
+	case <-d.m.Done():
+		d.done = true
+		return 0, d.m.Cause()
+	}
+}
+
+func (d *deafProducerStage) Cancel(cause error) {
+	if !d.started && !d.done {
+		d.done = true
+		d.up.Cancel(cause)
+	}
+	// Started: the producer should be stopped here, and is not.
+}
