@@ -1,0 +1,4 @@
+// Package nethttp adapts between net/http and streamhttp, both ways.
+//
+// TODO: manual.
+package nethttp
