@@ -26,7 +26,7 @@ func serve(t *testing.T, h http.Handler, s streamhttp.ServerSettings) string {
 	t.Helper()
 	s.DisableSignals = true
 	ctx, cancel := context.WithCancel(context.Background())
-	b, err := streamhttp.BindAndHandleAsync(ctx, "127.0.0.1:0", Handler(h, Options{}), 1, s)
+	b, err := streamhttp.BindAndHandleAsync(ctx, "127.0.0.1:0", Handler(h, Options{Logger: discardLogger()}), 1, s)
 	if err != nil {
 		cancel()
 		t.Fatal(err)

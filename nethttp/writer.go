@@ -25,6 +25,7 @@ import (
 const (
 	commitSize = 2048
 	pieceSize  = 4096
+	sniffLen   = 512 // what http.DetectContentType looks at
 )
 
 var (
@@ -57,6 +58,7 @@ type responseWriter struct {
 	status     int
 	wroteFinal bool // a final (non-1xx) status was set
 	declared   int64
+	badLength  bool // an invalid Content-Length was dropped: no automatic one
 	written    int64
 	buf        []byte
 
@@ -125,6 +127,7 @@ func (w *responseWriter) writeHeader(code int) {
 			w.declared = v
 		} else {
 			w.a.logf("http: invalid Content-Length of %q", cl)
+			w.badLength = true
 			w.snap, w.shared = w.snap.Clone(), false
 			w.snap.Del("Content-Length")
 		}
@@ -206,16 +209,18 @@ func (w *responseWriter) write(p []byte) (int, error) {
 	if w.err != nil {
 		return 0, w.err
 	}
-	if w.declared >= 0 && w.written+int64(len(p)) > w.declared {
+	// Counted even when it fails, as net/http does: a handler that wrote
+	// past the declared length has not sent it, and the response is cut.
+	w.written += int64(len(p))
+	if w.declared >= 0 && w.written > w.declared {
 		return 0, http.ErrContentLength
 	}
-	w.written += int64(len(p))
 	if !w.committed {
 		if len(w.buf)+len(p) <= commitSize {
 			w.buf = append(w.buf, p...)
 			return len(p), nil
 		}
-		w.doCommit(false)
+		w.doCommit(false, p)
 	}
 	if w.head || w.pipe == nil {
 		return len(p), nil // HEAD: counted, not sent
@@ -296,7 +301,7 @@ func (w *responseWriter) fail(err error) {
 
 // doCommit decides the head and hands the response to the layer. ended
 // says the handler has returned: the whole body is in buf.
-func (w *responseWriter) doCommit(ended bool) {
+func (w *responseWriter) doCommit(ended bool, next []byte) {
 	if !w.wroteFinal {
 		w.writeHeader(http.StatusOK)
 	}
@@ -323,8 +328,13 @@ func (w *responseWriter) doCommit(ended bool) {
 	if len(ct) > 0 {
 		ctype = ct[0]
 	}
-	if !haveType && h.Get("Content-Encoding") == "" && te == "" && !w.noBody && len(w.buf) > 0 {
-		ctype = http.DetectContentType(w.buf)
+	if !haveType && h.Get("Content-Encoding") == "" && te == "" && !w.noBody && len(w.buf)+len(next) > 0 {
+		// What net/http sniffs: the buffer, or the write that spilled it.
+		sniff := w.buf
+		if len(sniff) < sniffLen && len(next) > 0 {
+			sniff = append(sniff[:len(sniff):len(sniff)], next[:min(len(next), sniffLen-len(sniff))]...)
+		}
+		ctype = http.DetectContentType(sniff)
 	}
 	if w.status == http.StatusNotModified {
 		ctype = ""
@@ -335,7 +345,7 @@ func (w *responseWriter) doCommit(ended bool) {
 	switch {
 	case w.noBody:
 		resp.Entity = &entity.Strict{Type: ctype}
-	case ended && len(w.trailers) == 0 && te == "" && (w.declared < 0 || w.declared == int64(len(w.buf))):
+	case ended && len(w.trailers) == 0 && te == "" && !w.badLength && (w.declared < 0 || w.declared == w.written):
 		resp.Entity = &entity.Strict{Type: ctype, Data: w.buf}
 		w.buf = nil
 	default:
@@ -390,7 +400,7 @@ func (w *responseWriter) FlushError() error {
 		return w.err
 	}
 	if !w.committed {
-		w.doCommit(false)
+		w.doCommit(false, nil)
 	}
 	if w.head {
 		return nil
@@ -411,7 +421,7 @@ func (w *responseWriter) finish() {
 		return
 	}
 	if !w.committed {
-		w.doCommit(true)
+		w.doCommit(true, nil)
 	}
 	w.returned = true
 	if w.pipe == nil || w.err != nil {
@@ -427,7 +437,7 @@ func (w *responseWriter) finish() {
 	if w.chunked {
 		tr = w.trailerFields()
 	}
-	if w.declared >= 0 && w.written < w.declared && !w.head {
+	if w.declared >= 0 && w.written != w.declared && !w.head {
 		// Short of the declared length: the layer fails the response and
 		// closes, as net/http does.
 		w.pipe.send(piece{end: true, err: &entity.LengthMismatchError{Declared: w.declared, Actual: w.written}}, w.stop, nil)
