@@ -54,7 +54,7 @@ type responseWriter struct {
 
 	header     http.Header // the handler's map; made on the first Header()
 	snap       http.Header // the map as it was at WriteHeader
-	shared     bool // header is snap: a later Header() copies it
+	shared     bool        // header is snap: a later Header() copies it
 	status     int
 	wroteFinal bool // a final (non-1xx) status was set
 	declared   int64
