@@ -316,6 +316,9 @@ func (c *conn) mustClose(x *exchange, resp *Response) bool {
 
 // render writes x's response head (and a body that is in memory).
 func (o *outbound) render(x *exchange, resp *Response, force bool) ([]byte, error) {
+	if resp.Switch != nil { // issue 15: a protocol switch (upgrade.go)
+		return o.switchProtocols(x, resp)
+	}
 	c := o.c
 	rc := httpcore.RenderContext{
 		Method:         x.method,
@@ -529,6 +532,9 @@ func (c *conn) popPending() {
 	if x.counted {
 		x.counted = false
 		c.stats.requestDone()
+	}
+	if c.barrier == x { // issue 15: answered, so what follows it is HTTP again
+		c.barrier = nil
 	}
 	if x.req != nil && !c.aborted {
 		// Its response is done (or the server's replaced it). After an
