@@ -77,13 +77,23 @@ func (a *adapter) logf(format string, args ...any) {
 
 // handle starts the handler for r and waits for its head.
 func (a *adapter) handle(ctx context.Context, r *streamhttp.Request) (*streamhttp.Response, error) {
-	hctx, cancel := context.WithCancel(&serverCtx{Context: ctx, srv: a.srv, local: r.LocalAddr})
+	parent := ctx
+	if r.Upgrade || r.Method == httpcore.MethodConnect {
+		// It may be hijacked: its context must outlive the connection's
+		// serving, so it hangs on ctx only until then (unlink).
+		parent = context.WithoutCancel(ctx)
+	}
+	hctx, cancel := context.WithCancel(&serverCtx{Context: parent, srv: a.srv, local: r.LocalAddr})
+	var unlink func() bool
+	if parent != ctx {
+		unlink = context.AfterFunc(ctx, cancel)
+	}
 	hr, err := newHTTPRequest(hctx, r)
 	if err != nil {
 		cancel()
 		return httpcore.Text(httpcore.StatusBadRequest, "Bad Request: "+err.Error()+"\n").ForRequest(r), nil
 	}
-	w := &responseWriter{a: a, req: r, hr: hr, declared: -1, commit: make(chan result, 1), stop: ctx.Done()}
+	w := &responseWriter{a: a, req: r, hr: hr, declared: -1, commit: make(chan result, 1), stop: ctx.Done(), unlink: unlink}
 	if e := r.Entity; e != nil && !e.IsKnownEmpty() {
 		w.body = &bodyReader{ent: e, trailer: declaredTrailer(hr.Header)}
 		hr.Body = w.body

@@ -76,6 +76,7 @@ type responseWriter struct {
 	fullDuplex bool
 	deadline   time.Time // write deadline; zero: none
 	hijacked   bool
+	unlink     func() bool // detaches the context from the connection's; nil: Hijack is not possible
 
 	stop <-chan struct{} // the request's end (the streamhttp context's Done)
 }
