@@ -19,9 +19,12 @@ run:
 
 # The root package runs a second time on one P, where bindings read through
 # readiness sets (see ServerBinding.readyFor): both read paths are tested.
+# examples/ecosystem is a module of its own (chi, gorilla/websocket,
+# Prometheus): its tests run last.
 test: fmtcheck vet
 	$(GO) test -race -count=1 ./...
 	GOMAXPROCS=1 $(GO) test -race -count=1 .
+	cd examples/ecosystem && $(GO) vet ./... && $(GO) test -race -count=1 ./...
 
 # Checks the tracked and untracked-but-not-ignored .go files (all of them when
 # not in a git work tree), skipping testdata directories as the go command does.
