@@ -35,7 +35,9 @@ func start(t *testing.T) *server {
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan *streamhttp.ServerBinding, 1)
 	errc := make(chan error, 1)
-	go func() { errc <- serveStreamHTTP(ctx, "127.0.0.1:0", cfg, func(b *streamhttp.ServerBinding) { ready <- b }) }()
+	go func() {
+		errc <- serveStreamHTTP(ctx, "127.0.0.1:0", cfg, func(b *streamhttp.ServerBinding) { ready <- b })
+	}()
 	select {
 	case b := <-ready:
 		s.url = "http://" + b.LocalAddr().String()
