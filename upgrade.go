@@ -39,7 +39,11 @@ func Upgrade(protocol string, header httpcore.Headers, take func(ctx context.Con
 	h := make(httpcore.Headers, 0, len(header)+2)
 	h = append(h, httpcore.Header{Name: "Connection", Value: "upgrade"}, httpcore.Header{Name: "Upgrade", Value: protocol})
 	h = append(h, header...)
-	return &Response{Status: httpcore.StatusSwitchingProtocols, Header: h, Switch: &httpcore.Switch{Take: take}}
+	// take gets a goroutine of its own: ServeConn returns, and the binding
+	// forgets the connection, as net/http forgets a hijacked one.
+	return &Response{Status: httpcore.StatusSwitchingProtocols, Header: h, Switch: &httpcore.Switch{
+		Take: func(ctx context.Context, conn net.Conn, buffered []byte) { go take(ctx, conn, buffered) },
+	}}
 }
 
 // UpgradeFlow is Upgrade with the new protocol as a flow over the
@@ -66,6 +70,11 @@ func UpgradeFlow(protocol string, header httpcore.Headers, flow stream.Flow[[]by
 // which WebSocket libraries write the 101 themselves). Like Upgrade, it is
 // refused (500) for a request that is not the last one read on its
 // connection; any request may be hijacked, not only upgrades.
+//
+// Unlike Upgrade's, this take runs in the connection's goroutine, before
+// ServeConn returns and ends the contexts of the connection's requests: it
+// must hand the connection on (to a waiting handler, a new goroutine) and
+// return at once.
 func Hijack(take func(ctx context.Context, conn net.Conn, buffered []byte)) *Response {
 	return &Response{Status: httpcore.StatusSwitchingProtocols, Switch: &httpcore.Switch{NoHead: true, Take: take}}
 }
@@ -160,9 +169,9 @@ func (c *connIO) handOver(ctx context.Context, sw *switched) {
 		conn = rwcConn{c.rwc}
 	}
 	conn.SetDeadline(time.Time{})
-	// A goroutine of its own: ServeConn returns, and the binding forgets
-	// the connection, as net/http forgets a hijacked one.
-	go sw.take(ctx, conn, sw.buffered)
+	// Before ServeConn returns and its end cancels the contexts of the
+	// connection's requests: a taker can detach what must live on.
+	sw.take(ctx, conn, sw.buffered)
 }
 
 // rwcConn is a connection served by ServeConn that is not a net.Conn (a

@@ -269,9 +269,10 @@ type Switch struct {
 	// NoHead writes no response head: Take writes its own (net/http's
 	// Hijack, under which a WebSocket library writes the 101 itself).
 	NoHead bool
-	// Take runs in a goroutine of its own once the layer has stopped and
-	// the server has let go of the connection; ctx ends when the server
-	// closes. conn has no deadlines set.
+	// Take runs in the connection's goroutine once the layer has stopped,
+	// before the server lets go of the connection (and ends the contexts
+	// of its requests): it hands the connection on and returns at once.
+	// ctx ends when the server closes. conn has no deadlines set.
 	Take func(ctx context.Context, conn net.Conn, buffered []byte)
 }
 

@@ -40,9 +40,10 @@
 // returns, when the connection ends, or when a write to a client that has
 // gone fails.
 //
-// The writer implements http.Flusher, io.StringWriter, io.ReaderFrom, the
-// deprecated http.CloseNotifier, and what http.ResponseController looks
-// for: FlushError, SetReadDeadline, SetWriteDeadline and EnableFullDuplex.
+// The writer implements http.Flusher, http.Hijacker, io.StringWriter,
+// io.ReaderFrom, the deprecated http.CloseNotifier, and what
+// http.ResponseController looks for: FlushError, Hijack, SetReadDeadline,
+// SetWriteDeadline and EnableFullDuplex.
 // Without full duplex, the unread request body is read and discarded (up
 // to Options.MaxDrainBytes) before a head that is decided while the
 // handler runs, and Body reads fail after it, as in net/http. Trailers
@@ -51,6 +52,23 @@
 // it at once, through streamhttp.WriteInterim. A panic with
 // http.ErrAbortHandler aborts the response (the client sees a truncated
 // body); another panic is logged with its stack.
+//
+// # Hijack and WebSockets
+//
+// Hijack hands the connection over through streamhttp.Hijack: the server
+// stops speaking HTTP on it, and the handler gets the net.Conn, with the
+// bytes the server had read past the request in the returned reader
+// (Buffered reports them). Without a pending WriteHeader(101) nothing is
+// written (gorilla/websocket writes its own 101); with one, the 101 head
+// goes out first (as coder/websocket expects). The request's context lives
+// until ServeHTTP returns; Write and a second Hijack then fail with
+// http.ErrHijacked. WebSocket libraries work unchanged:
+//
+//	upgrader := websocket.Upgrader{}
+//	mux.HandleFunc("/ws", func(w http.ResponseWriter, r *http.Request) {
+//		c, err := upgrader.Upgrade(w, r, nil)
+//		...
+//	})
 //
 // # A streamhttp handler in net/http
 //
@@ -103,6 +121,11 @@
 //     that waits without writing learns it only then (net/http's
 //     background read notices a closed connection at once when the request
 //     has no body).
+//   - Hijack works for requests that ask to switch protocols
+//     (Connection: upgrade) and CONNECT, before the head is decided; net/http
+//     hijacks any request at any time. The server refuses (500, logged) a
+//     hijack when requests after it were read already (pipelining) or its
+//     body was not read to its end.
 //   - http.ServerContextKey holds Options.Server (a zero http.Server by
 //     default), not a server that serves the request.
 //   - HTTP/2 is not served by this adapter (streamhttp serves HTTP/1.1).

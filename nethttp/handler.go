@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime"
 
 	"github.com/streamhttp/streamhttp"
 	"github.com/streamhttp/streamhttp/entity"
@@ -83,23 +84,38 @@ func (a *adapter) handle(ctx context.Context, r *streamhttp.Request) (*streamhtt
 		// serving, so it hangs on ctx only until then (unlink).
 		parent = context.WithoutCancel(ctx)
 	}
-	hctx, cancel := context.WithCancel(&serverCtx{Context: parent, srv: a.srv, local: r.LocalAddr})
-	var unlink func() bool
+	w := &responseWriter{a: a, req: r, declared: -1, commit: make(chan result, 1), reqCtx: ctx}
+	// The handler's context: a child of ctx that ServeHTTP's return
+	// cancels. A Request's attached context is exactly that, and costs
+	// nothing (no allocation, no registration with ctx) until someone
+	// waits on it: w.ctx holds it, in the writer's allocation.
+	w.sctx = serverCtx{Context: parent, srv: a.srv, local: r.LocalAddr}
+	w.ctx.AttachContext(&w.sctx)
 	if parent != ctx {
-		unlink = context.AfterFunc(ctx, cancel)
+		w.unlink = context.AfterFunc(ctx, w.ctx.CancelContext)
 	}
-	hr, err := newHTTPRequest(hctx, r)
+	hr, err := newHTTPRequest(w.ctx.Context(), r)
 	if err != nil {
-		cancel()
+		w.ctx.CancelContext()
 		return httpcore.Text(httpcore.StatusBadRequest, "Bad Request: "+err.Error()+"\n").ForRequest(r), nil
 	}
-	w := &responseWriter{a: a, req: r, hr: hr, declared: -1, commit: make(chan result, 1), stop: ctx.Done(), unlink: unlink}
+	w.hr = hr
 	if e := r.Entity; e != nil && !e.IsKnownEmpty() {
 		w.body = &bodyReader{ent: e, trailer: declaredTrailer(hr.Header)}
 		hr.Body = w.body
 		hr.Trailer = w.body.trailer
 	}
-	go a.serve(w, hr, cancel)
+	go a.serve(w, hr)
+	// A quick handler has its answer by the time it has had a turn: then
+	// ctx's Done channel, which costs allocations, is never made.
+	for range 2 {
+		select {
+		case res := <-w.commit:
+			return res.resp, res.err
+		default:
+		}
+		runtime.Gosched()
+	}
 	select {
 	case res := <-w.commit:
 		return res.resp, res.err
@@ -110,8 +126,8 @@ func (a *adapter) handle(ctx context.Context, r *streamhttp.Request) (*streamhtt
 
 // serve runs the handler and ends its response. A streamed request body
 // is pulled inside a run of its own, in this goroutine (bodyReader).
-func (a *adapter) serve(w *responseWriter, hr *http.Request, cancel context.CancelFunc) {
-	defer cancel()
+func (a *adapter) serve(w *responseWriter, hr *http.Request) {
+	defer w.ctx.CancelContext()
 	var pv any
 	if w.body != nil {
 		if _, strict := w.body.ent.(*entity.Strict); !strict {

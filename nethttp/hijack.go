@@ -54,6 +54,7 @@ func (w *responseWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		return nil, nil, errHijackRequest
 	}
 	w.hijacked, w.committed = true, true
+	w.stop = w.reqCtx.Done()
 	got := make(chan hijacked, 1)
 	unlink := w.unlink
 	take := func(_ context.Context, conn net.Conn, buffered []byte) {

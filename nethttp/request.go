@@ -49,12 +49,21 @@ func newHTTPRequest(ctx context.Context, r *streamhttp.Request) (*http.Request, 
 		hr.RemoteAddr = r.RemoteAddr.String()
 	}
 	hr.Header = make(http.Header, len(r.Header))
-	for _, f := range r.Header {
+	// One backing array for the values: a key's first value is a slice of
+	// it with no room to grow, so that a second value (or the handler's
+	// Add) reallocates rather than overwrites the next key's.
+	vals := make([]string, len(r.Header))
+	for i, f := range r.Header {
 		k := textproto.CanonicalMIMEHeaderKey(f.Name)
 		if k == "Host" {
 			continue // net/http moves it to Request.Host
 		}
-		hr.Header[k] = append(hr.Header[k], f.Value)
+		if vv, ok := hr.Header[k]; ok {
+			hr.Header[k] = append(vv, f.Value)
+			continue
+		}
+		vals[i] = f.Value
+		hr.Header[k] = vals[i : i+1 : i+1]
 	}
 	switch {
 	case r.Chunked:

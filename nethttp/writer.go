@@ -1,6 +1,7 @@
 package nethttp
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/streamhttp/streamhttp"
 	"github.com/streamhttp/streamhttp/entity"
@@ -78,7 +80,12 @@ type responseWriter struct {
 	hijacked   bool
 	unlink     func() bool // detaches the context from the connection's; nil: Hijack is not possible
 
-	stop <-chan struct{} // the request's end (the streamhttp context's Done)
+	// reqCtx is the streamhttp request's context; stop, its Done channel,
+	// is asked for only once a body streams (it costs allocations).
+	reqCtx context.Context
+	stop   <-chan struct{}
+	sctx   serverCtx
+	ctx    httpcore.Request // holds the handler's context (see handle)
 }
 
 // Header returns the header map. After WriteHeader it is a copy: changes
@@ -160,7 +167,10 @@ func (w *responseWriter) interim(code int) {
 // too: wire order is lost in a map). Framing fields, which the entity
 // decides, and trailer keys are left out.
 func toFields(h http.Header, interim bool) httpcore.Headers {
-	keys := make([]string, 0, len(h))
+	keys := make([]string, 0, 16) // on the stack for most heads
+	if len(h) > cap(keys) {
+		keys = make([]string, 0, len(h))
+	}
 	n := 0
 	for k, vv := range h {
 		switch {
@@ -191,7 +201,8 @@ func (w *responseWriter) Write(p []byte) (int, error) {
 func (w *responseWriter) WriteString(s string) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return w.write([]byte(s))
+	// No copy: the writer only reads p, and only until it returns.
+	return w.write(unsafe.Slice(unsafe.StringData(s), len(s)))
 }
 
 func (w *responseWriter) write(p []byte) (int, error) {
@@ -340,17 +351,19 @@ func (w *responseWriter) doCommit(ended bool, next []byte) {
 	if w.status == http.StatusNotModified {
 		ctype = ""
 	}
-	resp := &streamhttp.Response{Status: httpcore.Status(w.status), Header: toFields(h, false)}
-	resp.ForRequest(w.req)
+	var resp *streamhttp.Response
 	w.head = w.hr.Method == http.MethodHead
 	switch {
 	case w.noBody:
-		resp.Entity = &entity.Strict{Type: ctype}
+		resp = httpcore.Bytes(httpcore.Status(w.status), ctype, nil)
 	case ended && len(w.trailers) == 0 && te == "" && !w.badLength && (w.declared < 0 || w.declared == w.written):
-		resp.Entity = &entity.Strict{Type: ctype, Data: w.buf}
+		// The head and a Strict entity in one allocation.
+		resp = httpcore.Bytes(httpcore.Status(w.status), ctype, w.buf)
 		w.buf = nil
 	default:
+		resp = &streamhttp.Response{Status: httpcore.Status(w.status)}
 		w.pipe = newPipe()
+		w.stop = w.reqCtx.Done()
 		switch {
 		case w.declared >= 0 && len(w.trailers) == 0:
 			resp.Entity = &entity.Default{Type: ctype, Length: w.declared, Data: w.pipe.dataBytes()}
@@ -361,6 +374,8 @@ func (w *responseWriter) doCommit(ended bool, next []byte) {
 			resp.Entity = &entity.Chunked{Type: ctype, Chunks: w.pipe.chunks()}
 		}
 	}
+	resp.Header = toFields(h, false)
+	resp.ForRequest(w.req)
 	w.commit <- result{resp: resp}
 	if w.pipe != nil && !w.head {
 		w.sendBuf()
