@@ -297,6 +297,15 @@ var confCases = []confCase{
 		},
 	},
 	{
+		name:    "request trailers: declared, filled at the body's end",
+		request: "POST / HTTP/1.1\r\nHost: x\r\nTrailer: X-Sum\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\nX-Sum: 9\r\n\r\n",
+		handler: func(w http.ResponseWriter, r *http.Request, note func(string, ...any)) {
+			before := fmt.Sprint(r.Trailer)
+			io.ReadAll(r.Body)
+			note("before %s after %v", before, r.Trailer)
+		},
+	},
+	{
 		name:    "unread 10 KiB body: keep-alive",
 		request: "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10240\r\n\r\n" + strings.Repeat("z", 10240),
 		handler: func(w http.ResponseWriter, r *http.Request, note func(string, ...any)) {

@@ -458,3 +458,49 @@ func TestWriteDeadline(t *testing.T) {
 		t.Fatal("Write blocked past its deadline")
 	}
 }
+
+// Flow with a parallelism over 1: pipelined requests run at once and are
+// answered in request order.
+func TestFlowPipelined(t *testing.T) {
+	release := make(chan struct{})
+	fast := make(chan struct{}, 2)
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/slow" {
+			<-release
+		}
+		io.WriteString(w, r.URL.Path)
+		if r.URL.Path != "/slow" {
+			fast <- struct{}{}
+		}
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	b, err := streamhttp.BindAndHandle(ctx, "127.0.0.1:0", Flow(h, 4, Options{}), streamhttp.ServerSettings{PipeliningLimit: 4, DisableSignals: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close(context.Background())
+	conn, err := net.Dial("tcp", b.LocalAddr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(10 * time.Second))
+	io.WriteString(conn, "GET /slow HTTP/1.1\r\nHost: x\r\n\r\nGET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n")
+	<-fast // /a and /b are answered before /slow is
+	<-fast
+	close(release)
+	br := bufio.NewReader(conn)
+	var got []string
+	for range 3 {
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		got = append(got, string(body))
+	}
+	if diff := cmp.Diff([]string{"/slow", "/a", "/b"}, got); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+}
