@@ -164,6 +164,12 @@ func (c *connIO) handOver(ctx context.Context, sw *switched) {
 	c.mu.Lock()
 	c.closed = true
 	c.mu.Unlock()
+	// The head (if any) is out before the new protocol's first byte, and
+	// the writer's flush timer will not write again.
+	if _, err := c.out.last(nil); err != nil {
+		c.rwc.Close()
+		return
+	}
 	conn, ok := c.rwc.(net.Conn)
 	if !ok {
 		conn = rwcConn{c.rwc}
