@@ -3,8 +3,8 @@
 // compression middleware; net/http/pprof under /debug/pprof/; Prometheus
 // metrics of the binding's statistics under /metrics (promhttp);
 // server-sent events under /sse (one flushed event every 100 ms); a
-// 100 MB download under /big; a WebSocket echo under /ws
-// (gorilla/websocket, through the adapter's Hijack).
+// 100 MB download under /big; WebSocket echoes under /ws (gorilla/websocket)
+// and /ws-coder (coder/websocket), through the adapter's Hijack.
 //
 //	go run . -addr 127.0.0.1:8080
 //	curl -N http://127.0.0.1:8080/sse?n=5

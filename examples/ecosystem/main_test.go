@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	cws "github.com/coder/websocket"
 	"github.com/google/go-cmp/cmp"
 	"github.com/gorilla/websocket"
 	"github.com/prometheus/client_golang/prometheus"
@@ -221,6 +222,36 @@ func TestSlowReaderBoundedMemory(t *testing.T) {
 	t.Logf("RSS grew by at most %d KiB while 100 MiB went through", peak>>10)
 	if peak > 32<<20 {
 		t.Errorf("RSS grew by %d MiB for a 100 MiB response to a slow reader", peak>>20)
+	}
+}
+
+// A WebSocket echo through coder/websocket, client and server; the server
+// hijacks after WriteHeader(101). The handler's context stays alive while
+// the socket is open (it reads with it).
+func TestWebSocketEchoCoder(t *testing.T) {
+	s := start(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, _, err := cws.Dial(ctx, "ws"+strings.TrimPrefix(s.url, "http")+"/ws-coder", &cws.DialOptions{HTTPClient: client(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseNow()
+	c.SetReadLimit(1 << 20)
+	for _, m := range []string{"hello", strings.Repeat("xyz", 50000)} {
+		if err := c.Write(ctx, cws.MessageText, []byte(m)); err != nil {
+			t.Fatal(err)
+		}
+		_, data, err := c.Read(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(data) != m {
+			t.Errorf("echo of %d bytes: got %d bytes", len(m), len(data))
+		}
+	}
+	if err := c.Close(cws.StatusNormalClosure, ""); err != nil {
+		t.Errorf("close handshake: %v", err)
 	}
 }
 

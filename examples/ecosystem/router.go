@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"time"
 
+	cws "github.com/coder/websocket"
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
 	"github.com/gorilla/websocket"
@@ -58,6 +59,7 @@ func newRouter(cfg config) http.Handler {
 	r.Get("/sse", func(w http.ResponseWriter, r *http.Request) { sse(w, r, cfg.sseDone) })
 	r.Get("/big", big)
 	r.Get("/ws", wsEcho)
+	r.Get("/ws-coder", wsEchoCoder)
 
 	r.HandleFunc("/debug/pprof/*", pprof.Index)
 	r.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
@@ -143,6 +145,28 @@ func big(w http.ResponseWriter, r *http.Request) {
 	}
 	for range mb << 20 / len(p) {
 		if _, err := w.Write(p); err != nil {
+			return
+		}
+	}
+}
+
+// wsEchoCoder is wsEcho with coder/websocket, which sets its 101 with
+// WriteHeader before it hijacks (gorilla writes its own on the raw
+// connection): both paths of the adapter's Hijack.
+func wsEchoCoder(w http.ResponseWriter, r *http.Request) {
+	c, err := cws.Accept(w, r, &cws.AcceptOptions{InsecureSkipVerify: true})
+	if err != nil {
+		return // Accept has answered
+	}
+	defer c.CloseNow()
+	c.SetReadLimit(1 << 20)
+	ctx := r.Context()
+	for {
+		mt, msg, err := c.Read(ctx)
+		if err != nil {
+			return
+		}
+		if err := c.Write(ctx, mt, msg); err != nil {
 			return
 		}
 	}
