@@ -28,6 +28,7 @@ import (
 	"os/signal"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -76,7 +77,11 @@ func serveStreamHTTP(ctx context.Context, addr string, cfg config, ready func(*s
 		}))
 	}
 	h := nethttp.Handler(newRouter(cfg), nethttp.Options{})
-	b, err := streamhttp.BindAndHandleAsync(ctx, addr, h, 1, streamhttp.ServerSettings{DisableSignals: true})
+	// /debug/pprof/profile and /trace answer only after their 30 s of
+	// sampling, and the server answers 503 to a handler that has not
+	// started its response within RequestTimeout (20 s by default).
+	s := streamhttp.ServerSettings{DisableSignals: true, RequestTimeout: 2 * time.Minute}
+	b, err := streamhttp.BindAndHandleAsync(ctx, addr, h, 1, s)
 	if err != nil {
 		return err
 	}
@@ -89,7 +94,7 @@ func serveStreamHTTP(ctx context.Context, addr string, cfg config, ready func(*s
 	defer signal.Stop(stop)
 	select {
 	case <-stop:
-		tctx, cancel := context.WithTimeout(context.Background(), 10*1e9)
+		tctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		return b.Terminate(tctx)
 	case <-ctx.Done():
