@@ -85,3 +85,19 @@ func benchReplay(b *testing.B, h stream.Flow[*streamhttp.Request, *streamhttp.Re
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/req")
 }
+
+// TestAdapterAllocs keeps the adapter's allocations per request honest:
+// the request built by the test costs 2 of them.
+func TestAdapterAllocs(t *testing.T) {
+	f := Handler(helloHandler, Options{})
+	n := testing.AllocsPerRun(200, func() {
+		r := helloRequest()
+		if resp, err := f(r.Context(), r); err != nil || resp.Status != 200 {
+			t.Fatal(resp, err)
+		}
+		r.CancelContext()
+	})
+	if n > 17 {
+		t.Errorf("%v allocations per request through the adapter, want at most 17 (2 of them the test's request)", n)
+	}
+}

@@ -322,6 +322,12 @@ func (w *responseWriter) doCommit(ended bool, next []byte) {
 	if h == nil {
 		h = http.Header{}
 	}
+	if w.status == http.StatusSwitchingProtocols {
+		// A 101 switches protocols only through Hijack: sent as a plain
+		// head, the client would leave HTTP while the server stays.
+		w.a.logf("nethttp: WriteHeader(101) without Hijack: answered 500")
+		w.status, w.noBody, h = http.StatusInternalServerError, false, http.Header{"Connection": {"close"}}
+	}
 	if w.body != nil && !w.fullDuplex && !ended {
 		// As net/http: the rest of the body is read before the head goes
 		// out, so that a client writing its whole body before it reads
