@@ -4,7 +4,9 @@
 // metrics of the binding's statistics under /metrics (promhttp);
 // server-sent events under /sse (one flushed event every 100 ms); a
 // 100 MB download under /big; WebSocket echoes under /ws (gorilla/websocket)
-// and /ws-coder (coder/websocket), through the adapter's Hijack.
+// and /ws-coder (coder/websocket), through the adapter's Hijack; and under
+// /upper a streamhttp handler mounted in chi with nethttp.ToHTTP, which
+// streams a POSTed body back upper-cased.
 //
 //	go run . -addr 127.0.0.1:8080
 //	curl -N http://127.0.0.1:8080/sse?n=5

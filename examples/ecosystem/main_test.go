@@ -168,6 +168,34 @@ func TestSSEClientLeaves(t *testing.T) {
 	}
 }
 
+// A streamhttp handler mounted in chi (nethttp.ToHTTP) behind the adapter
+// (nethttp.Handler): both directions at once, streaming. Each line comes
+// back before the next is sent. chi's gzip leaves text/plain alone when the
+// client does not ask for it.
+func TestMountedStreamHTTPHandler(t *testing.T) {
+	s := start(t)
+	pr, pw := io.Pipe()
+	req, _ := http.NewRequest("POST", s.url+"/upper", pr)
+	req.Header.Set("Accept-Encoding", "identity")
+	resp, err := client(t).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	br := bufio.NewReader(resp.Body)
+	for _, line := range []string{"one\n", "two\n"} {
+		pw.Write([]byte(line))
+		got, err := br.ReadString('\n')
+		if err != nil || got != strings.ToUpper(line) {
+			t.Fatalf("got %q, %v", got, err)
+		}
+	}
+	pw.Close()
+	if rest, _ := io.ReadAll(br); len(rest) != 0 {
+		t.Errorf("rest %q", rest)
+	}
+}
+
 // rss is the process's resident set size in bytes (Linux), or -1.
 func rss() int64 {
 	b, err := os.ReadFile("/proc/self/status")

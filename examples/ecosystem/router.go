@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"log"
@@ -15,6 +17,12 @@ import (
 	"github.com/gorilla/websocket"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/streamhttp/streamhttp"
+	"github.com/streamhttp/streamhttp/entity"
+	"github.com/streamhttp/streamhttp/httpcore"
+	"github.com/streamhttp/streamhttp/nethttp"
+	"github.com/streamhttp/streamhttp/stream"
 )
 
 // config is what the router needs from its surroundings.
@@ -60,6 +68,9 @@ func newRouter(cfg config) http.Handler {
 	r.Get("/big", big)
 	r.Get("/ws", wsEcho)
 	r.Get("/ws-coder", wsEchoCoder)
+	// A streamhttp handler mounted in chi (nethttp.ToHTTP): it streams the
+	// request body back upper-cased, chunk by chunk, as it arrives.
+	r.Handle("/upper", nethttp.ToHTTP(upper))
 
 	r.HandleFunc("/debug/pprof/*", pprof.Index)
 	r.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
@@ -170,6 +181,16 @@ func wsEchoCoder(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+}
+
+// upper is a streamhttp handler: the request entity's data, mapped, is the
+// response entity's.
+func upper(_ context.Context, r *streamhttp.Request) (*streamhttp.Response, error) {
+	if r.Entity == nil {
+		return httpcore.Text(httpcore.StatusBadRequest, "POST a body\n"), nil
+	}
+	data := stream.Via(r.Entity.DataBytes(), stream.Map(bytes.ToUpper))
+	return httpcore.NewResponse(httpcore.StatusOK, entity.ChunkedFromData("text/plain; charset=utf-8", data)), nil
 }
 
 // upgrader accepts WebSocket handshakes from any origin (a demo).
