@@ -224,6 +224,20 @@ var confCases = []confCase{
 		},
 	},
 	{
+		name:    "103 to an HTTP/1.0 client",
+		request: "GET / HTTP/1.0\r\n\r\n",
+		handler: func(w http.ResponseWriter, r *http.Request, note func(string, ...any)) {
+			w.Header().Set("Link", "</style.css>; rel=preload")
+			w.WriteHeader(103)
+			io.WriteString(w, "page")
+		},
+		differ: func(o *outcome) {
+			// net/http sends it; RFC 9110 §15.2 says a server must not send
+			// a 1xx to an HTTP/1.0 client, and streamhttp does not.
+			o.Responses = o.Responses[1:]
+		},
+	},
+	{
 		name:    "Expect: 100-continue, the client waits for it",
 		request: "POST / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n",
 		after:   "hello",

@@ -107,7 +107,7 @@
 //   - 1xx responses: sent only while the request is the oldest unanswered
 //     one of its connection (with pipelining, an earlier response may be
 //     in the way: the 1xx is dropped and logged); a 1xx carries a Date; none
-//     is sent to an HTTP/1.0 client.
+//     is sent to an HTTP/1.0 client (RFC 9110 §15.2; net/http sends it).
 //   - Deadlines are the request's, not the socket's: SetWriteDeadline fails
 //     a Write that waits past it (and aborts the response), but a socket
 //     write already under way is not interrupted; SetReadDeadline fails
