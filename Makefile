@@ -11,7 +11,7 @@ STATICCHECK_VERSION := v0.8.2
 STATICCHECK := $(BIN)/staticcheck
 
 .DEFAULT_GOAL := test
-.PHONY: run test fmtcheck vet bench bench-micro bench-layer bench-peers-test fuzz conformance lint
+.PHONY: run test fmtcheck vet bench bench-ecosystem bench-micro bench-layer bench-peers-test fuzz conformance lint
 
 # The smallest example server; it prints its URL. Ctrl-C stops it.
 run:
@@ -19,9 +19,12 @@ run:
 
 # The root package runs a second time on one P, where bindings read through
 # readiness sets (see ServerBinding.readyFor): both read paths are tested.
+# examples/ecosystem is a module of its own (chi, gorilla/websocket,
+# Prometheus): its tests run last.
 test: fmtcheck vet
 	$(GO) test -race -count=1 ./...
 	GOMAXPROCS=1 $(GO) test -race -count=1 .
+	cd examples/ecosystem && $(GO) vet ./... && $(GO) test -race -count=1 ./...
 
 # Checks the tracked and untracked-but-not-ignored .go files (all of them when
 # not in a git work tree), skipping testdata directories as the go command does.
@@ -49,6 +52,13 @@ vet:
 # h2load, strace and linux-perf when missing.
 bench:
 	@GO='$(GO)' bash scripts/bench.sh
+
+# The chi router of examples/ecosystem served by net/http and by streamhttp
+# through the nethttp adapter (one P each), req/s and the ratio, then the
+# adapter's allocations per request. BENCH_DUR, BENCH_ROUNDS tune it (see
+# scripts/bench-ecosystem.sh); about 1.5 minutes.
+bench-ecosystem:
+	@GO='$(GO)' bash scripts/bench-ecosystem.sh
 
 # Micro-benchmarks: the stream core, the parser and renderer, the server layer.
 bench-micro:

@@ -106,6 +106,16 @@
 // unanswered) fails the connection with a [ProtocolError] saying what the
 // flow did wrong.
 //
+// # net/http and protocol upgrades
+//
+// Package nethttp runs an http.Handler as a handler function or flow, and a
+// handler or flow as an http.Handler. A handler answers an upgrade request
+// (101 Switching Protocols) with [Upgrade] (the raw connection) or
+// [UpgradeFlow] (a flow over its bytes), or takes the connection with no
+// head at all with [Hijack]: the HTTP/1.1 layer stops after the response
+// head, and the bytes it had read past the request go to the new protocol.
+// [WriteInterim] sends a 1xx (103 Early Hints) ahead of the final response.
+//
 // # Testing handlers
 //
 // [Replay] runs recorded request bytes through the layer and a handler and

@@ -79,6 +79,9 @@ func (in *inbound) next() (*Request, error) {
 				c.setHeadSince(time.Time{})
 			}
 			if req := c.dispatch(ev); req != nil {
+				if req.Upgrade || req.Method == httpcore.MethodConnect {
+					in.free = 0 // the next pull waits at the barrier
+				}
 				return req, nil
 			}
 			return nil, stream.EOS // answered by the server, which then closes
@@ -133,7 +136,8 @@ func (in *inbound) waitSlot() (slots int, closing bool, err error) {
 		slots = c.s.PipeliningLimit - (len(c.pending) - c.phead)
 		free := slots > 0
 		sameIsland := c.outWaiting && c.outM == in.m
-		wait := !free && !closing && !sameIsland
+		// at an upgrade request's barrier, wait for its answer.
+		wait := (!free || c.barrier != nil) && !closing && !sameIsland
 		c.slotWaiter = wait // finish wakes this stage only when it waits
 		c.mu.Unlock()
 		if !wait {
@@ -227,6 +231,9 @@ func (c *conn) dispatchPlain(req *Request) *Request {
 // held.
 func (c *conn) admit(x *exchange) {
 	c.pushPending(x)
+	if barrierFor(x) { // it may switch protocols (upgrade.go)
+		c.barrier = x
+	}
 	c.inFlow.Add(1)
 	if c.stats != nil {
 		c.stats.requestStarted()

@@ -135,6 +135,7 @@ type conn struct {
 	stopped     bool          // the outbound side has ended: no timer, no response
 	aborted     bool          // a response was written out of band and the connection closed
 	draining    bool          // the server is terminating: the last response closes
+	barrier     *exchange     // an upgrade request: nothing after it is parsed before it is answered (upgrade.go)
 	writeDone   atomic.Bool   // the outbound side has ended: nothing more is written
 
 	// Input, owned by whoever holds inMu (the inbound stage or a body).
@@ -206,6 +207,9 @@ type connHooks struct {
 	// mustLink: the handler flow may reorder its responses
 	// (stream.Flow.Unordered), so each must be linked to its request.
 	mustLink bool
+	// switched is set when a response hands the connection over to
+	// another protocol (upgrade.go).
+	switched atomic.Pointer[switched]
 }
 
 // drain makes the connection take no further request and close after the

@@ -291,6 +291,9 @@ func (c *conn) link(resp *Response) error {
 
 // render writes x's response head (and a body that is in memory).
 func (o *outbound) render(x *exchange, resp *Response, force bool) ([]byte, error) {
+	if resp.Switch != nil { // a protocol switch (upgrade.go)
+		return o.switchProtocols(x, resp)
+	}
 	c := o.c
 	rc := httpcore.RenderContext{
 		Method:         x.method,
@@ -504,6 +507,9 @@ func (c *conn) popPending() {
 	if x.counted {
 		x.counted = false
 		c.stats.requestDone()
+	}
+	if c.barrier == x { // answered, so what follows it is HTTP again
+		c.barrier = nil
 	}
 	if x.req != nil && !c.aborted {
 		// Its response is done (or the server's replaced it). After an

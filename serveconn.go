@@ -173,6 +173,11 @@ func serveConn(ctx context.Context, rwc io.ReadWriteCloser, handler stream.Flow[
 	}
 	cio.leaveReady()
 	cio.releaseReadBuffer()
+	if sw := hooks.switched.Load(); sw != nil && err == nil {
+		// the connection switched protocols (upgrade.go).
+		cio.handOver(ctx, sw)
+		return nil
+	}
 	if cio.parked && err == nil && !hooks.draining.Load() {
 		// Idle: the connection stays open, without this run.
 		cio.quiesceReader()

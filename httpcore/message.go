@@ -252,7 +252,28 @@ type Response struct {
 	// "the oldest unanswered request".
 	Seq uint64
 
+	// Switch, when set, hands the connection over to another protocol
+	// once this response is out (streamhttp.Upgrade, streamhttp.Hijack).
+	Switch *Switch
+
 	strict entity.Strict
+}
+
+// Switch is how a response hands its connection over to another protocol
+// (RFC 9110 §7.8, 101 Switching Protocols): after the response head has
+// been written (or, with NoHead, without one), the HTTP/1.1 layer stops
+// and Take gets the connection and the bytes the server had read past the
+// request, which belong to the new protocol. Take owns the connection: it
+// must close it.
+type Switch struct {
+	// NoHead writes no response head: Take writes its own (net/http's
+	// Hijack, under which a WebSocket library writes the 101 itself).
+	NoHead bool
+	// Take runs in the connection's goroutine once the layer has stopped,
+	// before the server lets go of the connection (and ends the contexts
+	// of its requests): it hands the connection on and returns at once.
+	// ctx ends when the server closes. conn has no deadlines set.
+	Take func(ctx context.Context, conn net.Conn, buffered []byte)
 }
 
 // NewResponse returns a response with the status and entity (nil means

@@ -480,7 +480,7 @@ func TestToSinkServesOneRun(t *testing.T) {
 
 // TestToSinkClosesInWhenConstructionFails: the upstream's constructor
 // panics; the go-streams sink still sees In closed (its reader ends) and the
-// run reports the panic (issue 17, item 5).
+// run reports the panic.
 func TestToSinkClosesInWhenConstructionFails(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		release := make(chan struct{})

@@ -1,0 +1,228 @@
+package nethttp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"runtime"
+
+	"github.com/streamhttp/streamhttp"
+	"github.com/streamhttp/streamhttp/entity"
+	"github.com/streamhttp/streamhttp/httpcore"
+	"github.com/streamhttp/streamhttp/stream"
+)
+
+// DefaultMaxDrainBytes is how much of an unread request body a handler
+// that starts its response without full duplex has read and discarded for
+// it before the head goes out (net/http's figure).
+const DefaultMaxDrainBytes = 256 << 10
+
+// Options tune [Handler] and [Flow]. The zero value is the default.
+type Options struct {
+	// Server is the value of http.ServerContextKey in the requests'
+	// contexts, for handlers that look at it; nil means a zero
+	// http.Server shared by the adapter's requests (streamhttp serves them,
+	// so none of its fields is acted on).
+	Server *http.Server
+	// Logger receives panics of handlers that have started their
+	// response and net/http's misuse warnings (a superfluous WriteHeader);
+	// nil means slog.Default().
+	Logger *slog.Logger
+	// MaxDrainBytes: see DefaultMaxDrainBytes; 0 means that, negative
+	// means never drain.
+	MaxDrainBytes int64
+}
+
+// adapter runs one http.Handler for streamhttp.
+type adapter struct {
+	h        http.Handler
+	srv      *http.Server
+	logger   *slog.Logger
+	maxDrain int64
+}
+
+// Handler returns h as a streamhttp handler function, for
+// BindAndHandleAsync or HandleWithAsyncHandler. Each request runs h in a
+// goroutine of its own; the function returns the response as soon as its
+// head is decided (see the package doc), and the body streams from the
+// handler's writes after that.
+func Handler(h http.Handler, o Options) func(context.Context, *streamhttp.Request) (*streamhttp.Response, error) {
+	a := &adapter{h: h, srv: o.Server, logger: o.Logger, maxDrain: o.MaxDrainBytes}
+	if a.srv == nil {
+		a.srv = new(http.Server)
+	}
+	if a.logger == nil {
+		a.logger = slog.Default()
+	}
+	switch {
+	case a.maxDrain == 0:
+		a.maxDrain = DefaultMaxDrainBytes
+	case a.maxDrain < 0:
+		a.maxDrain = 0
+	}
+	return a.handle
+}
+
+// Flow returns h as a handler flow that runs up to parallelism requests of
+// a connection at once (0 means 1), for BindAndHandle or HandleWith.
+func Flow(h http.Handler, parallelism int, o Options) stream.Flow[*streamhttp.Request, *streamhttp.Response] {
+	return streamhttp.AsyncHandler(Handler(h, o), parallelism, 1)
+}
+
+func (a *adapter) logf(format string, args ...any) {
+	a.logger.Warn(fmt.Sprintf(format, args...))
+}
+
+// handle starts the handler for r and waits for its head.
+func (a *adapter) handle(ctx context.Context, r *streamhttp.Request) (*streamhttp.Response, error) {
+	parent := ctx
+	if r.Upgrade || r.Method == httpcore.MethodConnect {
+		// It may be hijacked: its context must outlive the connection's
+		// serving, so it hangs on ctx only until then (unlink).
+		parent = context.WithoutCancel(ctx)
+	}
+	w := &responseWriter{a: a, req: r, declared: -1, commit: make(chan result, 1), reqCtx: ctx}
+	// The handler's context: a child of ctx that ServeHTTP's return
+	// cancels. A Request's attached context is exactly that, and costs
+	// nothing (no allocation, no registration with ctx) until someone
+	// waits on it: w.ctx holds it, in the writer's allocation.
+	w.sctx = serverCtx{Context: parent, srv: a.srv, local: r.LocalAddr}
+	w.ctx.AttachContext(&w.sctx)
+	if parent != ctx {
+		w.unlink = context.AfterFunc(ctx, w.ctx.CancelContext)
+	}
+	hr, err := newHTTPRequest(w.ctx.Context(), r)
+	if err != nil {
+		w.ctx.CancelContext()
+		return httpcore.Text(httpcore.StatusBadRequest, "Bad Request: "+err.Error()+"\n").ForRequest(r), nil
+	}
+	w.hr = hr
+	if e := r.Entity; e != nil && !e.IsKnownEmpty() {
+		w.body = &bodyReader{ent: e, trailer: declaredTrailer(hr.Header)}
+		hr.Body = w.body
+		hr.Trailer = w.body.trailer
+	}
+	go a.serve(w, hr)
+	// A quick handler has its answer by the time it has had a turn: then
+	// ctx's Done channel, which costs allocations, is never made.
+	for range 2 {
+		select {
+		case res := <-w.commit:
+			return res.resp, res.err
+		default:
+		}
+		runtime.Gosched()
+	}
+	select {
+	case res := <-w.commit:
+		return res.resp, res.err
+	case <-ctx.Done():
+		return nil, context.Cause(ctx)
+	}
+}
+
+// serve runs the handler and ends its response. A streamed request body
+// is pulled inside a run of its own, in this goroutine (bodyReader).
+func (a *adapter) serve(w *responseWriter, hr *http.Request) {
+	defer w.ctx.CancelContext()
+	var pv any
+	if w.body != nil {
+		if _, strict := w.body.ent.(*entity.Strict); !strict {
+			stream.RunWith(hr.Context(), stream.Empty[struct{}](), stream.NewSink(func(m *stream.Materializer, up stream.Puller[struct{}]) (stream.NotUsed, error) {
+				up.Pull() // EOS: the run exists only to own the body's stream
+				w.body.mu.Lock()
+				w.body.m = m
+				w.body.mu.Unlock()
+				pv = a.call(w, hr)
+				w.body.finish()
+				return stream.NotUsed{}, nil
+			}))
+		} else {
+			pv = a.call(w, hr)
+		}
+	} else {
+		pv = a.call(w, hr)
+	}
+	if pv == nil {
+		w.finish()
+		return
+	}
+	a.panicked(w, pv)
+}
+
+// call runs the handler and returns the value it panicked with.
+func (a *adapter) call(w *responseWriter, hr *http.Request) (pv any) {
+	defer func() { pv = recover() }()
+	a.h.ServeHTTP(w, hr)
+	return nil
+}
+
+// panicked deals with a handler's panic: http.ErrAbortHandler aborts the
+// response quietly; any other panic is logged with its stack. Before the
+// head, the layer answers 500 and closes (net/http closes with no
+// answer); after it, the body is cut short and the connection closes.
+func (a *adapter) panicked(w *responseWriter, pv any) {
+	pe := stream.NewPanicError(pv)
+	w.mu.Lock()
+	committed := w.committed
+	w.mu.Unlock()
+	if !committed {
+		w.mu.Lock()
+		w.returned = true
+		w.mu.Unlock()
+		if pv == http.ErrAbortHandler {
+			w.commit <- result{err: errNoResponse}
+			return
+		}
+		// The layer logs it with its stack and answers 500.
+		w.commit <- result{err: pe}
+		return
+	}
+	if pv != http.ErrAbortHandler {
+		a.logger.Error("nethttp: handler panicked", "panic", pe.Value, "stack", string(pe.Stack))
+		w.abortResponse(pe)
+		return
+	}
+	w.abortResponse(errAborted)
+}
+
+// result is what a handler's goroutine hands to the layer: the response
+// head, or the failure that replaces it.
+type result struct {
+	resp *streamhttp.Response
+	err  error
+}
+
+// serverCtx adds net/http's server context keys to a request's context,
+// in one allocation, and passes AfterFunc on so that context.WithCancel
+// over it needs no goroutine.
+type serverCtx struct {
+	context.Context
+	srv   *http.Server
+	local net.Addr
+}
+
+func (c *serverCtx) Value(key any) any {
+	switch key {
+	case http.ServerContextKey:
+		return c.srv
+	case http.LocalAddrContextKey:
+		if c.local == nil {
+			return nil
+		}
+		return c.local
+	}
+	return c.Context.Value(key)
+}
+
+func (c *serverCtx) AfterFunc(f func()) func() bool {
+	if a, ok := c.Context.(interface{ AfterFunc(func()) func() bool }); ok {
+		return a.AfterFunc(f)
+	}
+	return context.AfterFunc(c.Context, f)
+}
+
+var errNoResponse = errors.New("nethttp: the handler aborted before its response (http.ErrAbortHandler)")

@@ -1,0 +1,549 @@
+package nethttp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/textproto"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+	"unsafe"
+
+	"github.com/streamhttp/streamhttp"
+	"github.com/streamhttp/streamhttp/entity"
+	"github.com/streamhttp/streamhttp/httpcore"
+)
+
+// Buffer sizes, as net/http's: up to commitSize bytes are held before the
+// head is decided, so that a small response gets a Content-Length and a
+// sniffed Content-Type; after that, writes are gathered into pieces of
+// pieceSize, and larger writes go to the connection as they are.
+const (
+	commitSize = 2048
+	pieceSize  = 4096
+	sniffLen   = 512 // what http.DetectContentType looks at
+)
+
+var (
+	errGone          = errors.New("nethttp: the client has gone (the response cannot be written)")
+	errWriteDeadline = fmt.Errorf("nethttp: write deadline exceeded: %w", os.ErrDeadlineExceeded)
+	errReturned      = errors.New("nethttp: the ResponseWriter was used after ServeHTTP returned")
+	// errAborted aborts a response whose handler panicked with
+	// http.ErrAbortHandler after its head was sent.
+	errAborted = fmt.Errorf("nethttp: handler aborted the response: %w", http.ErrAbortHandler)
+)
+
+// responseWriter is the http.ResponseWriter of one request. The handler's
+// goroutine owns it; mu makes the odd concurrent Flush safe. The writer:
+//
+//	Write -> buf (commitSize) --commit--> head: Response returned to the layer
+//	                          \-> pieces (pieceSize) -> pipe -> entity source
+//
+// The head is committed by the first of: more than commitSize bytes, Flush,
+// Hijack, the handler's return. Until then nothing is decided, so a handler
+// that ends within the buffer gets a Content-Length (a Strict entity).
+type responseWriter struct {
+	mu  sync.Mutex
+	a   *adapter
+	req *streamhttp.Request
+	hr  *http.Request
+
+	header     http.Header // the handler's map; made on the first Header()
+	snap       http.Header // the map as it was at WriteHeader
+	shared     bool        // header is snap: a later Header() copies it
+	status     int
+	wroteFinal bool // a final (non-1xx) status was set
+	declared   int64
+	badLength  bool // an invalid Content-Length was dropped: no automatic one
+	written    int64
+	buf        []byte
+
+	committed bool
+	commit    chan result // the head, once; capacity 1
+	pipe      *pipe
+	chunked   bool
+	head      bool // HEAD: writes are counted, never sent
+	noBody    bool // 1xx, 204, 304
+	trailers  []string
+	err       error // sticky write error
+	returned  bool  // ServeHTTP has returned
+
+	body       *bodyReader // nil without a body
+	fullDuplex bool
+	deadline   time.Time // write deadline; zero: none
+	hijacked   bool
+	unlink     func() bool // detaches the context from the connection's; nil: Hijack is not possible
+
+	// reqCtx is the streamhttp request's context; stop, its Done channel,
+	// is asked for only once a body streams (it costs allocations).
+	reqCtx context.Context
+	stop   <-chan struct{}
+	sctx   serverCtx
+	ctx    httpcore.Request // holds the handler's context (see handle)
+}
+
+// Header returns the header map. After WriteHeader it is a copy: changes
+// no longer reach the head, except trailers (net/http's rule).
+func (w *responseWriter) Header() http.Header {
+	switch {
+	case w.shared:
+		// The head keeps the map it was given at WriteHeader.
+		w.header, w.shared = w.snap.Clone(), false
+		if w.header == nil {
+			w.header = make(http.Header)
+		}
+	case w.header == nil:
+		w.header = make(http.Header)
+	}
+	return w.header
+}
+
+// WriteHeader sends an interim response (1xx but 101) at once, or records
+// the final status; a second final status is ignored, as in net/http.
+func (w *responseWriter) WriteHeader(code int) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.writeHeader(code)
+}
+
+func (w *responseWriter) writeHeader(code int) {
+	if w.returned || w.hijacked {
+		return
+	}
+	if code < 100 || code > 999 {
+		panic(fmt.Sprintf("invalid WriteHeader code %v", code))
+	}
+	if w.wroteFinal {
+		w.a.logf("http: superfluous response.WriteHeader call (status %d)", code)
+		return
+	}
+	if code >= 100 && code < 200 && code != http.StatusSwitchingProtocols {
+		w.interim(code)
+		return
+	}
+	w.wroteFinal, w.status = true, code
+	// Snapshot the map: the head uses it as it is now.
+	w.snap, w.shared = w.header, w.header != nil
+	if cl := w.snap.Get("Content-Length"); cl != "" {
+		if v, err := strconv.ParseInt(textproto.TrimString(cl), 10, 64); err == nil && v >= 0 {
+			w.declared = v
+		} else {
+			w.a.logf("http: invalid Content-Length of %q", cl)
+			w.badLength = true
+			w.snap, w.shared = w.snap.Clone(), false
+			w.snap.Del("Content-Length")
+		}
+	} else {
+		w.declared = -1
+	}
+	w.noBody = !bodyAllowed(code)
+}
+
+func bodyAllowed(code int) bool {
+	return !(code >= 100 && code < 200 || code == 204 || code == 304)
+}
+
+// interim writes a 1xx head now, with the current header fields minus the
+// framing ones; the map is kept (RFC 8297: the final head repeats Link).
+func (w *responseWriter) interim(code int) {
+	if w.hr.ProtoMajor == 1 && w.hr.ProtoMinor == 0 {
+		return // RFC 9110 §15.2: no 1xx to an HTTP/1.0 client
+	}
+	if w.committed {
+		return
+	}
+	if err := streamhttp.WriteInterim(w.req, httpcore.Status(code), toFields(w.header, true)); err != nil {
+		w.a.logf("nethttp: %d not sent: %v", code, err)
+	}
+}
+
+// toFields turns a header map into fields, keys sorted (net/http sorts
+// too: wire order is lost in a map). Framing fields, which the entity
+// decides, and trailer keys are left out.
+func toFields(h http.Header, interim bool) httpcore.Headers {
+	keys := make([]string, 0, 16) // on the stack for most heads
+	if len(h) > cap(keys) {
+		keys = make([]string, 0, len(h))
+	}
+	n := 0
+	for k, vv := range h {
+		switch {
+		case k == "Content-Length", k == "Content-Type" && !interim, k == "Transfer-Encoding",
+			strings.HasPrefix(k, http.TrailerPrefix):
+			continue
+		}
+		keys = append(keys, k)
+		n += len(vv)
+	}
+	slices.Sort(keys)
+	out := make(httpcore.Headers, 0, n)
+	for _, k := range keys {
+		for _, v := range h[k] {
+			out = append(out, httpcore.Header{Name: k, Value: v})
+		}
+	}
+	return out
+}
+
+func (w *responseWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.write(p)
+}
+
+// WriteString is Write without a conversion.
+func (w *responseWriter) WriteString(s string) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	// No copy: the writer only reads p, and only until it returns.
+	return w.write(unsafe.Slice(unsafe.StringData(s), len(s)))
+}
+
+func (w *responseWriter) write(p []byte) (int, error) {
+	switch {
+	case w.returned:
+		return 0, errReturned
+	case w.hijacked:
+		return 0, http.ErrHijacked
+	}
+	if !w.wroteFinal {
+		w.writeHeader(http.StatusOK)
+	}
+	if w.noBody {
+		return 0, http.ErrBodyNotAllowed
+	}
+	if w.err != nil {
+		return 0, w.err
+	}
+	// Counted even when it fails, as net/http does: a handler that wrote
+	// past the declared length has not sent it, and the response is cut.
+	w.written += int64(len(p))
+	if w.declared >= 0 && w.written > w.declared {
+		return 0, http.ErrContentLength
+	}
+	if !w.committed {
+		if len(w.buf)+len(p) <= commitSize {
+			w.buf = append(w.buf, p...)
+			return len(p), nil
+		}
+		w.doCommit(false, p)
+	}
+	if w.head || w.pipe == nil {
+		return len(p), nil // HEAD: counted, not sent
+	}
+	if len(w.buf)+len(p) <= pieceSize {
+		if w.buf == nil {
+			w.buf = make([]byte, 0, pieceSize)
+		}
+		w.buf = append(w.buf, p...)
+		return len(p), nil
+	}
+	if err := w.sendBuf(); err != nil {
+		return 0, err
+	}
+	if len(p) >= pieceSize {
+		// Large writes go as they are: the layer is done with p when
+		// send returns (its next pull), so p stays the caller's.
+		if err := w.send(p); err != nil {
+			return 0, err
+		}
+		return len(p), nil
+	}
+	w.buf = append(w.buf, p...)
+	return len(p), nil
+}
+
+// ReadFrom copies from src through the writer's own buffer.
+func (w *responseWriter) ReadFrom(src io.Reader) (int64, error) {
+	var b [pieceSize]byte
+	return io.CopyBuffer(writerOnly{w}, src, b[:])
+}
+
+type writerOnly struct{ io.Writer }
+
+// sendBuf hands the buffered bytes to the connection.
+func (w *responseWriter) sendBuf() error {
+	if len(w.buf) == 0 || w.pipe == nil {
+		return nil
+	}
+	err := w.send(w.buf)
+	w.buf = w.buf[:0]
+	if cap(w.buf) < pieceSize {
+		w.buf = nil
+	}
+	return err
+}
+
+func (w *responseWriter) send(p []byte) error {
+	var dl <-chan struct{}
+	if !w.deadline.IsZero() {
+		d := time.Until(w.deadline)
+		if d <= 0 {
+			w.fail(errWriteDeadline)
+			return w.err
+		}
+		ch := make(chan struct{})
+		t := time.AfterFunc(d, func() { close(ch) })
+		defer t.Stop()
+		dl = ch
+	}
+	if err := w.pipe.send(piece{data: p}, w.stop, dl); err != nil {
+		w.fail(err)
+		return w.err
+	}
+	return nil
+}
+
+// fail makes err the writer's sticky error; a deadline aborts the
+// response, since part of it may be on its way.
+func (w *responseWriter) fail(err error) {
+	if w.err == nil {
+		w.err = err
+	}
+	if err == errWriteDeadline {
+		w.pipe.abort(err)
+	}
+}
+
+// doCommit decides the head and hands the response to the layer. ended
+// says the handler has returned: the whole body is in buf.
+func (w *responseWriter) doCommit(ended bool, next []byte) {
+	if !w.wroteFinal {
+		w.writeHeader(http.StatusOK)
+	}
+	w.committed = true
+	h := w.snap
+	if h == nil {
+		h = http.Header{}
+	}
+	if w.status == http.StatusSwitchingProtocols {
+		// A 101 switches protocols only through Hijack: sent as a plain
+		// head, the client would leave HTTP while the server stays.
+		w.a.logf("nethttp: WriteHeader(101) without Hijack: answered 500")
+		w.status, w.noBody, h = http.StatusInternalServerError, false, http.Header{"Connection": {"close"}}
+	}
+	if w.body != nil && !w.fullDuplex && !ended {
+		// As net/http: the rest of the body is read before the head goes
+		// out, so that a client writing its whole body before it reads
+		// does not deadlock; a larger rest closes the connection. A client
+		// still waiting for 100 Continue never sends it.
+		if w.req.ExpectsContinue() && !w.body.started() {
+			w.body.Close()
+		} else {
+			w.body.drain(w.a.maxDrain)
+		}
+	}
+	w.trailers = trailerKeys(h)
+	te := h.Get("Transfer-Encoding")
+	ct, haveType := h["Content-Type"]
+	ctype := ""
+	if len(ct) > 0 {
+		ctype = ct[0]
+	}
+	if !haveType && h.Get("Content-Encoding") == "" && te == "" && !w.noBody && len(w.buf)+len(next) > 0 {
+		// What net/http sniffs: the buffer, or the write that spilled it.
+		sniff := w.buf
+		if len(sniff) < sniffLen && len(next) > 0 {
+			sniff = append(sniff[:len(sniff):len(sniff)], next[:min(len(next), sniffLen-len(sniff))]...)
+		}
+		ctype = http.DetectContentType(sniff)
+	}
+	if w.status == http.StatusNotModified {
+		ctype = ""
+	}
+	var resp *streamhttp.Response
+	w.head = w.hr.Method == http.MethodHead
+	switch {
+	case w.noBody:
+		resp = httpcore.Bytes(httpcore.Status(w.status), ctype, nil)
+	case ended && len(w.trailers) == 0 && te == "" && !w.badLength && (w.declared < 0 || w.declared == w.written):
+		// The head and a Strict entity in one allocation.
+		resp = httpcore.Bytes(httpcore.Status(w.status), ctype, w.buf)
+		w.buf = nil
+	default:
+		resp = &streamhttp.Response{Status: httpcore.Status(w.status)}
+		w.pipe = newPipe()
+		w.stop = w.reqCtx.Done()
+		switch {
+		case w.declared >= 0 && len(w.trailers) == 0:
+			resp.Entity = &entity.Default{Type: ctype, Length: w.declared, Data: w.pipe.dataBytes()}
+		case strings.EqualFold(te, "identity") && len(w.trailers) == 0:
+			resp.Entity = &entity.CloseDelimited{Type: ctype, Data: w.pipe.dataBytes()}
+		default:
+			w.chunked = true
+			resp.Entity = &entity.Chunked{Type: ctype, Chunks: w.pipe.chunks()}
+		}
+	}
+	resp.Header = toFields(h, false)
+	resp.ForRequest(w.req)
+	w.commit <- result{resp: resp}
+	if w.pipe != nil && !w.head {
+		w.sendBuf()
+	}
+}
+
+// trailerKeys returns the trailer keys the head declares (the Trailer
+// field, net/http's filter applied).
+func trailerKeys(h http.Header) []string {
+	var keys []string
+	for _, v := range h["Trailer"] {
+		for k := range strings.SplitSeq(v, ",") {
+			k = http.CanonicalHeaderKey(textproto.TrimString(k))
+			switch k {
+			case "", "Transfer-Encoding", "Trailer", "Content-Length":
+				continue
+			}
+			keys = append(keys, k)
+		}
+	}
+	return keys
+}
+
+// Flush commits the head and hands over what is buffered; the connection
+// writes it as soon as it would otherwise wait.
+func (w *responseWriter) Flush() { w.FlushError() }
+
+// FlushError is Flush with the write error (http.ResponseController).
+func (w *responseWriter) FlushError() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	switch {
+	case w.returned:
+		return errReturned
+	case w.hijacked:
+		return http.ErrHijacked
+	case w.err != nil:
+		return w.err
+	}
+	if !w.committed {
+		w.doCommit(false, nil)
+	}
+	if w.head {
+		return nil
+	}
+	if err := w.sendBuf(); err != nil {
+		return err
+	}
+	return w.err
+}
+
+// finish ends the response when ServeHTTP returns: the head if it is not
+// out yet, the rest of the body and the trailers.
+func (w *responseWriter) finish() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.returned || w.hijacked {
+		w.returned = true
+		return
+	}
+	if !w.committed {
+		w.doCommit(true, nil)
+	}
+	w.returned = true
+	if w.pipe == nil || w.err != nil {
+		return
+	}
+	if w.head {
+		return // the layer sent the head only and never pulls the body
+	}
+	if err := w.sendBuf(); err != nil {
+		return
+	}
+	var tr []entity.Header
+	if w.chunked {
+		tr = w.trailerFields()
+	}
+	if w.declared >= 0 && w.written != w.declared && !w.head {
+		// Short of the declared length: the layer fails the response and
+		// closes, as net/http does.
+		w.pipe.send(piece{end: true, err: &entity.LengthMismatchError{Declared: w.declared, Actual: w.written}}, w.stop, nil)
+		return
+	}
+	w.pipe.send(piece{end: true, trailer: tr}, w.stop, nil)
+}
+
+// trailerFields collects the trailer values from the handler's live map:
+// the declared keys and the TrailerPrefix ones.
+func (w *responseWriter) trailerFields() []entity.Header {
+	var tr []entity.Header
+	for _, k := range w.trailers {
+		for _, v := range w.header[k] {
+			tr = append(tr, entity.Header{Name: k, Value: v})
+		}
+	}
+	for k, vv := range w.header {
+		if name, ok := strings.CutPrefix(k, http.TrailerPrefix); ok {
+			for _, v := range vv {
+				tr = append(tr, entity.Header{Name: name, Value: v})
+			}
+		}
+	}
+	return tr
+}
+
+// abortResponse ends a committed response with err: the layer fails it
+// and closes the connection, so that the client sees a truncated body.
+func (w *responseWriter) abortResponse(err error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.returned = true
+	if w.pipe != nil && w.err == nil {
+		w.pipe.abort(err)
+	}
+}
+
+// SetWriteDeadline bounds the writes that follow; a write blocked past it
+// fails with an error matching os.ErrDeadlineExceeded and aborts the
+// response. A passed deadline is not extended by a later one.
+func (w *responseWriter) SetWriteDeadline(t time.Time) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.err == errWriteDeadline {
+		return nil
+	}
+	w.deadline = t
+	return nil
+}
+
+// SetReadDeadline bounds the request body reads that follow (see the
+// package doc: a read already waiting is not interrupted).
+func (w *responseWriter) SetReadDeadline(t time.Time) error {
+	if w.body != nil {
+		w.body.setDeadline(t)
+	}
+	return nil
+}
+
+// EnableFullDuplex lets the handler read the request body while it writes
+// the response.
+func (w *responseWriter) EnableFullDuplex() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.fullDuplex = true
+	return nil
+}
+
+// CloseNotify is the deprecated http.CloseNotifier: the channel gets a
+// value when the request's context ends.
+func (w *responseWriter) CloseNotify() <-chan bool {
+	ch := make(chan bool, 1)
+	ctx := w.hr.Context()
+	go func() {
+		<-ctx.Done()
+		ch <- true
+	}()
+	return ch
+}
+
+var (
+	_ http.ResponseWriter = (*responseWriter)(nil)
+	_ http.Flusher        = (*responseWriter)(nil)
+	_ io.StringWriter     = (*responseWriter)(nil)
+	_ io.ReaderFrom       = (*responseWriter)(nil)
+)
