@@ -158,22 +158,6 @@ func (b *body) released() {
 	}
 }
 
-// pullStart runs on the handler's first demand for body bytes: that is when
-// a client waiting for 100 Continue gets it (RFC 9110 §10.1.1), never before.
-func (b *body) pullStart() {
-	if b.started {
-		return
-	}
-	b.c.mu.Lock()
-	b.started = true
-	send := b.needContinue && !b.continueSent
-	b.continueSent = b.continueSent || send
-	b.c.mu.Unlock()
-	if send {
-		b.c.sendContinue(b.x)
-	}
-}
-
 func (b *body) cancel(cause error) {
 	b.c.inMu.Lock()
 	defer b.c.inMu.Unlock()

@@ -123,10 +123,6 @@ func (o *outbound) Cancel(cause error) {
 	}
 }
 
-// continueLine is the interim response that asks a client for its body
-// (RFC 9110 §15.2.1).
-const continueLine = "HTTP/1.1 100 Continue\r\n\r\n"
-
 // next returns the exchange to answer now, its response, and whether the
 // connection must close after it: the oldest exchange, once the handler (or
 // the server) has answered it. One lock round trip per pull of the flow.
@@ -644,48 +640,4 @@ func bodyTooSlowResponse() *Response {
 
 func internalError() *Response {
 	return httpcore.Text(httpcore.StatusInternalServerError, "Internal Server Error\n")
-}
-
-// continueFirst reports whether a 100 Continue must precede the head of a
-// streamed response to x, and records it as sent, with the close decision
-// that follows. A streamed response may read the request body while it is
-// written (an echo): a client that waits for 100 Continue must get it
-// before the final response, never after. That is when the handler asked
-// for the body and the 100 could not go out yet, or when nothing has asked
-// for the body yet.
-func (c *conn) continueFirst(x *exchange) (send, force bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	b := x.body
-	if b.continueDropped || b.needContinue && !b.continueSent && !b.finished {
-		b.continueDropped, b.continueSent = false, true
-		return true, x.forceClose || c.mustClose(x, nil)
-	}
-	return false, false
-}
-
-// dequeueContinue drops b's queued 100 Continue. Called with c.mu held.
-func (c *conn) dequeueContinue(b *body) { b.continueQueued = false }
-
-// sendContinue writes 100 Continue for x, whose handler has asked for the
-// body: out of band when the outbound side is waiting for x's response,
-// otherwise in band, before x's response and after the responses before
-// it (an interim response belongs to the request being answered). Once x
-// has its answer it is too late, and nothing is sent.
-func (c *conn) sendContinue(x *exchange) {
-	c.mu.Lock()
-	if x.resp != nil || x.made != nil || c.stopped {
-		c.mu.Unlock()
-		return
-	}
-	direct := c.oob != nil && c.outWaiting && c.head() == x
-	if !direct {
-		x.body.continueQueued = true
-	}
-	c.mu.Unlock()
-	if direct {
-		if err := c.oob.writeOOB([]byte(continueLine)); err != nil {
-			c.debug("streamhttp: writing 100 Continue failed", "err", err)
-		}
-	}
 }
