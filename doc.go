@@ -119,7 +119,8 @@
 // # Testing handlers
 //
 // [Replay] runs recorded request bytes through the layer and a handler and
-// returns the response bytes; [NormalizeDate] makes them comparable, and
-// [ReadPcapStreams] reads connections out of a tcpdump capture. Package
-// streamhttptest wraps these for tests.
+// returns the response bytes. Package streamhttptest wraps it for tests
+// (NormalizeDate makes outputs comparable), and its package pcap reads
+// connections out of a tcpdump capture: test tooling lives there, not in
+// the production API.
 package streamhttp

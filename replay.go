@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"io"
-	"regexp"
-	"sync"
 
 	"github.com/streamhttp/streamhttp/bidi"
 	"github.com/streamhttp/streamhttp/stream"
@@ -28,29 +26,11 @@ import (
 // 503 whose handler blocks: both come in band, at the same place in the
 // output. The output so far is returned with the run's error, nil when the
 // layer ended in order (a response that closes the connection, or the end
-// of input). Compare outputs with NormalizeDate: every response carries the
+// of input). Compare outputs with streamhttptest.NormalizeDate: every response carries the
 // time in its Date field.
 func Replay(ctx context.Context, input io.Reader, handler stream.Flow[*Request, *Response], s ServerSettings) ([]byte, error) {
 	var out bytes.Buffer // ToWriter copies each piece: the layer's output is valid only until its next pull
 	flow := bidi.JoinLeft(handler, ServerLayer(s))
 	_, err := stream.RunWith(ctx, stream.Via(stream.FromReader(input, readBufferSize), flow), stream.ToWriter(&out))
 	return out.Bytes(), err
-}
-
-// DatePlaceholder is the value NormalizeDate puts in every Date field.
-const DatePlaceholder = "Thu, 01 Jan 1970 00:00:00 GMT"
-
-// dateField matches a Date field line with an IMF-fixdate value (RFC 9110
-// §5.6.7), the form a server sends; the field name is case-insensitive.
-var dateField = sync.OnceValue(func() *regexp.Regexp {
-	return regexp.MustCompile(`(?im)^(date:[ \t]*)(?:mon|tue|wed|thu|fri|sat|sun), [0-9]{2} (?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec) [0-9]{4} [0-9]{2}:[0-9]{2}:[0-9]{2} GMT`)
-})
-
-// NormalizeDate returns a copy of b, a stream of HTTP messages, in which
-// the value of every Date field is DatePlaceholder, so that the output of a
-// replay compares with a capture made at another time. It works on lines:
-// a line of a body that looks like a Date field (it starts "Date: " and an
-// IMF-fixdate follows) is normalized too. b is not modified.
-func NormalizeDate(b []byte) []byte {
-	return dateField().ReplaceAll(b, []byte("${1}"+DatePlaceholder))
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/streamhttp/streamhttp/internal/echohandler"
 	"github.com/streamhttp/streamhttp/stream"
 	"github.com/streamhttp/streamhttp/streamhttptest"
+	"github.com/streamhttp/streamhttp/streamhttptest/pcap"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/captures/NAME.req and NAME.resp from NAME.pcap")
@@ -84,7 +85,7 @@ func splitCapture(t *testing.T, base string) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	streams, err := streamhttp.ReadPcapStreams(f, 0)
+	streams, err := pcap.ReadStreams(f, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,9 +100,9 @@ func splitCapture(t *testing.T, base string) {
 	}
 }
 
-// TestReadPcapStreamsCaptures: each pcap holds one connection, and its two
+// TestReadStreamsCaptures: each pcap holds one connection, and its two
 // directions are the stream pair saved beside it.
-func TestReadPcapStreamsCaptures(t *testing.T) {
+func TestReadStreamsCaptures(t *testing.T) {
 	for _, name := range captureNames(t) {
 		t.Run(name, func(t *testing.T) {
 			base := filepath.Join(capturesDir, name)
@@ -110,7 +111,7 @@ func TestReadPcapStreamsCaptures(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer f.Close()
-			streams, err := streamhttp.ReadPcapStreams(f, 0)
+			streams, err := pcap.ReadStreams(f, 0)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -178,7 +179,7 @@ func TestReplay(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if diff := cmp.Diff(tt.want, string(streamhttp.NormalizeDate(got))); diff != "" {
+			if diff := cmp.Diff(tt.want, string(streamhttptest.NormalizeDate(got))); diff != "" {
 				t.Errorf("output (-want +got):\n%s", diff)
 			}
 		})
@@ -195,7 +196,7 @@ func TestReplayFailure(t *testing.T) {
 	if !errors.As(err, &pe) {
 		t.Errorf("error %v, want a *ProtocolError", err)
 	}
-	if string(streamhttp.NormalizeDate(got)) != helloResp {
+	if string(streamhttptest.NormalizeDate(got)) != helloResp {
 		t.Errorf("output %q, want the first response", got)
 	}
 }
@@ -210,7 +211,7 @@ func TestReplayCancelled(t *testing.T) {
 }
 
 func TestNormalizeDate(t *testing.T) {
-	const p = streamhttp.DatePlaceholder
+	const p = streamhttptest.DatePlaceholder
 	tests := []struct{ name, in, want string }{
 		{"head", "HTTP/1.1 200 OK\r\nDate: Sat, 21 Nov 2026 09:31:01 GMT\r\n\r\n",
 			"HTTP/1.1 200 OK\r\nDate: " + p + "\r\n\r\n"},
@@ -226,7 +227,7 @@ func TestNormalizeDate(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			in := []byte(tt.in)
-			got := streamhttp.NormalizeDate(in)
+			got := streamhttptest.NormalizeDate(in)
 			if string(got) != tt.want {
 				t.Errorf("NormalizeDate(%q) = %q, want %q", tt.in, got, tt.want)
 			}

@@ -7,7 +7,7 @@
 //
 // A replay takes the request stream of one connection, runs it through
 // streamhttp.Replay with the handler and settings under test, and compares
-// the output with the expected response stream after streamhttp.NormalizeDate
+// the output with the expected response stream after NormalizeDate
 // (Date fields carry the time). A difference fails the test with a diff of
 // the lines, line ends shown, so a missing header or a changed body is easy
 // to spot:
@@ -23,7 +23,7 @@
 // Real traffic is the best test data: ReplayFiles replays a request stream
 // saved in one file against the response stream saved in another, and
 // ReplayPcap replays every connection of a tcpdump capture (classic pcap;
-// see streamhttp.ReadPcapStreams for the formats). Record a capture of a
+// see pcap.ReadStreams for the formats). Record a capture of a
 // server on loopback with
 //
 //	tcpdump -i lo -s 0 -U -w NAME.pcap 'tcp port 8080'

@@ -1,4 +1,4 @@
-package streamhttp_test
+package pcap_test
 
 import (
 	"bytes"
@@ -10,7 +10,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/streamhttp/streamhttp"
+	"github.com/streamhttp/streamhttp/streamhttptest/pcap"
 )
 
 // pcapFile writes a classic pcap file in memory, for tests of the reader.
@@ -161,11 +161,11 @@ func conversation(w *pcapFile, c, s netip.AddrPort, cisn, sisn uint32, request [
 	w.tcp(s, c, sisn+1+uint32(len(response)), fin|ack, "")
 }
 
-func TestReadPcapStreams(t *testing.T) {
+func TestReadStreams(t *testing.T) {
 	req := "GET / HTTP/1.1\r\nHost: x\r\n\r\n"
 	resp := "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi"
-	one := func(c, s netip.AddrPort) []streamhttp.TCPStream {
-		return []streamhttp.TCPStream{{Client: c, Server: s, ClientToServer: []byte(req), ServerToClient: []byte(resp)}}
+	one := func(c, s netip.AddrPort) []pcap.TCPStream {
+		return []pcap.TCPStream{{Client: c, Server: s, ClientToServer: []byte(req), ServerToClient: []byte(resp)}}
 	}
 	le, be := binary.ByteOrder(binary.LittleEndian), binary.ByteOrder(binary.BigEndian)
 	tests := []struct {
@@ -176,7 +176,7 @@ func TestReadPcapStreams(t *testing.T) {
 		vlan  bool
 		port  uint16
 		write func(w *pcapFile)
-		want  []streamhttp.TCPStream
+		want  []pcap.TCPStream
 	}{
 		{name: "ethernet IPv4", link: 1, port: 8080,
 			write: func(w *pcapFile) { conversation(w, client4, server4, 1000, 5000, []string{req}, resp) },
@@ -263,7 +263,7 @@ func TestReadPcapStreams(t *testing.T) {
 				w.tcp(server4, client4, 99, ack, "ue\r\n\r\n") // the end of an earlier response
 				w.tcp(client4, server4, 85, ack, req[8:])
 			},
-			want: []streamhttp.TCPStream{{Client: client4, Server: server4, ClientToServer: []byte(req), ServerToClient: []byte("ue\r\n\r\n")}}},
+			want: []pcap.TCPStream{{Client: client4, Server: server4, ClientToServer: []byte(req), ServerToClient: []byte("ue\r\n\r\n")}}},
 		{name: "port 0: the SYN's receiver is the server", link: 1, port: 0,
 			write: func(w *pcapFile) {
 				c, s := netip.MustParseAddrPort("10.0.0.1:80"), netip.MustParseAddrPort("10.0.0.2:9000")
@@ -300,7 +300,7 @@ func TestReadPcapStreams(t *testing.T) {
 				w.tcp(server4, c2, 61, ack, "2")
 				w.tcp(server4, client4, 3, ack, resp)
 			},
-			want: []streamhttp.TCPStream{
+			want: []pcap.TCPStream{
 				{Client: client4, Server: server4, ClientToServer: []byte(req), ServerToClient: []byte(resp)},
 				{Client: netip.MustParseAddrPort("127.0.0.1:50002"), Server: server4, ClientToServer: []byte("second"), ServerToClient: []byte("2")},
 			}},
@@ -309,14 +309,14 @@ func TestReadPcapStreams(t *testing.T) {
 				conversation(w, client4, server4, 1, 2, []string{req}, resp)
 				conversation(w, client4, server4, 90000, 7, []string{"again"}, "ok")
 			},
-			want: []streamhttp.TCPStream{
+			want: []pcap.TCPStream{
 				{Client: client4, Server: server4, ClientToServer: []byte(req), ServerToClient: []byte(resp)},
 				{Client: client4, Server: server4, ClientToServer: []byte("again"), ServerToClient: []byte("ok")},
 			}},
 		{name: "connection without data", link: 1, port: 8080,
 			write: func(w *pcapFile) { conversation(w, client4, server4, 1, 2, nil, "") },
-			want:  []streamhttp.TCPStream{{Client: client4, Server: server4}}},
-		{name: "no packets", link: 1, port: 8080, write: func(*pcapFile) {}, want: []streamhttp.TCPStream{}},
+			want:  []pcap.TCPStream{{Client: client4, Server: server4}}},
+		{name: "no packets", link: 1, port: 8080, write: func(*pcapFile) {}, want: []pcap.TCPStream{}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -327,7 +327,7 @@ func TestReadPcapStreams(t *testing.T) {
 			w := newPcap(tt.link, order, tt.nano)
 			w.vlan = tt.vlan
 			tt.write(w)
-			got, err := streamhttp.ReadPcapStreams(&w.buf, tt.port)
+			got, err := pcap.ReadStreams(&w.buf, tt.port)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -341,7 +341,7 @@ func TestReadPcapStreams(t *testing.T) {
 // bytesEqual compares byte slices with nil and empty equal, as text in diffs.
 func bytesEqual(a, b []byte) bool { return bytes.Equal(a, b) }
 
-func TestReadPcapStreamsErrors(t *testing.T) {
+func TestReadStreamsErrors(t *testing.T) {
 	req := "GET / HTTP/1.1\r\nHost: x\r\n\r\n"
 	valid := func() *pcapFile {
 		w := newPcap(1, binary.LittleEndian, false)
@@ -440,14 +440,14 @@ func TestReadPcapStreamsErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := streamhttp.ReadPcapStreams(bytes.NewReader(tt.input()), 8080)
+			_, err := pcap.ReadStreams(bytes.NewReader(tt.input()), 8080)
 			if tt.packet < 0 {
-				if !errors.Is(err, streamhttp.ErrNotPcap) {
+				if !errors.Is(err, pcap.ErrNotPcap) {
 					t.Errorf("error %v, want ErrNotPcap", err)
 				}
 				return
 			}
-			var pe *streamhttp.PcapError
+			var pe *pcap.Error
 			if !errors.As(err, &pe) {
 				t.Fatalf("error %v, want a *PcapError", err)
 			}

@@ -1,14 +1,16 @@
-package streamhttp
-
-// A small reader of classic pcap files (the format tcpdump -w writes) that
-// reassembles TCP connections, for replaying captured HTTP traffic through
-// the server layer (Replay, package streamhttptest). It is written here
+// Package pcap reads classic pcap files (the format tcpdump -w writes) and
+// reassembles their TCP connections, for replaying captured HTTP traffic
+// through the server layer (streamhttp.Replay, package streamhttptest).
+// It is test tooling: nothing in the server depends on it.
+//
+// It is written here
 // rather than taken from gopacket on purpose: gopacket brings a large
 // dependency tree (and cgo through libpcap for live capture), while all we
 // need is to read one well-documented file format, strip the link, IP and
 // TCP headers, and put segments in sequence order. Formats: libpcap's
 // LINKTYPE list and pcap file format, RFC 791 (IPv4), RFC 8200 (IPv6),
 // RFC 9293 (TCP).
+package pcap
 
 import (
 	"bufio"
@@ -29,29 +31,29 @@ type TCPStream struct {
 	ServerToClient []byte
 }
 
-// ErrNotPcap is the failure of ReadPcapStreams on input that is not a
+// ErrNotPcap is the failure of ReadStreams on input that is not a
 // classic pcap file (a pcapng file among others: convert it with
 // "editcap -F pcap", or capture with tcpdump -w, which writes pcap).
-var ErrNotPcap = errors.New("streamhttp: not a pcap file (classic libpcap format expected)")
+var ErrNotPcap = errors.New("pcap: not a pcap file (classic libpcap format expected)")
 
-// PcapError is a capture ReadPcapStreams cannot turn into streams: a
+// Error is a capture ReadStreams cannot turn into streams: a
 // malformed or truncated packet, an unsupported link type, or bytes of a
 // stream missing from the capture. Packet is the packet's number in the
 // file, from 1, or 0 when the error is not about one packet.
-type PcapError struct {
+type Error struct {
 	Packet int
 	Reason string
 }
 
 // Error returns the reason, with the packet number when there is one.
-func (e *PcapError) Error() string {
+func (e *Error) Error() string {
 	if e.Packet == 0 {
-		return "streamhttp: pcap: " + e.Reason
+		return "pcap: pcap: " + e.Reason
 	}
-	return fmt.Sprintf("streamhttp: pcap packet %d: %s", e.Packet, e.Reason)
+	return fmt.Sprintf("pcap: pcap packet %d: %s", e.Packet, e.Reason)
 }
 
-// Link types (LINKTYPE_* of libpcap) that ReadPcapStreams reads.
+// Link types (LINKTYPE_* of libpcap) that ReadStreams reads.
 const (
 	pcapLinkNull     = 0   // BSD loopback: 4-byte address family in the capturing host's order
 	pcapLinkEthernet = 1   // Ethernet II, with 802.1Q/802.1ad tags
@@ -67,7 +69,7 @@ const (
 // length does not allocate gigabytes. libpcap itself writes at most 256 KiB.
 const pcapMaxRecord = 16 << 20
 
-// ReadPcapStreams reads a classic pcap capture (microsecond or nanosecond
+// ReadStreams reads a classic pcap capture (microsecond or nanosecond
 // timestamps, either byte order) and returns its TCP connections in the
 // order of their first packet. Link types: Ethernet, Linux cooked (SLL and
 // SLL2), BSD and OpenBSD loopback, raw IP; IPv4 and IPv6; packets of any
@@ -85,10 +87,10 @@ const pcapMaxRecord = 16 << 20
 // segments are put in place; data after a FIN is ignored. Bytes that are
 // missing (a segment lost by the capture, one cut short by the snapshot
 // length, or ones announced by a FIN but never seen) fail with a
-// *PcapError: a stream with a hole would replay as a different
+// *Error: a stream with a hole would replay as a different
 // conversation. A new SYN on the addresses of a closed connection starts a
 // new one.
-func ReadPcapStreams(r io.Reader, serverPort uint16) ([]TCPStream, error) {
+func ReadStreams(r io.Reader, serverPort uint16) ([]TCPStream, error) {
 	br := bufio.NewReader(r)
 	var fh [24]byte
 	if _, err := io.ReadFull(br, fh[:]); err != nil {
@@ -107,13 +109,13 @@ func ReadPcapStreams(r io.Reader, serverPort uint16) ([]TCPStream, error) {
 		return nil, ErrNotPcap
 	}
 	if major := order.Uint16(fh[4:]); major != 2 {
-		return nil, &PcapError{Reason: fmt.Sprintf("pcap version %d is not supported (2 is)", major)}
+		return nil, &Error{Reason: fmt.Sprintf("pcap version %d is not supported (2 is)", major)}
 	}
 	link := order.Uint32(fh[20:]) & 0x0fffffff // the upper bits say whether frames carry an FCS
 	switch link {
 	case pcapLinkNull, pcapLinkEthernet, pcapLinkRaw, pcapLinkLoop, pcapLinkSLL, pcapLinkIPv4, pcapLinkIPv6, pcapLinkSLL2:
 	default:
-		return nil, &PcapError{Reason: fmt.Sprintf("link type %d is not supported (Ethernet, Linux cooked, loopback and raw IP are)", link)}
+		return nil, &Error{Reason: fmt.Sprintf("link type %d is not supported (Ethernet, Linux cooked, loopback and raw IP are)", link)}
 	}
 
 	a := pcapAssembler{serverPort: serverPort, conns: map[pcapConnKey]*pcapConn{}}
@@ -125,18 +127,18 @@ func ReadPcapStreams(r io.Reader, serverPort uint16) ([]TCPStream, error) {
 				break
 			}
 			if err == io.ErrUnexpectedEOF {
-				return nil, &PcapError{Packet: n, Reason: "the file ends inside a record header"}
+				return nil, &Error{Packet: n, Reason: "the file ends inside a record header"}
 			}
 			return nil, err
 		}
 		incl, orig := order.Uint32(rh[8:]), order.Uint32(rh[12:])
 		if incl > pcapMaxRecord {
-			return nil, &PcapError{Packet: n, Reason: fmt.Sprintf("record of %d bytes: the file is corrupt", incl)}
+			return nil, &Error{Packet: n, Reason: fmt.Sprintf("record of %d bytes: the file is corrupt", incl)}
 		}
 		buf = slices.Grow(buf[:0], int(incl))[:incl]
 		if _, err := io.ReadFull(br, buf); err != nil {
 			if err == io.EOF || err == io.ErrUnexpectedEOF {
-				return nil, &PcapError{Packet: n, Reason: "the file ends inside a packet"}
+				return nil, &Error{Packet: n, Reason: "the file ends inside a packet"}
 			}
 			return nil, err
 		}
@@ -221,16 +223,16 @@ func (a *pcapAssembler) packet(n int, link uint32, frame []byte, cut bool) error
 	src, dst, tcp, ok, err := pcapIPPayload(ip)
 	if err != nil || !ok {
 		if cut && err != nil {
-			return &PcapError{Packet: n, Reason: "packet cut short by the snapshot length: capture with -s 0"}
+			return &Error{Packet: n, Reason: "packet cut short by the snapshot length: capture with -s 0"}
 		}
 		return pcapPacketError(n, err)
 	}
 	if len(tcp) < 20 {
-		return &PcapError{Packet: n, Reason: "TCP header truncated"}
+		return &Error{Packet: n, Reason: "TCP header truncated"}
 	}
 	off := int(tcp[12]>>4) * 4
 	if off < 20 || off > len(tcp) {
-		return &PcapError{Packet: n, Reason: "TCP data offset out of range"}
+		return &Error{Packet: n, Reason: "TCP data offset out of range"}
 	}
 	from := netip.AddrPortFrom(src, binary.BigEndian.Uint16(tcp[0:]))
 	to := netip.AddrPortFrom(dst, binary.BigEndian.Uint16(tcp[2:]))
@@ -278,7 +280,7 @@ func (a *pcapAssembler) packet(n int, link uint32, frame []byte, cut bool) error
 }
 
 // newConn starts a connection with its first packet, deciding which end
-// is the server (see ReadPcapStreams).
+// is the server (see ReadStreams).
 func (a *pcapAssembler) newConn(from, to netip.AddrPort, flags byte) *pcapConn {
 	client, server := from, to
 	switch {
@@ -306,7 +308,7 @@ func pcapPacketError(n int, err error) error {
 	if err == nil {
 		return nil
 	}
-	return &PcapError{Packet: n, Reason: err.Error()}
+	return &Error{Packet: n, Reason: err.Error()}
 }
 
 var errPcapLinkTruncated = errors.New("link-layer header truncated")
@@ -481,14 +483,14 @@ func (h *pcapHalf) assemble(from, to netip.AddrPort) ([]byte, error) {
 			continue // a duplicate, a retransmission, or data after the FIN
 		}
 		if lo > next {
-			return nil, &PcapError{Packet: s.packet, Reason: fmt.Sprintf(
+			return nil, &Error{Packet: s.packet, Reason: fmt.Sprintf(
 				"bytes %d to %d of the stream from %v to %v are missing from the capture", next-base, lo-base, from, to)}
 		}
 		out = append(out, s.data[next-lo:hi-lo]...)
 		next = hi
 	}
 	if end >= 0 && next < end {
-		return nil, &PcapError{Reason: fmt.Sprintf(
+		return nil, &Error{Reason: fmt.Sprintf(
 			"bytes %d to %d of the stream from %v to %v (before its FIN) are missing from the capture", next-base, end-base, from, to)}
 	}
 	return out, nil
