@@ -4,6 +4,7 @@ GO ?= go
 GOFMT ?= $(shell $(GO) env GOROOT)/bin/gofmt
 ADDR ?= 127.0.0.1:8080
 FUZZTIME ?= 30s
+FUZZ_SMOKE ?= 10s
 
 # Tools are installed into a project-local directory, never into GOPATH/bin.
 BIN := $(CURDIR)/.bin
@@ -21,10 +22,15 @@ run:
 # readiness sets (see ServerBinding.readyFor): both read paths are tested.
 # examples/ecosystem is a module of its own (chi, gorilla/websocket,
 # Prometheus): its tests run last.
-test: fmtcheck vet
+#
+# make test is the whole gate: gofmt, vet, staticcheck and shellcheck
+# (lint), the race-checked suite, and a short run of every fuzz target
+# (FUZZ_SMOKE each; make fuzz runs them longer).
+test: fmtcheck lint
 	$(GO) test -race -count=1 ./...
 	GOMAXPROCS=1 $(GO) test -race -count=1 .
 	cd examples/ecosystem && $(GO) vet ./... && $(GO) test -race -count=1 ./...
+	@GO='$(GO)' FUZZTIME='$(FUZZ_SMOKE)' bash scripts/fuzz.sh
 
 # Checks the tracked and untracked-but-not-ignored .go files (all of them when
 # not in a git work tree), skipping testdata directories as the go command does.
@@ -84,8 +90,7 @@ conformance:
 	@GO='$(GO)' bash scripts/conformance.sh
 
 lint: $(STATICCHECK)
-	$(GO) vet ./...
-	$(STATICCHECK) ./...
+	@GO='$(GO)' STATICCHECK='$(STATICCHECK)' bash scripts/lint.sh
 
 $(STATICCHECK):
 	GOBIN='$(BIN)' $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)

@@ -105,12 +105,13 @@ done
 printf '\nchi router, GET /hello, %d connections, GOMAXPROCS=1, %d x %ds (load %s -> %s)\n' \
 	"$BENCH_CONNS" "$BENCH_ROUNDS" "$BENCH_DUR" "$load_start" "$(cut -d' ' -f1-3 /proc/loadavg)"
 printf '%-28s %12s %10s %10s\n' server "req/s" p50 p99
+declare -A med
 for s in "${servers[@]}"; do
 	m=$(tr ' ' '\n' <<<"${rps[$s]}" | grep . | median)
-	declare "med_$s=$m"
+	med[$s]=$m
 	printf '%-28s %12s %10s %10s\n' "$s" "$m" "${p50[$s]}" "${p99[$s]}"
 done
-awk -v a="$med_streamhttp" -v b="$med_nethttp" 'BEGIN { if (b > 0) printf "ratio streamhttp / net/http: %.2fx\n", a / b }'
+awk -v a="${med[streamhttp]}" -v b="${med[nethttp]}" 'BEGIN { if (b > 0) printf "ratio streamhttp / net/http: %.2fx\n", a / b }'
 
 echo
 echo "adapter micro-benchmarks (allocations per request):"
