@@ -116,6 +116,22 @@
 // head, and the bytes it had read past the request go to the new protocol.
 // [WriteInterim] sends a 1xx (103 Early Hints) ahead of the final response.
 //
+// # Where each decision lives
+//
+// The HTTP/1.1 engine is a set of stages (see the diagram on [ServerLayer]),
+// each the one owner of its decision:
+//
+//	close.go      whether and why a connection closes (beginClose, mustClose)
+//	timeout.go    the request timeout (503), and when the client is watched
+//	continue.go   when 100 Continue is sent
+//	inbound.go    parsing heads, the pipelining guard, the server's own answers
+//	body.go       streamed request bodies and their limits
+//	outbound.go   linking responses to requests (reorder) and rendering
+//	writer.go     the flush rule (MaxFlushDelay), write deadlines, buffering
+//	watch.go      noticing a client that leaves while a handler works
+//	serveconn.go  the reader (deadlines, parking, readiness sets) and linger
+//	logging.go    what is logged at which level
+//
 // # Testing handlers
 //
 // [Replay] runs recorded request bytes through the layer and a handler and
