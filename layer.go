@@ -22,35 +22,35 @@ import (
 // The layer is a stack of small stages that share one per-connection state
 // (one mutex, no goroutine of their own). Each box is code in one file:
 //
-//	            +----------------------------------------------------------------+
-//	 *Response  | reorder ----> timeout ----> 100-continue --> render ---------->  | []byte
-//	   ~> I1    | (outbound.go  (timeout.go)  (continue.go)    (outbound.go:      |  O1 ~>
-//	            |  link, by Seq)                                framing, Date)     |
-//	            |        close decision, for every stage: close.go                |
-//	 *Request   | guard <------ timeout <---- parse <--------------------------    | []byte
-//	   <~ O2    | (inbound.go   (timeout.go:  (inbound.go: heads, server answers;  |  <~ I2
-//	            |  pipelining)   armed)        body.go: streamed bodies)          |
-//	            +----------------------------------------------------------------+
+//	           +----------------------------------------------------------------+
+//	*Response  | reorder ----> timeout ----> 100-continue --> render ---------->  | []byte
+//	  ~> I1    | (outbound.go  (timeout.go)  (continue.go)    (outbound.go:      |  O1 ~>
+//	           |  link, by Seq)                                framing, Date)     |
+//	           |        close decision, for every stage: close.go                |
+//	*Request   | guard <------ timeout <---- parse <--------------------------    | []byte
+//	  <~ O2    | (inbound.go   (timeout.go:  (inbound.go: heads, server answers;  |  <~ I2
+//	           |  pipelining)   armed)        body.go: streamed bodies)          |
+//	           +----------------------------------------------------------------+
 //
 // ServeConn runs it between a reader (serveconn.go) and a writer (writer.go:
 // the flush rule, write deadlines, bounded buffering), and watches the
 // client while a handler works (watch.go); logging.go holds the log policy.
 //
-//	  - parse: requests go out as soon as their head is complete; a streamed
-//	    body is read from the connection as the handler pulls it.
-//	  - guard: at most PipeliningLimit requests are inside the handler; the
-//	    next one is not parsed (nor read from the socket) before a slot frees,
-//	    or before the previous request's body has been read.
-//	  - timeout: a request not answered within RequestTimeout of its body's
-//	    end (or of its head, while a handler neither reads the body nor
-//	    answers) gets a 503 and the connection closes.
-//	  - reorder: responses linked to their request (Response.Seq, set by
-//	    Response.ForRequest or by HandleWithAsyncHandler) may arrive in any
-//	    order; they leave in request order. A response with Seq 0 answers the
-//	    oldest unanswered request, unless the handler flow may reorder
-//	    (stream.Flow.Unordered): then it must be linked.
-//	  - 100-continue: sent on the handler's first demand for the body.
-//	  - render: framing, keep-alive or close, Date and Server headers.
+//   - parse: requests go out as soon as their head is complete; a streamed
+//     body is read from the connection as the handler pulls it.
+//   - guard: at most PipeliningLimit requests are inside the handler; the
+//     next one is not parsed (nor read from the socket) before a slot frees,
+//     or before the previous request's body has been read.
+//   - timeout: a request not answered within RequestTimeout of its body's
+//     end (or of its head, while a handler neither reads the body nor
+//     answers) gets a 503 and the connection closes.
+//   - reorder: responses linked to their request (Response.Seq, set by
+//     Response.ForRequest or by HandleWithAsyncHandler) may arrive in any
+//     order; they leave in request order. A response with Seq 0 answers the
+//     oldest unanswered request, unless the handler flow may reorder
+//     (stream.Flow.Unordered): then it must be linked.
+//   - 100-continue: sent on the handler's first demand for the body.
+//   - render: framing, keep-alive or close, Date and Server headers.
 //
 // The bytes the layer emits are valid until its next pull: a consumer that
 // keeps them must copy them.
