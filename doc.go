@@ -81,6 +81,17 @@
 // Responses are rendered into one buffer that is written when the
 // connection is about to wait (for input, or for the handler) or when it is
 // full: pipelined responses to a synchronous handler leave in one write.
+// Nothing a handler or a response body source does can hold rendered bytes
+// back for longer than ServerSettings.MaxFlushDelay (1 ms): a slow handler
+// does not delay the answers before it, and a streamed body (server-sent
+// events, a reader over a pipe) leaves piece by piece. The buffer holds at
+// most 32 KiB (larger pieces are written through), and each write must
+// complete within WriteTimeout, so a client that does not read costs
+// bounded memory and is let go; ServerBinding.Close and Terminate's hard
+// deadline end a blocked write too. A client that closes or resets while a
+// handler works is noticed (its request's context is cancelled) within
+// about half a second, and a failed write ends the connection's run: the
+// response's source is cancelled and nothing more is pulled from it.
 //
 // # Timeouts and limits
 //
@@ -90,9 +101,13 @@
 // from the accept, and a connection that sent nothing is closed without
 // an answer), a request body the handler reads must arrive at
 // MinRequestBodyRate after RequestBodyGrace (408), the handler must answer
-// within RequestTimeout of the end of the request body (503), an idle
-// connection closes after IdleTimeout, and a closing connection lingers up
-// to LingerTimeout so that the client reads its last response.
+// within RequestTimeout of the end of the request body, or of its head
+// while it neither reads the body nor answers (503), an idle connection
+// closes after IdleTimeout, each write must complete within WriteTimeout,
+// and a closing connection lingers up to LingerTimeout (2 s) and
+// MaxLingerBytes so that the client reads its last response; a lingering
+// connection no longer holds a MaxConnections slot. A handler function's
+// parallelism raises a default PipeliningLimit to it.
 //
 // # Errors
 //
