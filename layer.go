@@ -63,16 +63,22 @@ import (
 // to the sink of the run: ServeConn's recovers it and the layer answers
 // 500; another sink fails the run with the *stream.PanicError.
 func ServerLayer(s ServerSettings) bidi.Flow[*Response, []byte, []byte, *Request] {
+	return serverLayer(s, nil)
+}
+
+// serverLayer is ServerLayer with the hooks of the connection it serves
+// (nil outside ServeConn), handed to each run's layer explicitly.
+func serverLayer(s ServerSettings, h *connHooks) bidi.Flow[*Response, []byte, []byte, *Request] {
 	s = s.resolved()
 	return bidi.FromFunc(func() (stream.Flow[*Response, []byte], stream.Flow[[]byte, *Request]) {
 		c := newConn(&s)
 		top := stream.NewFlow(func(m *stream.Materializer, up stream.Puller[*Response]) stream.Puller[[]byte] {
-			c.bind(m)
+			c.bind(h)
 			c.out = &outbound{c: c, m: m, up: up}
 			return c.out
 		})
 		bottom := stream.NewFlow(func(m *stream.Materializer, up stream.Puller[[]byte]) stream.Puller[*Request] {
-			c.bind(m)
+			c.bind(h)
 			c.up, c.inM = up, m
 			return &inbound{c: c, m: m}
 		})
@@ -173,12 +179,11 @@ func newConn(s *ServerSettings) *conn {
 	}
 }
 
-// bind picks up what ServeConn put in the run's context: the connection's
-// addresses, the out-of-band writer, and a way for it to ask whether a
-// request is in progress.
-func (c *conn) bind(m *stream.Materializer) {
-	ctx := m.Context()
-	if h, ok := ctx.Value(connKey{}).(*connHooks); ok && c.hooks == nil {
+// bind takes the hooks of the connection ServeConn serves (nil for a
+// layer on its own): the connection's addresses, the out-of-band writer,
+// the statistics, and the way the connection reaches its layer.
+func (c *conn) bind(h *connHooks) {
+	if h != nil && c.hooks == nil {
 		c.info, c.oob = h.info, h.oob
 		c.ctx = h.ctx
 		c.hooks, c.stats = h, h.stats
@@ -197,7 +202,8 @@ func (c *conn) bind(m *stream.Materializer) {
 	}
 }
 
-// connKey is the context key under which ServeConn passes its connHooks.
+// connKey is the context key under which a request's context leads back to
+// its connection's hooks (WriteInterim, the logger of a failed handler).
 type connKey struct{}
 
 type connHooks struct {

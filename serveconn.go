@@ -162,7 +162,7 @@ func serveConn(ctx context.Context, rwc io.ReadWriteCloser, handler stream.Flow[
 	}
 	runCtx := context.WithValue(cctx, connKey{}, hooks)
 	hooks.ctx = runCtx // requests' contexts lead back to their connection
-	flow := bidi.JoinLeft(handler, ServerLayer(*s))
+	flow := bidi.JoinLeft(handler, serverLayer(*s, hooks))
 	_, err := stream.RunWith(runCtx, stream.Via(cio.source(), flow), cio.sink())
 	cio.stopWatch()
 	if l := hooks.layer.Load(); l != nil {
