@@ -149,6 +149,47 @@ var transports = []struct {
 	{"pipe", dialPipe},
 	{"tcp", dialTCP},
 	{"tls", dialTLS},
+	{"binding", dialBound},
+}
+
+// dialBound serves handler on a binding of its own (Bind and
+// IncomingConnection.HandleWith, as BindAndHandle does) and returns a
+// client connection to it; the channel gets the connection's Err once it
+// has been served.
+func dialBound(t *testing.T, handler stream.Flow[*Request, *Response], s ServerSettings) (net.Conn, <-chan error) {
+	t.Helper()
+	s.DisableSignals = true
+	done := make(chan error, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	sink := stream.ForEach(func(c *IncomingConnection) {
+		c.HandleWith(handler)
+		go func() {
+			<-c.Done()
+			done <- c.Err()
+		}()
+	})
+	run := stream.To(Bind("127.0.0.1:0", s), sink).Start(ctx)
+	b := run.Materialized()
+	if b.Err() != nil {
+		cancel()
+		t.Fatal(b.Err())
+	}
+	client, err := net.Dial("tcp", b.LocalAddr().String())
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		client.Close()
+		cctx, ccancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer ccancel()
+		if err := b.Terminate(cctx); err != nil {
+			t.Errorf("terminating the binding: %v", err)
+		}
+		cancel()
+		run.Wait()
+	})
+	return client, done
 }
 
 // TestServeConn checks ServeConn over an in-memory pipe, loopback TCP and
