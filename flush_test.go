@@ -51,6 +51,7 @@ func TestFlushBehindSlowHandler(t *testing.T) {
 		{"sync limit 10", func(g *gate) stream.Flow[*Request, *Response] { return stream.Map(g.answer) }, 10},
 		{"async 1", func(g *gate) stream.Flow[*Request, *Response] { return AsyncHandler(asyncOf(g.answer), 1, 1) }, 1},
 		{"async 4", func(g *gate) stream.Flow[*Request, *Response] { return AsyncHandler(asyncOf(g.answer), 4, 4) }, 4},
+		{"handler 4", func(g *gate) stream.Flow[*Request, *Response] { return handlerFlow(asyncOf(g.answer), 4, 4) }, 4},
 	}
 	for _, tr := range transports {
 		for _, h := range handlers {

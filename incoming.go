@@ -288,7 +288,7 @@ func (c *IncomingConnection) HandleWithSyncHandler(f func(*Request) *Response) {
 func (c *IncomingConnection) HandleWithAsyncHandler(f func(context.Context, *Request) (*Response, error), parallelism int) {
 	limit := c.b.s.pipeliningFor(parallelism)
 	c.pipelining = limit
-	c.handle(AsyncHandler(f, parallelism, limit), true)
+	c.handle(handlerFlow(f, parallelism, limit), true)
 }
 
 // AsyncHandler is the flow of HandleWithAsyncHandler: f runs for up to
@@ -429,7 +429,7 @@ func BindAndHandleAsync(ctx context.Context, addr string, f func(context.Context
 	if s.PipeliningLimit == 0 {
 		s.PipeliningLimit = rs.pipeliningFor(parallelism)
 	}
-	return bindAndHandle(ctx, addr, AsyncHandler(f, parallelism, s.PipeliningLimit), true, s)
+	return bindAndHandle(ctx, addr, handlerFlow(f, parallelism, s.PipeliningLimit), true, s)
 }
 
 func handleAll(ctx context.Context, src stream.SourceMat[*IncomingConnection, *ServerBinding], s *ServerSettings, handle func(*IncomingConnection)) (*ServerBinding, error) {

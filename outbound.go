@@ -28,6 +28,8 @@ type outbound struct {
 	panicked  *stream.PanicError // the handler's, recovered by ServeConn's sink
 
 	// The response whose body is streaming.
+	tail       []byte // a large chunk's data, to emit after its header
+	tailCRLF   bool   // then the CRLF that ends it
 	cur        *exchange
 	data       stream.Puller[[]byte]
 	chunks     stream.Puller[entity.ChunkPart]
@@ -351,6 +353,25 @@ func (o *outbound) openBody(resp *Response, info httpcore.HeadInfo) (err error) 
 	return nil
 }
 
+// copyChunk is the largest chunk whose data is copied into the render
+// buffer with its framing; a larger one goes out as it is, between its
+// header and its CRLF, so that memory per connection does not grow with the
+// chunk size of the response.
+const copyChunk = 4 << 10
+
+var crlf = []byte("\r\n")
+
+// chunk emits one chunk of the chunked coding carrying data.
+func (o *outbound) chunk(data []byte, ext string) []byte {
+	if len(data) <= copyChunk {
+		o.buf = httpcore.AppendChunk(o.buf[:0], data, ext)
+		return o.buf
+	}
+	o.buf = httpcore.AppendChunkHeader(o.buf[:0], len(data), ext)
+	o.tail = data
+	return o.buf
+}
+
 // pullBody pulls a response body source, turning a panic into its failure:
 // the source is user code, and the connection answers for it (see
 // bodyFailed).
@@ -399,6 +420,15 @@ func (o *outbound) warnHeader(name string) {
 
 // streamBody emits the next piece of the current response's body.
 func (o *outbound) streamBody() ([]byte, error) {
+	switch {
+	case o.tail != nil:
+		p := o.tail
+		o.tail, o.tailCRLF = nil, true
+		return p, nil
+	case o.tailCRLF:
+		o.tailCRLF = false
+		return crlf, nil
+	}
 	if err := o.beforeBody(); err != nil {
 		return nil, err
 	}
@@ -427,8 +457,7 @@ func (o *outbound) streamBody() ([]byte, error) {
 				o.buf = httpcore.AppendLastChunk(o.buf[:0], p.Extension, p.Trailer)
 				return o.buf, nil
 			case len(p.Data) > 0:
-				o.buf = httpcore.AppendChunk(o.buf[:0], p.Data, p.Extension)
-				return o.buf, nil
+				return o.chunk(p.Data, p.Extension), nil
 			}
 		}
 	}
@@ -464,8 +493,7 @@ func (o *outbound) streamBody() ([]byte, error) {
 			o.remaining -= int64(len(v))
 			return v, nil
 		case httpcore.FramingChunked:
-			o.buf = httpcore.AppendChunk(o.buf[:0], v, "")
-			return o.buf, nil
+			return o.chunk(v, ""), nil
 		default: // close-delimited
 			return v, nil
 		}

@@ -40,6 +40,7 @@ func TestStalledUpload(t *testing.T) {
 		})},
 		{"inline", AsyncHandler(readAll, 1, 1)},
 		{"async", AsyncHandler(readAll, 4, 4)},
+		{"handler 4", handlerFlow(readAll, 4, 4)},
 		{"flow", stream.MapAsync(4, readAll)},
 	}
 	for _, tr := range transports {
@@ -88,6 +89,7 @@ func TestHeldRequestTimesOut(t *testing.T) {
 		{"inline", AsyncHandler(hold, 1, 1)},
 		{"async", AsyncHandler(hold, 4, 4)},
 		{"async reads a piece", AsyncHandler(readSome, 4, 4)},
+		{"handler 4", handlerFlow(hold, 4, 4)},
 	}
 	for _, tr := range transports {
 		for _, h := range handlers {
@@ -132,7 +134,7 @@ func TestEarlyAnswerWhileBodyReadBlocks(t *testing.T) {
 			t.Run(fmt.Sprintf("%s/parallelism %d", tr.name, parallelism), func(t *testing.T) {
 				s := quietSettings()
 				s.PipeliningLimit = 4
-				client, done := tr.dial(t, AsyncHandler(reject, parallelism, 4), s)
+				client, done := tr.dial(t, handlerFlow(reject, parallelism, 4), s)
 				io.WriteString(client, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n0123456789")
 				client.SetReadDeadline(time.Now().Add(2 * time.Second))
 				br := bufio.NewReader(client)

@@ -35,6 +35,9 @@ func TestClientLeavesDuringHandler(t *testing.T) {
 		{"async", func(f func(context.Context, *Request) (*Response, error)) stream.Flow[*Request, *Response] {
 			return AsyncHandler(f, 4, 4)
 		}},
+		{"handler 4", func(f func(context.Context, *Request) (*Response, error)) stream.Flow[*Request, *Response] {
+			return handlerFlow(f, 4, 4)
+		}},
 	}
 	for _, e := range ends {
 		for _, m := range modes {

@@ -479,10 +479,18 @@ func AppendChunk(dst []byte, data []byte, ext string) []byte {
 	if len(data) == 0 {
 		return dst
 	}
-	dst = strconv.AppendInt(dst, int64(len(data)), 16)
-	dst = appendChunkExt(dst, ext)
-	dst = append(dst, '\r', '\n')
+	dst = AppendChunkHeader(dst, len(data), ext)
 	dst = append(dst, data...)
+	return append(dst, '\r', '\n')
+}
+
+// AppendChunkHeader appends the line that opens a chunk of size bytes
+// (size > 0), with its extension as in [AppendChunk]: the chunk's data and
+// a CRLF must follow. A writer that sends large chunks uses it to send the
+// data without copying it.
+func AppendChunkHeader(dst []byte, size int, ext string) []byte {
+	dst = strconv.AppendInt(dst, int64(size), 16)
+	dst = appendChunkExt(dst, ext)
 	return append(dst, '\r', '\n')
 }
 

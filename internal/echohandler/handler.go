@@ -168,11 +168,13 @@ func streamChunks(req *streamhttp.Request) *streamhttp.Response {
 		entity.ChunkedFromData("application/octet-stream", stream.FromSeq(iter.Seq[[]byte](chunks))))
 }
 
-// pattern returns size bytes of "0123456789abcdef" repeated. The renderer
-// copies a chunk into its own buffer, so one slice serves every chunk.
-func pattern(size int) []byte {
-	return bytes.Repeat([]byte("0123456789abcdef"), size/16+1)[:size]
-}
+// patternBytes is "0123456789abcdef" repeated, MaxStreamChunkSize bytes:
+// every /stream response shares it (read-only), so a chunk costs no memory
+// per request whatever its size.
+var patternBytes = bytes.Repeat([]byte("0123456789abcdef"), MaxStreamChunkSize/16+1)[:MaxStreamChunkSize]
+
+// pattern returns size bytes of the pattern, shared and not to be written.
+func pattern(size int) []byte { return patternBytes[:size:size] }
 
 // sleep answers after the requested delay; the wait ends early, failing the
 // connection's handler, when the stream is cancelled.

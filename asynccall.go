@@ -1,0 +1,184 @@
+package streamhttp
+
+import (
+	"bytes"
+	"context"
+	"sync"
+
+	"github.com/streamhttp/streamhttp/stream"
+)
+
+// asyncCall is AsyncHandler's stage when it is joined to the layer
+// directly (HandleWithAsyncHandler, BindAndHandleAsync): it runs the
+// handler function for up to parallelism requests of the connection at
+// once, and inline, in the connection's goroutine, when a request is alone.
+//
+// A keep-alive client sends its next request only once it has its answer:
+// its requests are always alone, and run exactly as on the inline path (no
+// goroutine, no hand-off, no channel per request). Requests that arrive
+// together (pipelined) are handed to goroutines of their own, up to
+// parallelism, and their answers are linked to them (ForRequest), so they
+// may complete in any order; the layer puts them back in request order.
+//
+// Reading ahead: while handlers run, the stage takes further requests only
+// when the layer holds a complete head already (it never waits for the
+// socket then, which would hold back the answers of the running handlers:
+// they are returned as they complete). Requests that come later are read
+// once the running ones are answered.
+type asyncCall struct {
+	up          stream.Puller[*Request]
+	c           *conn
+	m           *stream.Materializer
+	f           func(context.Context, *Request) (*Response, error)
+	parallelism int
+
+	mu      sync.Mutex
+	ready   []*Response // answers of handlers that ran in goroutines
+	running int         // handlers running in goroutines
+	waiting bool        // Pull waits on wake
+	wake    chan struct{}
+
+	upErr error // the input's end (owned by Pull)
+	done  error
+	wg    sync.WaitGroup
+}
+
+// handlerFlow is the flow of a handler function of the given parallelism
+// (0 means limit) joined to the layer directly: the inline path for a
+// parallelism of 1, asyncCall above it. (AsyncHandler is the flow for
+// composing; it hands every request of a concurrent handler to a
+// goroutine.)
+func handlerFlow(f func(context.Context, *Request) (*Response, error), parallelism, limit int) stream.Flow[*Request, *Response] {
+	if parallelism <= 0 {
+		parallelism = max(limit, 1)
+	}
+	if parallelism == 1 {
+		return AsyncHandler(f, 1, limit)
+	}
+	return stream.NewFlow(func(m *stream.Materializer, up stream.Puller[*Request]) stream.Puller[*Response] {
+		return newAsyncCall(m, up.(*inbound), f, parallelism)
+	})
+}
+
+func newAsyncCall(m *stream.Materializer, in *inbound, f func(context.Context, *Request) (*Response, error), parallelism int) *asyncCall {
+	// The layer lets at most PipeliningLimit requests into the flow.
+	parallelism = min(parallelism, in.c.s.PipeliningLimit)
+	return &asyncCall{up: in, c: in.c, m: m, f: f, parallelism: parallelism, wake: make(chan struct{}, 1)}
+}
+
+func (s *asyncCall) Pull() (*Response, error) {
+	if s.done != nil {
+		return nil, s.done
+	}
+	for {
+		s.mu.Lock()
+		if n := len(s.ready); n > 0 {
+			resp := s.ready[0]
+			copy(s.ready, s.ready[1:])
+			s.ready[n-1] = nil
+			s.ready = s.ready[:n-1]
+			s.mu.Unlock()
+			return resp, nil
+		}
+		running := s.running
+		s.mu.Unlock()
+		if s.upErr == nil && running < s.parallelism && (running == 0 || s.headBuffered()) {
+			r, err := s.up.Pull()
+			if err != nil {
+				s.upErr = err
+				continue
+			}
+			if running == 0 && !s.headBuffered() {
+				// Alone: answer it here.
+				return s.answer(r), nil
+			}
+			s.start(r)
+			continue
+		}
+		if running == 0 {
+			// The input has ended and every answer is out.
+			s.done = s.upErr
+			return nil, s.upErr
+		}
+		// Wait for a running handler's answer.
+		s.mu.Lock()
+		if len(s.ready) > 0 {
+			s.mu.Unlock()
+			continue
+		}
+		s.waiting = true
+		s.mu.Unlock()
+		s.m.WillBlock()
+		select {
+		case <-s.wake:
+		case <-s.m.Done():
+			s.done = s.m.Cause()
+			return nil, s.done
+		}
+	}
+}
+
+// headBuffered reports whether the layer holds a complete request head
+// that it has not parsed yet, so that taking the next request does not
+// wait for the client.
+func (s *asyncCall) headBuffered() bool {
+	c := s.c
+	if !c.inMu.TryLock() {
+		return false // a handler reads a request body
+	}
+	defer c.inMu.Unlock()
+	return c.body == nil && bytes.Contains(c.input(), []byte("\r\n\r\n"))
+}
+
+// answer runs the handler for r and returns its answer, linked to r.
+func (s *asyncCall) answer(r *Request) *Response {
+	resp, err := callHandler(s.f, r)
+	if err != nil {
+		// The request's own failure: answered 500, the connection closes
+		// after it, and the requests before it keep their answers.
+		resp = failedAnswer(r, err)
+	}
+	if resp != nil {
+		resp.ForRequest(r)
+	}
+	return resp
+}
+
+// start runs the handler for r in a goroutine of its own.
+func (s *asyncCall) start(r *Request) {
+	s.mu.Lock()
+	s.running++
+	s.mu.Unlock()
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		resp := s.answer(r)
+		s.mu.Lock()
+		s.running--
+		s.ready = append(s.ready, resp) // nil too: the layer reports it
+
+		wake := s.waiting
+		s.waiting = false
+		s.mu.Unlock()
+		if wake {
+			select {
+			case s.wake <- struct{}{}:
+			default:
+			}
+		}
+	}()
+}
+
+// Cancel cancels the input; handlers still running learn it through their
+// request's context (the layer cancels it), and Cancel waits for them, so
+// that none outlives the connection's run.
+func (s *asyncCall) Cancel(cause error) {
+	if s.done == nil {
+		s.done = cause
+	}
+	if s.upErr == nil {
+		s.upErr = cause
+		s.up.Cancel(cause)
+	}
+	s.wg.Wait()
+}
