@@ -78,6 +78,18 @@ func (in *inbound) next() (*Request, error) {
 			if c.headAt.Load() != 0 {
 				c.setHeadSince(time.Time{})
 			}
+			if h := c.hooks; h != nil && h.admit != nil {
+				// Issue 12 hook: the first complete head earns the
+				// connection its slot in the binding (connOpts.admit); it
+				// may wait here for one, holding inMu, until the run's
+				// context ends (drain, expire and Close cancel it without
+				// inMu).
+				admit := h.admit
+				h.admit = nil
+				if err := admit(c.ctx); err != nil {
+					return nil, err
+				}
+			}
 			if req := c.dispatch(ev); req != nil {
 				if req.Upgrade || req.Method == httpcore.MethodConnect {
 					in.free = 0 // the next pull waits at the barrier
