@@ -91,7 +91,7 @@ conformance:
 
 # Hostile clients, streamhttp (examples/echo) and net/http side by side:
 # slowloris, slow body, slow readers, signals with a never-reading client,
-# reset churn; one table (see scripts/hostile.sh). About 4 minutes.
+# reset churn; one table (see scripts/hostile.sh). About 5 minutes.
 .PHONY: hostile
 hostile:
 	@GO='$(GO)' bash scripts/hostile.sh

@@ -12,7 +12,7 @@
 # default HeadTimeout; the peer has none by default). Each scenario runs on
 # a fresh process, on loopback ports from
 # HOSTILE_PORT (default 18470; four ports). Every run is bounded: the whole
-# takes about 4 minutes with the defaults, and timeout(1) stops it after
+# takes about 5 minutes with the defaults, and timeout(1) stops it after
 # HOSTILE_LIMIT seconds (default 900).
 #
 # Environment:

@@ -10,9 +10,10 @@
 //     and then one header line every -loris-interval, never the end of the
 //     head; one the server closes is dialled again after -redial. Normal
 //     clients (-clients workers, each request on a new connection, since
-//     the accept path is what slowloris attacks) run -dur without the
-//     attack and -dur under it; the row is the share of their requests per
-//     second kept.
+//     the accept path is what slowloris attacks) run -dur before the
+//     attack, -dur under it and -dur after it; the row is their requests
+//     per second under the attack as a share of the mean of before and
+//     after (the machine's speed drifts when it is shared).
 //   - memory per slow reader (1 KiB and 1 MiB chunks): -readers clients
 //     with a 4 KiB receive buffer (SO_RCVBUF, set before connecting) ask
 //     for GET /stream?n=10000&size=S and never read; the row is the growth
@@ -26,9 +27,11 @@
 //     connections (SO_LINGER 0) after a whole request, in the middle of a
 //     head, or after a response; the row counts the server's output lines
 //     at levels above DEBUG written meanwhile.
-//   - goroutines and fds after the churn: counted before it and again once
-//     the server is quiet (goroutines from the server's -debug-addr pprof
-//     endpoint, file descriptors from /proc/PID/fd).
+//   - goroutines and fds after the churn: counted before it (after a
+//     second of the same churn, so that what a server makes once on first
+//     use is in the baseline) and again once the server is quiet, for up
+//     to -settle (goroutines from the server's -debug-addr pprof endpoint,
+//     file descriptors from /proc/PID/fd).
 //
 // The servers are given as command lines with {addr} and {debug} standing
 // for their listening and debug addresses:
