@@ -293,12 +293,11 @@ func (c *config) exitRow(t target, sig syscall.Signal) string {
 }
 
 type churnResult struct {
-	err                   string
-	resets                int64
-	above, lines          int
-	g0, g1, f0, f1        int
-	settledIn             time.Duration
-	goroutinesBackInLimit bool
+	err            string
+	resets         int64
+	above, lines   int
+	g0, g1, f0, f1 int
+	settledIn      time.Duration
 }
 
 func (r churnResult) logCell() string {
