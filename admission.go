@@ -73,15 +73,10 @@ func newAdmission(maxConns, maxPending int) *admission {
 func (a *admission) admit(ctx context.Context, c *IncomingConnection) bool {
 	a.mu.Lock()
 	for a.earned+a.waiting >= a.max {
-		freed := a.freed
-		a.mu.Unlock()
-		c.b.evictParked()
-		select {
-		case <-freed:
-		case <-ctx.Done():
+		if !a.awaitSlot(ctx, c.b) {
+			a.mu.Unlock()
 			return false
 		}
-		a.mu.Lock()
 	}
 	var victim *IncomingConnection
 	if a.pending.Len() >= a.maxPending {
@@ -124,19 +119,12 @@ func (a *admission) earn(ctx context.Context, c *IncomingConnection) error {
 	e.state = admitWaiting
 	a.waiting++
 	for {
-		freed := a.freed
-		a.mu.Unlock()
-		c.b.evictParked()
-		select {
-		case <-freed:
-		case <-ctx.Done():
-			a.mu.Lock()
+		if !a.awaitSlot(ctx, c.b) {
 			a.waiting--
 			e.state = admitEvicted // holds nothing; release only forgets it
 			a.mu.Unlock()
 			return context.Cause(ctx)
 		}
-		a.mu.Lock()
 		if a.earned < a.max {
 			e.state = admitEarned
 			a.earned++
@@ -144,6 +132,22 @@ func (a *admission) earn(ctx context.Context, c *IncomingConnection) error {
 			a.mu.Unlock()
 			return nil
 		}
+	}
+}
+
+// awaitSlot waits for a slot to free, after asking b to close a parked
+// connection to make room. Called with a.mu held, which it releases while
+// it waits; it returns with a.mu held, false when ctx ended first.
+func (a *admission) awaitSlot(ctx context.Context, b *ServerBinding) bool {
+	freed := a.freed
+	a.mu.Unlock()
+	defer a.mu.Lock()
+	b.evictParked()
+	select {
+	case <-freed:
+		return true
+	case <-ctx.Done():
+		return false
 	}
 }
 
