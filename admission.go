@@ -27,7 +27,7 @@ import (
 // taken, a parked (idle) connection is closed to make room, and otherwise
 // the next connection stays in the backlog until one ends. A pending
 // connection whose head completes while the slots are all taken waits for
-// one (connOpts.admit) and is not evicted meanwhile; such waiters get
+// one (connOpts.earnSlot) and is not evicted meanwhile; such waiters get
 // freed slots before the acceptor does.
 
 // errEvicted is the end of a pending connection closed to make room for a
@@ -85,7 +85,7 @@ func (a *admission) admit(ctx context.Context, c *IncomingConnection) bool {
 	}
 	a.conns[c] = &admitEntry{state: admitPending, elem: a.pending.PushBack(c)}
 	a.mu.Unlock()
-	c.admit = func(ctx context.Context) error { return a.earn(ctx, c) }
+	c.earnSlot = func(ctx context.Context) error { return a.earn(ctx, c) }
 	c.release = func() { a.release(c) }
 	if victim != nil {
 		victim.evict()

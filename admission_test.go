@@ -291,10 +291,10 @@ func TestAdmissionCounts(t *testing.T) {
 	if !errors.Is(c1.Err(), errRefused) {
 		t.Errorf("evicted before being handled: %v", c1.Err())
 	}
-	if err := c2.admit(ctx); err != nil {
+	if err := c2.earnSlot(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if err := c1.admit(ctx); !errors.Is(err, errEvicted) {
+	if err := c1.earnSlot(ctx); !errors.Is(err, errEvicted) {
 		t.Errorf("an evicted connection's head: %v, want errEvicted", err)
 	}
 	if d := cmp.Diff(counts{1, 0, 1}, get()); d != "" {

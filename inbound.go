@@ -78,15 +78,15 @@ func (in *inbound) next() (*Request, error) {
 			if c.headAt.Load() != 0 {
 				c.setHeadSince(time.Time{})
 			}
-			if h := c.hooks; h != nil && h.admit != nil {
+			if h := c.hooks; h != nil && h.earnSlot != nil {
 				// Issue 12 hook: the first complete head earns the
-				// connection its slot in the binding (connOpts.admit); it
+				// connection its slot in the binding (connOpts.earnSlot); it
 				// may wait here for one, holding inMu, until the run's
 				// context ends (drain, expire and Close cancel it without
 				// inMu).
-				admit := h.admit
-				h.admit = nil
-				if err := admit(c.ctx); err != nil {
+				earn := h.earnSlot
+				h.earnSlot = nil
+				if err := earn(c.ctx); err != nil {
 					return nil, err
 				}
 			}

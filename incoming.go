@@ -23,9 +23,9 @@ type IncomingConnection struct {
 	// pipelining is the connection's PipeliningLimit when its handler
 	// raised it (HandleWithAsyncHandler); 0: the binding's.
 	pipelining int
-	// admit is connOpts.admit: set by a binder that counts slots (see
+	// earnSlot is connOpts.earnSlot: set by a binder that counts slots (see
 	// admission).
-	admit func(context.Context) error
+	earnSlot func(context.Context) error
 
 	// Guarded by b.mu.
 	handled bool
@@ -107,7 +107,7 @@ func (c *IncomingConnection) serve(handler stream.Flow[*Request, *Response], par
 	b := c.b
 	ready := b.readyFor(c.conn)
 	for {
-		o := connOpts{stats: b.stats, track: c.track, park: park, seq: seq, lastIO: lastIO, ready: ready, pipelining: c.pipelining, lingering: c.releaseSlot, admit: c.admit}
+		o := connOpts{stats: b.stats, track: c.track, park: park, seq: seq, lastIO: lastIO, ready: ready, pipelining: c.pipelining, lingering: c.releaseSlot, earnSlot: c.earnSlot}
 		err := serveConn(b.ctx, c.conn, handler, b.s, &o)
 		if !o.parked {
 			c.end(err)
