@@ -14,6 +14,10 @@
 //     attack, -dur under it and -dur after it; the row is their requests
 //     per second under the attack as a share of the mean of before and
 //     after (the machine's speed drifts when it is shared).
+//   - slow body: slowhttptest -B (50 connections each sending a POST /echo
+//     body of 100 kB at 2 bytes a second) for -slowbody; the row is the
+//     second at which the server had closed half of them (skipped without
+//     slowhttptest).
 //   - memory per slow reader (1 KiB and 1 MiB chunks): -readers clients
 //     with a 4 KiB receive buffer (SO_RCVBUF, set before connecting) ask
 //     for GET /stream?n=10000&size=S and never read; the row is the growth

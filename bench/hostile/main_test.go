@@ -12,21 +12,23 @@ import (
 // TestMain fails the package's tests when a goroutine outlives them.
 func TestMain(m *testing.M) { leakcheck.VerifyTestMain(m) }
 
-// TestCutSecond reads slowhttptest's statistics: the first second with at
-// most a tenth of the peak connected, or -1.
+// TestCutSecond reads slowhttptest's statistics of a 10 s run: the first
+// second with at most half of the peak connected, the last of a run that
+// ended early, or -1.
 func TestCutSecond(t *testing.T) {
 	for _, c := range []struct {
 		name, csv string
 		cut, peak int
 	}{
-		{"cut", "Seconds,Closed,Pending,Connected,Service Available\n0,0,1,0,50\n1,0,0,50,50\n5,0,0,50,50\n6,46,0,4,50\n", 6, 50},
+		{"cut", "Seconds,Closed,Pending,Connected,Service Available\n0,0,1,0,50\n1,0,0,50,50\n5,0,0,50,50\n6,46,0,4,50\n7,50,0,0,50\n", 6, 50},
+		{"ended early", "Seconds,Closed,Pending,Connected,Service Available\n0,0,1,0,50\n1,0,0,50,50\n5,0,0,50,50\n6,20,0,30,50\n", 6, 50},
 		{"never cut", "Seconds,Closed,Pending,Connected,Service Available\n0,0,1,0,50\n1,0,0,50,50\n9,0,0,48,50\n", -1, 50},
 		{"never connected", "Seconds,Closed,Pending,Connected,Service Available\n0,0,50,0,0\n", -1, 0},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "s.csv")
 			os.WriteFile(path, []byte(c.csv), 0o600)
-			cut, peak, err := cutSecond(path)
+			cut, peak, err := cutSecond(path, 10)
 			if err != nil {
 				t.Fatal(err)
 			}

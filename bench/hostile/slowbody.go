@@ -16,8 +16,8 @@ const slowBodyConns = 50
 
 // slowBodyRow runs slowhttptest's slow-body attack (-B: POST /echo with a
 // Content-Length of 100 kB, 2 random bytes a second per connection) and
-// returns the second at which the server had cut nine in ten of the
-// connections, from slowhttptest's CSV statistics.
+// returns the second at which the server had cut half of the connections,
+// from slowhttptest's CSV statistics.
 func (c *config) slowBodyRow(t target) string {
 	if c.slowhttptest == "" {
 		return "skipped: no slowhttptest"
@@ -38,7 +38,7 @@ func (c *config) slowBodyRow(t target) string {
 		progress("%s: slowhttptest: %v\n%s", t.name, err, out)
 		return "error: slowhttptest"
 	}
-	cut, peak, err := cutSecond(prefix + ".csv")
+	cut, peak, err := cutSecond(prefix+".csv", limit)
 	switch {
 	case err != nil:
 		progress("%s: slowhttptest statistics: %v", t.name, err)
@@ -52,9 +52,12 @@ func (c *config) slowBodyRow(t target) string {
 }
 
 // cutSecond reads slowhttptest's CSV (Seconds,Closed,Pending,Connected,...)
-// and returns the first second at which at most a tenth of the peak of
-// connected connections was left (-1: never), and the peak.
-func cutSecond(path string) (cut, peak int, err error) {
+// of a run of limit seconds and returns the first second at which at most
+// half of the peak of connected connections was left, or the last second
+// of a run that ended early (slowhttptest stops when the server has closed
+// every connection; its last line may be from just before), -1 when the
+// connections stayed; and the peak.
+func cutSecond(path string, limit int) (cut, peak int, err error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return 0, 0, err
@@ -64,6 +67,7 @@ func cutSecond(path string) (cut, peak int, err error) {
 	if err != nil {
 		return 0, 0, err
 	}
+	last := -1
 	for i, r := range recs {
 		if i == 0 || len(r) < 4 {
 			continue // the header
@@ -74,9 +78,13 @@ func cutSecond(path string) (cut, peak int, err error) {
 			return 0, 0, fmt.Errorf("hostile: bad statistics line %q", r)
 		}
 		peak = max(peak, connected)
-		if peak > 0 && connected*10 <= peak {
+		if peak > 0 && connected*2 <= peak {
 			return sec, peak, nil
 		}
+		last = sec
+	}
+	if peak > 0 && last >= 0 && last < limit-1 {
+		return last, peak, nil // ended early: nothing left open
 	}
 	return -1, peak, nil
 }
