@@ -194,12 +194,13 @@ func TestEarnedWaitsForSlot(t *testing.T) {
 	for _, closeFirst := range []bool{false, true} {
 		name := map[bool]string{false: "slot frees", true: "Close while waiting"}[closeFirst]
 		t.Run(name, func(t *testing.T) {
-			release := make(chan struct{})
+			release, entered := make(chan struct{}), make(chan struct{}, 1)
 			var once sync.Once
 			free := func() { once.Do(func() { close(release) }) }
 			t.Cleanup(free)
 			f := func(r *Request) *Response {
 				if r.URI.Path == "/hold" {
+					entered <- struct{}{}
 					<-release
 				}
 				return hello(r)
@@ -214,8 +215,7 @@ func TestEarnedWaitsForSlot(t *testing.T) {
 			holder, r := dialSend(t, b.LocalAddr(), "GET /hold HTTP/1.1\r\nHost: x\r\n\r\n")
 			defer holder.Close()
 			// The holder earns the only slot; then the waiter's head comes.
-			waitFor(t, func() bool { open, _ := b.OpenConnections(); return open == 2 })
-			time.Sleep(50 * time.Millisecond) // the holder's head reaches the handler
+			<-entered
 			io.WriteString(waiter, "GET /w HTTP/1.1\r\nHost: x\r\n\r\n")
 			waiter.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
 			if n, err := waiter.Read(make([]byte, 1)); !errors.Is(err, os.ErrDeadlineExceeded) {
@@ -248,17 +248,6 @@ func TestEarnedWaitsForSlot(t *testing.T) {
 				t.Fatalf("Close: %v", err)
 			}
 		})
-	}
-}
-
-// waitFor polls cond for up to 3 s.
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(3 * time.Second); !cond(); {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not reached in 3 s")
-		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }
 
