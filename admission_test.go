@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -305,4 +306,22 @@ func TestMaxPendingConnectionsDefault(t *testing.T) {
 			t.Errorf("MaxPendingConnections %d resolves to %d, want %d", c.in, got, c.want)
 		}
 	}
+}
+
+// TestPendingHeadTimeout: a pending connection is still bound by
+// HeadTimeout: a slowloris one gets 408 and is closed, counting nothing.
+func TestPendingHeadTimeout(t *testing.T) {
+	const head = 300 * time.Millisecond
+	b := serveSync(t, hello, ServerSettings{MaxConnections: 1, HeadTimeout: head})
+	c := attackers(t, b.LocalAddr().String(), 1, slowloris)[0]
+	start := time.Now()
+	c.SetReadDeadline(start.Add(5 * time.Second))
+	got, _ := io.ReadAll(c)
+	if !strings.HasPrefix(string(got), "HTTP/1.1 408 ") {
+		t.Fatalf("got %q, want a 408", got)
+	}
+	if d := time.Since(start); d > head+2*time.Second {
+		t.Errorf("408 after %v, want about %v", d, head)
+	}
+	getWithin(t, b.LocalAddr().String(), nil, 3*time.Second)
 }
