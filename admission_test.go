@@ -223,10 +223,21 @@ func TestEarnedWaitsForSlot(t *testing.T) {
 				t.Fatalf("the waiter got %d bytes, %v while the slot was taken", n, err)
 			}
 			if closeFirst {
-				ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-				defer cancel()
-				free() // the holder's handler returns, or Close would wait for it
-				if err := b.Close(ctx); err != nil {
+				// Close ends the wait: the waiter's connection closes
+				// unanswered while the holder's handler still runs.
+				closed := make(chan error, 1)
+				go func() {
+					ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+					defer cancel()
+					closed <- b.Close(ctx)
+				}()
+				waiter.SetReadDeadline(time.Now().Add(3 * time.Second))
+				n, err := waiter.Read(make([]byte, 1))
+				if n > 0 || errors.Is(err, os.ErrDeadlineExceeded) {
+					t.Errorf("the waiter after Close: %d bytes, %v; want its end", n, err)
+				}
+				free()
+				if err := <-closed; err != nil {
 					t.Fatalf("Close: %v", err)
 				}
 				return

@@ -81,12 +81,12 @@ func (in *inbound) next() (*Request, error) {
 			if h := c.hooks; h != nil && h.earnSlot != nil {
 				// Issue 12 hook: the first complete head earns the
 				// connection its slot in the binding (connOpts.earnSlot); it
-				// may wait here for one, holding inMu, until the run's
-				// context ends (drain, expire and Close cancel it without
-				// inMu).
+				// may wait here for one, holding inMu, until the run ends
+				// (drain, expire and Close end it without inMu, and so
+				// does a failure elsewhere in the run).
 				earn := h.earnSlot
 				h.earnSlot = nil
-				if err := earn(c.ctx); err != nil {
+				if err := earn(in.m.Context()); err != nil {
 					return nil, err
 				}
 			}
