@@ -343,6 +343,7 @@ func (c *config) churnRun(t target) churnResult {
 		return churnResult{err: "error: goroutines"}
 	}
 	r.f0, _ = s.fds()
+	kinds0 := s.fdKinds()
 	offset := s.logSize()
 	r.resets = resetChurn(t.addr, c.churnWorkers, c.churn)
 	start := time.Now()
@@ -355,6 +356,9 @@ func (c *config) churnRun(t target) churnResult {
 		time.Sleep(250 * time.Millisecond)
 	}
 	r.settledIn = time.Since(start)
+	if r.f1 > r.f0 {
+		progress("%s churn: the fds left: %v (before: %v)", t.name, s.fdKinds(), kinds0)
+	}
 	r.above, r.lines, _ = s.logLinesSince(offset)
 	progress("%s churn: %d resets, %d output lines (%d above DEBUG), goroutines %d -> %d, fds %d -> %d after %v",
 		t.name, r.resets, r.lines, r.above, r.g0, r.g1, r.f0, r.f1, r.settledIn.Round(time.Millisecond))

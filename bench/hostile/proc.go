@@ -118,6 +118,26 @@ func (s *server) fds() (int, error) {
 	return len(ents), err
 }
 
+// fdKinds tells what the process's file descriptors are: how many of each
+// link target kind ("socket", "anon_inode:[eventpoll]", ...).
+func (s *server) fdKinds() map[string]int {
+	dir := fmt.Sprintf("/proc/%d/fd", s.cmd.Process.Pid)
+	ents, _ := os.ReadDir(dir)
+	kinds := make(map[string]int)
+	for _, e := range ents {
+		target, err := os.Readlink(dir + "/" + e.Name())
+		if err != nil {
+			continue
+		}
+		kind, _, _ := strings.Cut(target, ":[") // socket:[123] -> socket
+		if strings.HasPrefix(target, "anon_inode:") {
+			kind = target
+		}
+		kinds[kind]++
+	}
+	return kinds
+}
+
 // goroutines reads the goroutine count from the debug address's pprof
 // endpoint ("goroutine profile: total N").
 func (s *server) goroutines() (int, error) {
