@@ -89,6 +89,13 @@ fuzz:
 conformance:
 	@GO='$(GO)' bash scripts/conformance.sh
 
+# Hostile clients, streamhttp (examples/echo) and net/http side by side:
+# slowloris, slow body, slow readers, signals with a never-reading client,
+# reset churn; one table (see scripts/hostile.sh). About 5 minutes.
+.PHONY: hostile
+hostile:
+	@GO='$(GO)' bash scripts/hostile.sh
+
 lint: $(STATICCHECK)
 	@GO='$(GO)' STATICCHECK='$(STATICCHECK)' bash scripts/lint.sh
 

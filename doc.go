@@ -109,6 +109,21 @@
 // connection no longer holds a MaxConnections slot. A handler function's
 // parallelism raises a default PipeliningLimit to it.
 //
+// # Connection slots
+//
+// The high-level binders (BindAndHandle*) serve at most MaxConnections
+// connections that have sent a complete request head: a connection earns
+// its slot with its first head, whether plain or TLS. Until then it is
+// pending, one of at most MaxPendingConnections, and a new connection that
+// finds those all taken closes the oldest pending one. So connections that
+// send nothing, trickle their heads (slowloris) or stall in the TLS
+// handshake cannot keep clients that send requests in the listen backlog;
+// HeadTimeout and TLSHandshakeTimeout still bound each of them. When every
+// slot is earned, a parked connection is closed to make room, and
+// otherwise the next connection waits in the backlog; a pending connection
+// whose head completes then waits for a slot before its request is
+// handled.
+//
 // # Errors
 //
 // A request the parser rejects gets the status of its [httpcore.ParseError]

@@ -78,6 +78,18 @@ func (in *inbound) next() (*Request, error) {
 			if c.headAt.Load() != 0 {
 				c.setHeadSince(time.Time{})
 			}
+			if h := c.hooks; h != nil && h.earnSlot != nil {
+				// Issue 12 hook: the first complete head earns the
+				// connection its slot in the binding (connOpts.earnSlot); it
+				// may wait here for one, holding inMu, until the run ends
+				// (drain, expire and Close end it without inMu, and so
+				// does a failure elsewhere in the run).
+				earn := h.earnSlot
+				h.earnSlot = nil
+				if err := earn(in.m.Context()); err != nil {
+					return nil, err
+				}
+			}
 			if req := c.dispatch(ev); req != nil {
 				if req.Upgrade || req.Method == httpcore.MethodConnect {
 					in.free = 0 // the next pull waits at the barrier

@@ -23,11 +23,15 @@ type IncomingConnection struct {
 	// pipelining is the connection's PipeliningLimit when its handler
 	// raised it (HandleWithAsyncHandler); 0: the binding's.
 	pipelining int
+	// earnSlot is connOpts.earnSlot: set by a binder that counts slots (see
+	// admission).
+	earnSlot func(context.Context) error
 
 	// Guarded by b.mu.
 	handled bool
 	cio     *connIO // while it is served
 	drained bool    // Terminate reached it before its layer did
+	evicted bool    // closed to make room before it sent a head (admission)
 	parked  *poller.Waiter
 	// parkDeadline is when a parked connection reaches its idle timeout
 	// (unix nanoseconds; 0: none); the binding's sweeper closes it then.
@@ -103,7 +107,7 @@ func (c *IncomingConnection) serve(handler stream.Flow[*Request, *Response], par
 	b := c.b
 	ready := b.readyFor(c.conn)
 	for {
-		o := connOpts{stats: b.stats, track: c.track, park: park, seq: seq, lastIO: lastIO, ready: ready, pipelining: c.pipelining, lingering: c.releaseSlot}
+		o := connOpts{stats: b.stats, track: c.track, park: park, seq: seq, lastIO: lastIO, ready: ready, pipelining: c.pipelining, lingering: c.releaseSlot, earnSlot: c.earnSlot}
 		err := serveConn(b.ctx, c.conn, handler, b.s, &o)
 		if !o.parked {
 			c.end(err)
@@ -125,6 +129,11 @@ func (c *IncomingConnection) serve(handler stream.Flow[*Request, *Response], par
 
 // end records the end of a served connection.
 func (c *IncomingConnection) end(err error) {
+	c.b.mu.Lock()
+	if c.evicted {
+		err = errEvicted
+	}
+	c.b.mu.Unlock()
 	c.err = err
 	c.b.release(c, true)
 	c.releaseSlot()
@@ -223,9 +232,13 @@ func (c *IncomingConnection) track(cio *connIO) {
 		b.startSweeperLocked(cio.parkAfter)
 	}
 	drain := cio != nil && (c.drained || b.terminating)
+	evicted := cio != nil && c.evicted
 	b.mu.Unlock()
 	if drain {
 		cio.drain()
+	}
+	if evicted {
+		cio.expire() // evicted before its run began; the close is under way
 	}
 }
 
@@ -395,9 +408,12 @@ func (c *IncomingConnection) Err() error { return c.err }
 
 // BindAndHandle binds addr and serves every connection with handler until
 // the binding is closed. It returns once the socket is bound, or with the
-// bind error. At most MaxConnections connections are served at once: at the
-// limit an idle (parked) connection is closed to make room, and otherwise
-// the next one is not accepted before another ends.
+// bind error. At most MaxConnections connections that have sent a request
+// head are served at once: at the limit an idle (parked) connection is
+// closed to make room, and otherwise the next one is not accepted before
+// another ends. Connections that have not sent a complete head yet count
+// apart, up to MaxPendingConnections, the oldest closed to make room for a
+// new one (see the package's "Connection slots").
 //
 // Until the binding ends, SIGTERM terminates it gracefully and SIGINT or
 // SIGQUIT close it (see ServerBinding.HandleSignals), unless
@@ -433,25 +449,14 @@ func BindAndHandleAsync(ctx context.Context, addr string, f func(context.Context
 }
 
 func handleAll(ctx context.Context, src stream.SourceMat[*IncomingConnection, *ServerBinding], s *ServerSettings, handle func(*IncomingConnection)) (*ServerBinding, error) {
-	slots := make(chan struct{}, s.MaxConnections)
+	adm := newAdmission(s.MaxConnections, s.MaxPendingConnections)
 	sink := stream.ForEach(func(c *IncomingConnection) {
-		// MaxConnections: the next connection is not accepted (the source
-		// is not pulled) before a slot frees.
-		select {
-		case slots <- struct{}{}:
-		default:
-			// At the limit: an idle (parked) connection makes room, so
-			// that idle clients cannot lock new ones out; otherwise the
-			// new one waits for a slot.
-			c.b.evictParked()
-			select {
-			case slots <- struct{}{}:
-			case <-ctx.Done():
-				c.refuse() // shutting down: not served
-				return
-			}
+		// The next connection is not accepted (the source is not pulled)
+		// while every slot is earned; see admission.
+		if !adm.admit(ctx, c) {
+			c.refuse() // shutting down: not served
+			return
 		}
-		c.release = func() { <-slots }
 		handle(c)
 	})
 	run := stream.To(src, sink).Start(ctx)

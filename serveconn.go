@@ -117,6 +117,12 @@ type connOpts struct {
 	// lingering, if set, is called when the connection begins to linger
 	// before it closes: it serves no more.
 	lingering func()
+	// earnSlot (issue 12 hook) is called once per run, when its first
+	// request head is complete and before that request is dispatched: a
+	// binding's connection earns its MaxConnections slot there, and waits
+	// for one while none is free. An error ends the connection unanswered.
+	// nil: none.
+	earnSlot func(context.Context) error
 }
 
 func serveConn(ctx context.Context, rwc io.ReadWriteCloser, handler stream.Flow[*Request, *Response], s *ServerSettings, o *connOpts) error {
@@ -146,7 +152,7 @@ func serveConn(ctx context.Context, rwc io.ReadWriteCloser, handler stream.Flow[
 	cio.dl, _ = rwc.(interface{ SetReadDeadline(time.Time) error })
 	cio.ready = o.ready
 	hooks := &connHooks{ctx: cctx, info: infoOf(rwc), oob: cio, stats: o.stats, stop: cancel, seqBase: o.seq,
-		mustLink: handler.Unordered()}
+		mustLink: handler.Unordered(), earnSlot: o.earnSlot}
 	cio.hooks = hooks
 	if o.track != nil {
 		o.track(cio)

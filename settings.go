@@ -119,11 +119,19 @@ type ServerSettings struct {
 	// Default 1 s.
 	BindTimeout time.Duration
 	// MaxConnections bounds the connections the high-level binders
-	// (BindAndHandle*) serve at once. At the limit a parked (idle)
-	// connection is closed to make room; when there is none, the next
-	// connection is not accepted before one ends, and waits in the listen
-	// backlog. Default 1024.
+	// (BindAndHandle*) serve at once that have sent a complete request
+	// head: a connection earns its slot with its first head. At the limit
+	// a parked (idle) connection is closed to make room; when there is
+	// none, the next connection is not accepted before one ends, and waits
+	// in the listen backlog. Default 1024.
 	MaxConnections int
+	// MaxPendingConnections bounds the connections the high-level binders
+	// hold that have not earned a slot yet: connected, in their TLS
+	// handshake or sending their first head. When a new connection finds
+	// them all taken, the oldest is closed to make room, so that clients
+	// which send nothing or send their heads slowly (slowloris) cannot
+	// starve those that send requests. Default 1024.
+	MaxPendingConnections int
 
 	// ServerHeader is the value of the Server header; default "streamhttp".
 	// DisableServerHeader sends none.
@@ -158,6 +166,8 @@ const (
 	DefaultMaxDrainBytes   = 64 << 10
 	DefaultServerHeader    = "streamhttp"
 	DefaultMaxConnections  = 1024
+
+	DefaultMaxPendingConnections = 1024
 
 	DefaultMinRequestBodyRate  = 240
 	DefaultRequestBodyGrace    = 5 * time.Second
@@ -194,6 +204,9 @@ func (s ServerSettings) resolved() ServerSettings {
 	s.BindTimeout = dur(s.BindTimeout, DefaultBindTimeout)
 	if s.MaxConnections <= 0 {
 		s.MaxConnections = DefaultMaxConnections
+	}
+	if s.MaxPendingConnections <= 0 {
+		s.MaxPendingConnections = DefaultMaxPendingConnections
 	}
 	s.LingerTimeout = dur(s.LingerTimeout, DefaultLingerTimeout)
 	s.WriteTimeout = dur(s.WriteTimeout, DefaultWriteTimeout)

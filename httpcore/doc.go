@@ -30,6 +30,28 @@
 // may contain only the characters of RFC 3986, and neither a fragment nor
 // userinfo; HTTP/1.1 requests need exactly one valid Host.
 //
+// # Transfer-Encoding
+//
+// A request is chunked only when its Transfer-Encoding fields hold exactly
+// one non-empty element, chunked (any case, whitespace around it allowed):
+// the set net/http accepts, so neither can frame a request the other reads
+// differently. Everything else is refused before a body byte is read, each
+// with its own reason:
+//
+//	Transfer-Encoding: ,chunked          400 empty element in the Transfer-Encoding list
+//	Transfer-Encoding: chunked,          400 empty element in the Transfer-Encoding list
+//	Transfer-Encoding:                   400 empty Transfer-Encoding
+//	Transfer-Encoding: chunked, chunked  400 chunked applied more than once (also in two fields)
+//	Transfer-Encoding: chunked, gzip     400 chunked is not the final transfer coding
+//	Transfer-Encoding: chunked;q=1       400 invalid Transfer-Encoding (parameters, quotes, spaces)
+//	Transfer-Encoding: gzip, chunked     501 unsupported transfer coding
+//
+// RFC 9110 §5.6.1 lets a recipient skip empty list elements; the parser
+// refuses them instead, because a front proxy that matches the exact token
+// "chunked" would frame ",chunked" by Content-Length or by the connection's
+// end while the server framed it as chunked. Transfer-Encoding in an
+// HTTP/1.0 request is a 400 (net/http ignores the field there).
+//
 // # Limits
 //
 // Every limit is a field of [ParserSettings] whose zero value means the

@@ -74,18 +74,30 @@ func (p *Parser) contentLength(v []byte) *ParseError {
 	return nil
 }
 
-// transferEncoding parses a Transfer-Encoding list (RFC 9112 §6.1): chunked
-// must be the final coding and appear once; codings other than chunked are
-// not implemented (501).
+// transferEncoding parses a Transfer-Encoding field (RFC 9112 §6.1). The
+// field decides where a request ends, so any spelling that another parser
+// (a front proxy, a cache) could read differently is a smuggling vector:
+// the parser accepts exactly one non-empty element, chunked, whatever the
+// number of fields. Empty list elements (",chunked", "chunked,"), which
+// RFC 9110 §5.6.1 lets a recipient skip, are a 400, as are an empty value
+// and chunked applied twice; net/http rejects all of them too, and a proxy
+// that matches the exact token "chunked" would not see chunked framing in
+// them. Codings other than chunked are not implemented (501).
 func (p *Parser) transferEncoding(v []byte) *ParseError {
 	p.te = true
+	if len(v) == 0 {
+		return badRequest("empty Transfer-Encoding")
+	}
 	for rest := v; rest != nil; {
 		var elem []byte
 		elem, rest = nextListElem(rest)
 		if len(elem) == 0 {
-			continue // empty list elements are allowed (RFC 9110 §5.6.1)
+			return badRequest("empty element in the Transfer-Encoding list")
 		}
 		if p.chunked {
+			if equalFoldBytes(elem, "chunked") {
+				return badRequest("chunked applied more than once")
+			}
 			return badRequest("chunked is not the final transfer coding")
 		}
 		if !equalFoldBytes(elem, "chunked") {

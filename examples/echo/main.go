@@ -30,6 +30,8 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net/http"
+	_ "net/http/pprof" // for -debug-addr
 	"os"
 	"runtime/pprof"
 	"sync/atomic"
@@ -51,7 +53,16 @@ func main() {
 	flag.DurationVar(&s.ParkIdleAfter, "park-idle-after", 0, "park a connection idle this long: no goroutine, no buffers (0: the default, 10ms; negative: never)")
 	flag.DurationVar(&s.ShutdownTimeout, "shutdown-timeout", 0, "hard deadline of the graceful stop on SIGTERM (0: the default, 30s)")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile to this file until the server stops")
+	debugAddr := flag.String("debug-addr", "", "serve net/http/pprof on this address, apart from the server (empty: not at all); the hostile-client run counts goroutines there")
 	flag.Parse()
+	if *debugAddr != "" {
+		go func() {
+			// The standard library's debug handlers, on a listener of
+			// their own: not part of the server being shown.
+			err := http.ListenAndServe(*debugAddr, http.DefaultServeMux)
+			fmt.Fprintln(os.Stderr, "echo: debug listener:", err)
+		}()
+	}
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
 		if err == nil {

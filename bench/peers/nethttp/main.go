@@ -14,8 +14,15 @@
 //	GET  /json        200 application/json {"message":"Hello, World!"}
 //	POST /echo        the request body back, with its Content-Type
 //	GET  /sleep?ms=N  "slept" after N ms (0..60000, else 400)
+//	GET  /stream?n=N&size=S  N chunks of S bytes (N <= 10000, S <= 1 MiB),
+//	                  for the hostile-client run (scripts/hostile.sh)
 //
 // Other paths get 404, other methods on these paths 405.
+//
+// SIGTERM and SIGINT both shut it down gracefully, within
+// -shutdown-timeout. The hostile-client run also sets
+// -read-header-timeout (as streamhttp's HeadTimeout) and -debug-addr,
+// where net/http/pprof serves the goroutine count.
 //
 // Run it with
 //
@@ -23,6 +30,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -30,6 +38,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	_ "net/http/pprof" // for -debug-addr: on http.DefaultServeMux only
 	"os"
 	"os/signal"
 	"strconv"
@@ -50,7 +59,16 @@ var (
 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:8081", "address to listen on")
+	shutdown := flag.Duration("shutdown-timeout", 5*time.Second, "deadline of the graceful shutdown on SIGTERM or SIGINT")
+	readHeader := flag.Duration("read-header-timeout", 0, "http.Server.ReadHeaderTimeout (0: none, the default)")
+	debugAddr := flag.String("debug-addr", "", "serve net/http/pprof on this address (empty: not at all)")
 	flag.Parse()
+	if *debugAddr != "" {
+		go func() {
+			err := http.ListenAndServe(*debugAddr, http.DefaultServeMux)
+			fmt.Fprintln(os.Stderr, "nethttp: debug listener:", err)
+		}()
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -58,6 +76,8 @@ func main() {
 	srv := &http.Server{
 		Addr:    *addr,
 		Handler: http.HandlerFunc(handle),
+		// Off unless asked for: http.Server's default.
+		ReadHeaderTimeout: *readHeader,
 		// net/http logs every failed connection; under load that is noise.
 		ErrorLog: slog.NewLogLogger(slog.Default().Handler(), slog.LevelDebug),
 	}
@@ -72,7 +92,7 @@ func main() {
 	case <-ctx.Done():
 	}
 	stop()
-	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	sctx, cancel := context.WithTimeout(context.Background(), *shutdown)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
 		// Idle keep-alive connections are closed by Shutdown; a timeout
@@ -108,12 +128,47 @@ func handle(w http.ResponseWriter, r *http.Request) {
 			sleep(w, r)
 			return
 		}
+	case "/stream":
+		if want = http.MethodGet; r.Method == want {
+			streamChunks(w, r)
+			return
+		}
 	default:
 		http.NotFound(w, r)
 		return
 	}
 	w.Header()["Allow"] = []string{want}
 	http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+}
+
+// streamChunks writes n chunks of size bytes of a repeating pattern, as
+// examples/echo's GET /stream does: one slice serves every chunk, and the
+// response is chunked (no Content-Length).
+func streamChunks(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	n, ok1 := intParam(q.Get("n"), 10, 10000)
+	size, ok2 := intParam(q.Get("size"), 64, 1<<20)
+	if !ok1 || !ok2 {
+		http.Error(w, "n must be 0..10000 and size 0..1048576", http.StatusBadRequest)
+		return
+	}
+	chunk := bytes.Repeat([]byte("0123456789abcdef"), size/16+1)[:size]
+	w.Header()["Content-Type"] = []string{"application/octet-stream"}
+	for range n {
+		if _, err := w.Write(chunk); err != nil {
+			return
+		}
+	}
+}
+
+// intParam parses a query value: def when empty, ok false when it is not
+// an integer from 0 to limit.
+func intParam(s string, def, limit int) (v int, ok bool) {
+	if s == "" {
+		return def, true
+	}
+	v, err := strconv.Atoi(s)
+	return v, err == nil && v >= 0 && v <= limit
 }
 
 // bufs holds the echo route's body buffers, so that a body is not read

@@ -1,0 +1,207 @@
+package streamhttp
+
+import (
+	"container/list"
+	"context"
+	"crypto/tls"
+	"errors"
+	"sync"
+)
+
+// Admission: the connection slots of the high-level binders
+// (BindAndHandle*).
+//
+// A connection earns one of MaxConnections slots with its first complete
+// request head. Until then it is pending: accepted and served (its TLS
+// handshake, its head arriving under HeadTimeout), but counted apart, in at
+// most MaxPendingConnections places. A new connection that finds them all
+// taken evicts the oldest pending one, which is closed, instead of waiting:
+// connections that send nothing, or their heads a byte at a time
+// (slowloris), or never finish a TLS handshake, can no longer hold the
+// slots that clients sending requests need, nor keep such clients in the
+// listen backlog. The oldest goes first because a client that is going to
+// send a head sends it soon after connecting: the newest pending
+// connection is the likeliest to be one.
+//
+// Only earned slots make the acceptor wait: when all MaxConnections are
+// taken, a parked (idle) connection is closed to make room, and otherwise
+// the next connection stays in the backlog until one ends. A pending
+// connection whose head completes while the slots are all taken waits for
+// one (connOpts.earnSlot) and is not evicted meanwhile; such waiters get
+// freed slots before the acceptor does.
+
+// errEvicted is the end of a pending connection closed to make room for a
+// newer one.
+var errEvicted = errors.New("streamhttp: connection evicted: it had not sent a request head when MaxPendingConnections newer connections came")
+
+// admitState is where a connection stands in its admission.
+type admitState uint8
+
+const (
+	admitPending admitState = iota // accepted, no complete head yet
+	admitWaiting                   // a head came; waits for a free slot
+	admitEarned                    // holds a slot
+	admitEvicted                   // closed to make room; holds nothing
+)
+
+type admitEntry struct {
+	state admitState
+	elem  *list.Element // in pending while admitPending
+}
+
+// admission counts the slots of one handleAll run.
+type admission struct {
+	max, maxPending int
+
+	mu      sync.Mutex
+	earned  int       // connections holding a slot
+	waiting int       // connections waiting for a slot
+	pending list.List // of *IncomingConnection, oldest first
+	conns   map[*IncomingConnection]*admitEntry
+	freed   chan struct{} // closed and replaced when a slot frees
+}
+
+func newAdmission(maxConns, maxPending int) *admission {
+	return &admission{max: maxConns, maxPending: maxPending,
+		conns: make(map[*IncomingConnection]*admitEntry), freed: make(chan struct{})}
+}
+
+// admit takes in a connection the acceptor has just accepted, as pending.
+// It waits while every slot is earned (after asking for a parked
+// connection to be closed) and returns false when ctx ends first. When the
+// pending places are all taken, the oldest pending connection is evicted.
+func (a *admission) admit(ctx context.Context, c *IncomingConnection) bool {
+	a.mu.Lock()
+	for a.earned+a.waiting >= a.max {
+		if !a.awaitSlot(ctx, c.b) {
+			a.mu.Unlock()
+			return false
+		}
+	}
+	var victim *IncomingConnection
+	if a.pending.Len() >= a.maxPending {
+		victim = a.pending.Remove(a.pending.Front()).(*IncomingConnection)
+		a.conns[victim].state, a.conns[victim].elem = admitEvicted, nil
+	}
+	a.conns[c] = &admitEntry{state: admitPending, elem: a.pending.PushBack(c)}
+	a.mu.Unlock()
+	c.earnSlot = func(ctx context.Context) error { return a.earn(ctx, c) }
+	c.release = func() { a.release(c) }
+	if victim != nil {
+		victim.evict()
+	}
+	return true
+}
+
+// earn gives c a slot once its first request head is complete, waiting
+// for one while none is free; it fails when the run's ctx ends first. It
+// returns at once for a connection that has earned its slot (a parked
+// connection waking up).
+func (a *admission) earn(ctx context.Context, c *IncomingConnection) error {
+	a.mu.Lock()
+	e := a.conns[c]
+	if e == nil || e.state != admitPending {
+		evicted := e != nil && e.state == admitEvicted
+		a.mu.Unlock()
+		if evicted {
+			return errEvicted // its close is under way
+		}
+		return nil // earned already: a parked connection woke up
+	}
+	a.pending.Remove(e.elem)
+	e.elem = nil
+	if a.earned < a.max {
+		e.state = admitEarned
+		a.earned++
+		a.mu.Unlock()
+		return nil
+	}
+	e.state = admitWaiting
+	a.waiting++
+	for {
+		if !a.awaitSlot(ctx, c.b) {
+			a.waiting--
+			e.state = admitEvicted // holds nothing; release only forgets it
+			a.mu.Unlock()
+			return context.Cause(ctx)
+		}
+		if a.earned < a.max {
+			e.state = admitEarned
+			a.earned++
+			a.waiting--
+			a.mu.Unlock()
+			return nil
+		}
+	}
+}
+
+// awaitSlot waits for a slot to free, after asking b to close a parked
+// connection to make room. Called with a.mu held, which it releases while
+// it waits; it returns with a.mu held, false when ctx ended first.
+func (a *admission) awaitSlot(ctx context.Context, b *ServerBinding) bool {
+	freed := a.freed
+	a.mu.Unlock()
+	defer a.mu.Lock()
+	b.evictParked()
+	select {
+	case <-freed:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// release gives up what c holds, once it has ended.
+func (a *admission) release(c *IncomingConnection) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	e := a.conns[c]
+	if e == nil {
+		return
+	}
+	delete(a.conns, c)
+	switch e.state {
+	case admitPending:
+		a.pending.Remove(e.elem)
+	case admitEarned:
+		a.earned--
+		close(a.freed)
+		a.freed = make(chan struct{})
+	}
+}
+
+// counts returns the earned, waiting and pending connections: for tests.
+func (a *admission) counts() (earned, waiting, pending int) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.earned, a.waiting, a.pending.Len()
+}
+
+// evict closes a pending connection to make room for a newer one. A
+// connection being served ends its run first, so that the read the close
+// fails reports the run's end rather than an error; one still in its TLS
+// handshake (or not yet served) is closed under it. No linger: the client
+// sent no request to read an answer to.
+func (c *IncomingConnection) evict() {
+	b := c.b
+	b.mu.Lock()
+	handled, cio, parked := c.handled, c.cio, c.parked != nil
+	c.evicted = true
+	b.mu.Unlock()
+	switch {
+	case !handled:
+		c.refuse()
+		return
+	case parked: // not expected before a head, but a parked one closes so
+		c.closeParked()
+		return
+	}
+	if cio != nil {
+		cio.expire()
+	}
+	if tc, ok := c.conn.(*tls.Conn); ok {
+		tc.NetConn().Close() // tls.Conn.Close could wait for a write
+	} else {
+		c.conn.Close()
+	}
+}
