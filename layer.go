@@ -225,7 +225,7 @@ type connHooks struct {
 	// switched is set when a response hands the connection over to
 	// another protocol (upgrade.go).
 	switched atomic.Pointer[switched]
-	// earnSlot is connOpts.earnSlot (issue 12 hook); the inbound stage calls it
+	// earnSlot is connOpts.earnSlot; the inbound stage calls it
 	// at the run's first complete head and clears it.
 	earnSlot func(context.Context) error
 }

@@ -117,7 +117,7 @@ type connOpts struct {
 	// lingering, if set, is called when the connection begins to linger
 	// before it closes: it serves no more.
 	lingering func()
-	// earnSlot (issue 12 hook) is called once per run, when its first
+	// earnSlot is called once per run, when its first
 	// request head is complete and before that request is dispatched: a
 	// binding's connection earns its MaxConnections slot there, and waits
 	// for one while none is free. An error ends the connection unanswered.
