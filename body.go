@@ -44,6 +44,7 @@ type body struct {
 // owns), or for chunked bodies the last chunk's metadata; stream.EOS at the
 // end. It reads from the connection as needed. Called with c.inMu held.
 func (b *body) nextEvent() ([]byte, *entity.ChunkPart, error) {
+	b.c.mustHoldInput()
 	c := b.c
 	if b.err != nil {
 		return nil, nil, b.err
@@ -112,6 +113,7 @@ func (b *body) nextEvent() ([]byte, *entity.ChunkPart, error) {
 // place of the handler's answer, and closes the connection after it.
 // Called with c.inMu held.
 func (b *body) tooSlow() {
+	b.c.mustHoldInput()
 	c := b.c
 	c.mu.Lock()
 	var p []byte
@@ -128,6 +130,7 @@ func (b *body) tooSlow() {
 // fail ends the body with err; the connection cannot go on after it.
 // Called with c.inMu held.
 func (b *body) fail(err error) error {
+	b.c.mustHoldInput()
 	b.c.mu.Lock()
 	b.err = err
 	b.c.beginClose(closeBodyFailed)
@@ -138,6 +141,7 @@ func (b *body) fail(err error) error {
 
 // finish records the end of the body. Called with c.inMu held.
 func (b *body) finish() {
+	b.c.mustHoldInput()
 	b.c.mu.Lock()
 	b.finished = true
 	b.c.setReady(b.x)
@@ -153,6 +157,7 @@ func (b *body) ended() bool { return b.finished || b.err != nil }
 // released lets go of the input once the body has ended if the inbound
 // side is done with it too. Called with c.inMu held.
 func (b *body) released() {
+	b.c.mustHoldInput()
 	if b.c.inDone.Load() {
 		b.c.dropInput(stream.ErrCancelled)
 	}

@@ -50,6 +50,7 @@ func (r closeReason) String() string { return closeReasons[r] }
 // and wakes the inbound side if it waits for a pipelining slot (it then
 // sees the connection closing). Called with c.mu held.
 func (c *conn) beginClose(r closeReason) {
+	c.mustHold()
 	if !c.closing {
 		c.closing, c.closeReason = true, r
 	}
@@ -65,6 +66,7 @@ func (c *conn) closeRequested(req *Request) bool { return req.Close || c.s.Disab
 // resp because of x's request body, or because resp opens a tunnel (resp
 // is nil when only the body matters). Called with c.mu held.
 func (c *conn) mustClose(x *exchange, resp *Response) bool {
+	c.mustHold()
 	if resp != nil && x.method == httpcore.MethodConnect && resp.Status >= 200 && resp.Status < 300 {
 		// A 2xx answer to CONNECT starts a tunnel (RFC 9110 §9.3.6),
 		// which this server does not run: the connection ends after it

@@ -242,6 +242,7 @@ func (c *conn) dispatchPlain(req *Request) *Request {
 // admit queues x, whose request goes to the handler flow. Called with c.mu
 // held.
 func (c *conn) admit(x *exchange) {
+	c.mustHold()
 	c.pushPending(x)
 	if barrierFor(x) { // it may switch protocols (upgrade.go)
 		c.barrier = x

@@ -267,6 +267,7 @@ func (c *conn) between() bool {
 // wakeSlotWaiter wakes the inbound side when it waits for a free slot (or
 // for closing). Called with c.mu held.
 func (c *conn) wakeSlotWaiter() {
+	c.mustHold()
 	if c.slotWaiter {
 		c.slotWaiter = false
 		select {
@@ -486,6 +487,29 @@ func (c *conn) releaseInput() {
 	c.inMu.Lock()
 	c.dropInput(stream.ErrCancelled)
 	c.inMu.Unlock()
+}
+
+// lockChecks turns on the lock invariants below: the functions whose
+// callers must hold c.mu (or c.inMu) check that it is held. TestMain turns
+// it on for the package's tests; off, each check is a load and a branch.
+var lockChecks bool
+
+// mustHold panics when c.mu is not held. A sync.Mutex has no owner, so
+// this catches a caller that holds no lock, not one that holds another
+// goroutine's.
+func (c *conn) mustHold() {
+	if lockChecks && c.mu.TryLock() {
+		c.mu.Unlock()
+		panic("streamhttp: conn.mu must be held here")
+	}
+}
+
+// mustHoldInput panics when c.inMu is not held (as mustHold).
+func (c *conn) mustHoldInput() {
+	if lockChecks && c.inMu.TryLock() {
+		c.inMu.Unlock()
+		panic("streamhttp: conn.inMu must be held here")
+	}
 }
 
 // errorResponse is the answer to a request the parser rejected.

@@ -7,5 +7,9 @@ import (
 )
 
 // TestMain fails the package's tests when one of them leaves a goroutine
-// behind: a connection that does not end, a timer callback that blocks.
-func TestMain(m *testing.M) { leakcheck.VerifyTestMain(m) }
+// behind (a connection that does not end, a timer callback that blocks),
+// and checks the engine's lock invariants as they run (lockChecks).
+func TestMain(m *testing.M) {
+	lockChecks = true
+	leakcheck.VerifyTestMain(m)
+}

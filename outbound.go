@@ -241,6 +241,7 @@ func (o *outbound) beforeBody() error {
 // oldestUnanswered returns the oldest exchange the handler still owes a
 // response. Called with c.mu held.
 func (c *conn) oldestUnanswered() *exchange {
+	c.mustHold()
 	for _, x := range c.pending[c.phead:] {
 		if x.resp == nil && (x.made == nil || x.late) {
 			return x
@@ -252,6 +253,7 @@ func (c *conn) oldestUnanswered() *exchange {
 // link attaches a response from the handler to its request: by Seq, or to
 // the oldest unanswered request when Seq is 0. Called with c.mu held.
 func (c *conn) link(resp *Response) error {
+	c.mustHold()
 	if resp == nil {
 		return c.protocolError("the handler flow emitted a nil response")
 	}
@@ -502,6 +504,7 @@ func (o *outbound) streamBody() ([]byte, error) {
 
 // head returns the oldest exchange, or nil. Called with c.mu held.
 func (c *conn) head() *exchange {
+	c.mustHold()
 	if c.phead < len(c.pending) {
 		return c.pending[c.phead]
 	}
@@ -511,6 +514,7 @@ func (c *conn) head() *exchange {
 // pushPending appends x, reusing the slice's storage once it has drained.
 // Called with c.mu held.
 func (c *conn) pushPending(x *exchange) {
+	c.mustHold()
 	if c.phead > 0 && len(c.pending) == cap(c.pending) {
 		n := copy(c.pending, c.pending[c.phead:])
 		clear(c.pending[n:])
@@ -522,6 +526,7 @@ func (c *conn) pushPending(x *exchange) {
 // popPending removes the oldest exchange and recycles it when nothing else
 // refers to it. Called with c.mu held.
 func (c *conn) popPending() {
+	c.mustHold()
 	x := c.pending[c.phead]
 	c.pending[c.phead] = nil
 	c.phead++
@@ -548,6 +553,7 @@ func (c *conn) popPending() {
 
 // newExchange returns a recycled exchange or a new one. Called with c.mu held.
 func (c *conn) newExchange() *exchange {
+	c.mustHold()
 	if n := len(c.free); n > 0 {
 		x := c.free[n-1]
 		c.free = c.free[:n-1]

@@ -40,6 +40,7 @@ func tickPeriod(timeout time.Duration) time.Duration {
 // unanswered; a request stamped at tick k has certainly waited its timeout
 // d once (tick-k-1)*tickEvery >= d. No clock is read per request.
 func (c *conn) setReady(x *exchange) {
+	c.mustHold()
 	x.ready, x.readyTick = true, c.tick.Load()
 	c.armTimer(x)
 }
@@ -55,6 +56,7 @@ func (c *conn) setWaiting(x *exchange) {
 // armTimer starts the timer for x if it is not running. Called with c.mu
 // held.
 func (c *conn) armTimer(x *exchange) {
+	c.mustHold()
 	if !c.timerOn && !c.stopped && c.timeoutOf(x) > 0 {
 		c.timerOn = true
 		if c.timer == nil {
@@ -127,6 +129,7 @@ func (c *conn) onTimer() {
 // connection and ending the run). A response with a streamed body cannot
 // be written from here; it goes in band. Called with c.mu held.
 func (c *conn) answerLate(x *exchange, resp *Response) []byte {
+	c.mustHold()
 	x.made, x.forceClose, x.late = resp, true, true
 	c.beginClose(closeTimeout)
 	if c.oob == nil || !c.outWaiting || c.head() != x {
@@ -149,6 +152,7 @@ func (c *conn) answerLate(x *exchange, resp *Response) []byte {
 // TimeoutResponse, or a plain 503 when there is none or it fails. Called
 // with c.mu held.
 func (c *conn) timeoutResponse(req *Request) (resp *Response) {
+	c.mustHold()
 	if f := c.s.TimeoutResponse; f != nil {
 		func() {
 			defer func() {

@@ -1,0 +1,24 @@
+package streamhttp
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestLockChecks: a function whose caller must hold the connection's lock
+// panics when nobody holds it (the invariant every test of the package
+// runs with), and does not when it is held.
+func TestLockChecks(t *testing.T) {
+	s := ServerSettings{}.resolved()
+	c := newConn(&s)
+	c.mu.Lock()
+	c.beginClose(closeRequested) // held: fine
+	c.mu.Unlock()
+	defer func() {
+		v := recover()
+		if msg, _ := v.(string); !strings.Contains(msg, "conn.mu must be held") {
+			t.Fatalf("beginClose without the lock: recovered %v, want the lock check's panic", v)
+		}
+	}()
+	c.beginClose(closeRequested)
+}
