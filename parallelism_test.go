@@ -72,21 +72,7 @@ func TestParallelismRaisesPipelining(t *testing.T) {
 		t.Run(bd.name, func(t *testing.T) {
 			b := &barrier{n: 4, release: make(chan struct{})}
 			addr := bd.bind(t, b.serve)
-			c, err := net.Dial("tcp", addr)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
-			var in strings.Builder
-			for i := range 4 {
-				in.WriteString(get(fmt.Sprintf("/%d", i)))
-			}
-			io.WriteString(c, in.String())
-			c.SetReadDeadline(time.Now().Add(5 * time.Second))
-			br := bufio.NewReader(c)
-			for i := range 4 {
-				expectResponse(t, br, ok(fmt.Sprintf("/%d", i)))
-			}
+			pipelineGets(t, addr, 4)
 		})
 	}
 }
@@ -111,24 +97,31 @@ func TestPipeliningLimitBoundsParallelism(t *testing.T) {
 		return b.serve(ctx, r)
 	}
 	_, url := bindAsync(t, f, 4, ServerSettings{PipeliningLimit: 2})
-	c, err := net.Dial("tcp", strings.TrimPrefix(url, "http://"))
+	pipelineGets(t, strings.TrimPrefix(url, "http://"), 4)
+	mu.Lock()
+	defer mu.Unlock()
+	if most > 2 {
+		t.Errorf("%d requests in the handler at once, want at most the PipeliningLimit, 2", most)
+	}
+}
+
+// pipelineGets sends n pipelined GETs (/0, /1, ...) to addr at once and
+// expects their answers in order.
+func pipelineGets(t *testing.T, addr string, n int) {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
 	var in strings.Builder
-	for i := range 4 {
+	for i := range n {
 		in.WriteString(get(fmt.Sprintf("/%d", i)))
 	}
 	io.WriteString(c, in.String())
 	c.SetReadDeadline(time.Now().Add(5 * time.Second))
 	br := bufio.NewReader(c)
-	for i := range 4 {
+	for i := range n {
 		expectResponse(t, br, ok(fmt.Sprintf("/%d", i)))
-	}
-	mu.Lock()
-	defer mu.Unlock()
-	if most > 2 {
-		t.Errorf("%d requests in the handler at once, want at most the PipeliningLimit, 2", most)
 	}
 }
