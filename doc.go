@@ -85,7 +85,7 @@
 // back for longer than ServerSettings.MaxFlushDelay (1 ms): a slow handler
 // does not delay the answers before it, and a streamed body (server-sent
 // events, a reader over a pipe) leaves piece by piece. The buffer holds at
-// most 32 KiB (larger pieces are written through), and each write must
+// most 16 KiB (larger pieces are written through), and each write must
 // complete within WriteTimeout, so a client that does not read costs
 // bounded memory and is let go; ServerBinding.Close and Terminate's hard
 // deadline end a blocked write too. A client that closes or resets while a

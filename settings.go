@@ -37,9 +37,9 @@ type ServerSettings struct {
 	// the connection. Request.SetTimeout overrides it per request.
 	// Default 20 s.
 	RequestTimeout time.Duration
-	// WriteTimeout bounds each write to the connection (at most 32 KiB:
+	// WriteTimeout bounds each write to the connection (at most 16 KiB:
 	// larger responses are written in pieces, so this is also a minimum
-	// send rate of 32 KiB per WriteTimeout). A client that does not read
+	// send rate of 16 KiB per WriteTimeout). A client that does not read
 	// fails its connection once a write has waited this long, so it holds
 	// neither the connection nor its memory. Enforced on connections with
 	// write deadlines (net.Conn); it holds to within a second. Default 30 s.

@@ -60,7 +60,7 @@ type writer struct {
 
 // writeChunk is the most the write buffer holds, and the largest single
 // write.
-const writeChunk = 32 << 10
+const writeChunk = 16 << 10 // a TLS record's worth
 
 // add queues p, writing when the buffer is full. p is not kept.
 func (w *writer) add(p []byte) error {
