@@ -121,6 +121,9 @@ func (b *body) tooSlow() {
 		p = c.answerLate(b.x, bodyTooSlowResponse())
 	}
 	c.mu.Unlock()
+	if c.stats != nil {
+		c.stats.slowBodies.Add(1)
+	}
 	c.debug("streamhttp: request body too slow", "seq", b.x.seq)
 	if p != nil {
 		c.oob.abort(p)

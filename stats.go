@@ -22,6 +22,7 @@ type Stats struct {
 	ParkedConnections  int64 `json:"parked_connections"` // open, idle and parked (see ServerSettings.ParkIdleAfter)
 
 	RequestTimeouts int64 `json:"request_timeouts"` // requests answered 503 by the request timeout
+	SlowBodies      int64 `json:"slow_bodies"`      // request bodies cut with 408 for MinRequestBodyRate
 	BytesIn         int64 `json:"bytes_in"`         // read from connections
 	BytesOut        int64 `json:"bytes_out"`        // written to connections
 }
@@ -33,7 +34,7 @@ type serverStats struct {
 
 	totalRequests, openRequests, maxOpenRequests          atomic.Int64
 	totalConnections, openConnections, maxOpenConnections atomic.Int64
-	requestTimeouts, bytesIn, bytesOut                    atomic.Int64
+	requestTimeouts, slowBodies, bytesIn, bytesOut        atomic.Int64
 }
 
 func newServerStats() *serverStats {
@@ -80,6 +81,7 @@ func (s *serverStats) snapshot() Stats {
 		OpenConnections:    s.openConnections.Load(),
 		MaxOpenConnections: s.maxOpenConnections.Load(),
 		RequestTimeouts:    s.requestTimeouts.Load(),
+		SlowBodies:         s.slowBodies.Load(),
 		BytesIn:            s.bytesIn.Load(),
 		BytesOut:           s.bytesOut.Load(),
 	}
@@ -92,6 +94,7 @@ func (s *serverStats) reset() {
 	s.totalRequests.Store(0)
 	s.totalConnections.Store(0)
 	s.requestTimeouts.Store(0)
+	s.slowBodies.Store(0)
 	s.bytesIn.Store(0)
 	s.bytesOut.Store(0)
 	s.maxOpenRequests.Store(s.openRequests.Load())
