@@ -82,7 +82,7 @@ func (s *asyncCall) Pull() (*Response, error) {
 		}
 		running := s.running
 		s.mu.Unlock()
-		if s.upErr == nil && running < s.parallelism && (running == 0 || s.headBuffered()) {
+		if s.upErr == nil && running < s.parallelism && (running == 0 || s.c.slotsFree() > 0 && s.headBuffered()) {
 			r, err := s.up.Pull()
 			if err != nil {
 				s.upErr = err
@@ -116,6 +116,15 @@ func (s *asyncCall) Pull() (*Response, error) {
 			return nil, s.done
 		}
 	}
+}
+
+// slotsFree is how many more requests the layer's pipelining guard lets
+// into the flow: answers not yet written count, those of handlers that
+// have returned included, so taking a request never waits for a slot.
+func (c *conn) slotsFree() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.s.PipeliningLimit - (len(c.pending) - c.phead)
 }
 
 // headBuffered reports whether the layer holds a complete request head
