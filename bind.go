@@ -198,6 +198,9 @@ func (b *ServerBinding) pollerLocked() *poller.Poller {
 // faster (2 Ps, plaintext keep-alive, 50 connections), so it is used there.
 // GOMAXPROCS is read when a connection's run starts.
 func (b *ServerBinding) readyFor(conn net.Conn) *poller.Ready {
+	if pc, ok := conn.(*proxiedConn); ok {
+		conn = pc.Conn
+	}
 	if _, ok := conn.(*net.TCPConn); !ok {
 		return nil
 	}

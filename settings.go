@@ -108,6 +108,11 @@ type ServerSettings struct {
 	// it to the ListenConfig or listener they are given.
 	TCPKeepAlive time.Duration
 
+	// ProxyProtocol reads a PROXY protocol header (from a load balancer)
+	// at the start of each connection of a Bind source: off by default.
+	// See ProxyProtocolSettings.
+	ProxyProtocol ProxyProtocolSettings
+
 	// ShutdownTimeout is the hard deadline of the graceful termination
 	// that SIGTERM starts (see ServerBinding.HandleSignals). Default 30 s.
 	ShutdownTimeout time.Duration
@@ -251,6 +256,7 @@ func (s ServerSettings) resolved() ServerSettings {
 		// spares the renderer a check per response.
 		s.ServerHeader = ""
 	}
+	s.ProxyProtocol = s.ProxyProtocol.resolved()
 	if s.Logger == nil {
 		s.Logger = slog.Default()
 	}
