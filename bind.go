@@ -89,6 +89,8 @@ type ServerBinding struct {
 	ctx    context.Context // handed to the connections; cancelled by Close
 	cancel context.CancelFunc
 
+	draining atomic.Bool // see Drain
+
 	mu          sync.Mutex
 	closed      bool // the listener is closed
 	paused      bool
@@ -109,13 +111,15 @@ type ServerBinding struct {
 }
 
 func newBinding(s *ServerSettings) *ServerBinding {
-	ctx, cancel := context.WithCancel(context.Background())
-	return &ServerBinding{
-		s: s, ctx: ctx, cancel: cancel, stats: newServerStats(),
+	b := &ServerBinding{
+		s: s, stats: newServerStats(),
 		conns:        make(map[*IncomingConnection]struct{}),
 		active:       make(map[*connIO]struct{}),
 		listenerDone: make(chan struct{}), done: make(chan struct{}),
 	}
+	// Requests find their binding through their context (BindingOf).
+	b.ctx, b.cancel = context.WithCancel(context.WithValue(context.Background(), bindingKey{}, b))
+	return b
 }
 
 func (b *ServerBinding) fail(err error) {

@@ -116,6 +116,12 @@ type ServerSettings struct {
 	// ShutdownTimeout is the hard deadline of the graceful termination
 	// that SIGTERM starts (see ServerBinding.HandleSignals). Default 30 s.
 	ShutdownTimeout time.Duration
+	// DrainPeriod is how long SIGTERM drains the binding (see
+	// ServerBinding.Drain: the health check answers 503 while everything
+	// else is served) before it terminates it. Set it to the balancer's
+	// health check interval times its fall count, plus a margin. Default
+	// 0: SIGTERM terminates at once.
+	DrainPeriod time.Duration
 	// DisableSignals keeps BindAndHandle, BindAndHandleSync and
 	// BindAndHandleAsync from handling SIGTERM, SIGINT and SIGQUIT.
 	DisableSignals bool
@@ -219,6 +225,7 @@ func (s ServerSettings) resolved() ServerSettings {
 	s.RequestBodyGrace = dur(s.RequestBodyGrace, DefaultRequestBodyGrace)
 	s.TLSHandshakeTimeout = dur(s.TLSHandshakeTimeout, DefaultTLSHandshakeTimeout)
 	s.ShutdownTimeout = dur(s.ShutdownTimeout, DefaultShutdownTimeout)
+	s.DrainPeriod = max(s.DrainPeriod, 0)
 	s.ParkIdleAfter = dur(s.ParkIdleAfter, DefaultParkIdleAfter)
 	switch {
 	case s.MinRequestBodyRate < 0:
