@@ -31,13 +31,15 @@ const DefaultBindTimeout = time.Second
 // source (or ServerBinding.Unbind) closes the listener; connections already
 // accepted go on.
 func Bind(addr string, s ServerSettings) stream.SourceMat[*IncomingConnection, *ServerBinding] {
-	return BindConfig(&net.ListenConfig{KeepAlive: s.TCPKeepAlive}, "tcp", addr, s)
+	return BindConfig(s.listenConfig(), "tcp", addr, s)
 }
 
 // BindConfig is [Bind] with a net.ListenConfig, for socket options set in
 // its Control hook (SO_REUSEPORT, buffer sizes) and keep-alive settings, and
-// any stream network ("tcp", "tcp4", "tcp6", "unix").
+// any stream network ("tcp", "tcp4", "tcp6", "unix"). It ignores
+// ServerSettings.ListenConfig, but not ReusePort.
 func BindConfig(lc *net.ListenConfig, network, addr string, s ServerSettings) stream.SourceMat[*IncomingConnection, *ServerBinding] {
+	lc = withReusePort(lc, s.ReusePort)
 	return bindSource(s, func(ctx context.Context) (net.Listener, error) {
 		return lc.Listen(ctx, network, addr)
 	})

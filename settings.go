@@ -3,6 +3,7 @@ package streamhttp
 import (
 	"crypto/tls"
 	"log/slog"
+	"net"
 	"time"
 
 	"github.com/streamhttp/streamhttp/httpcore"
@@ -112,6 +113,17 @@ type ServerSettings struct {
 	// at the start of each connection of a Bind source: off by default.
 	// See ProxyProtocolSettings.
 	ProxyProtocol ProxyProtocolSettings
+
+	// ListenConfig is what Bind and the BindAndHandle functions bind
+	// with: socket options in its Control hook, its KeepAlive (which
+	// replaces TCPKeepAlive). nil: a plain one.
+	ListenConfig *net.ListenConfig
+	// ReusePort sets SO_REUSEPORT on the listening socket (Bind, BindConfig
+	// and the BindAndHandle functions), so that several processes bind the
+	// same address and the kernel spreads new connections over them: a new
+	// process starts beside the old one in a restart without a balancer.
+	// Linux and the BSDs.
+	ReusePort bool
 
 	// ShutdownTimeout is the hard deadline of the graceful termination
 	// that SIGTERM starts (see ServerBinding.HandleSignals). Default 30 s.
