@@ -167,6 +167,12 @@ type ServerSettings struct {
 	// a plain 503. It is called with the connection's state locked: it
 	// must return at once, and it must return a new response each time.
 	TimeoutResponse func(*Request) *Response
+	// AccessLog, when set, is called once per response, once it is
+	// rendered, with what an access log line holds (see AccessRecord). It
+	// runs in the connection's goroutine: it must not block, and it may be
+	// called for several connections at once. nil: no access log, and no
+	// cost (not even a clock reading).
+	AccessLog func(AccessRecord)
 	// Logger receives connection errors and handler panics; nil means
 	// slog.Default().
 	Logger *slog.Logger
