@@ -14,7 +14,7 @@ type AccessRecord struct {
 	// that did not parse, which the server answered itself (400, 414, 431).
 	Method string
 	Target string
-	Status int    // the status sent: the handler's, or the server's own (408, 503, ...)
+	Status int // the status sent: the handler's, or the server's own (408, 503, ...)
 	// BodyBytes is the length of the response body sent: 0 for HEAD, 1xx,
 	// 204 and 304; -1 for a body whose length was not declared (chunked or
 	// close-delimited, streamed).
