@@ -96,6 +96,14 @@ conformance:
 hostile:
 	@GO='$(GO)' bash scripts/hostile.sh
 
+# Rolling restarts behind HAProxy: 3 echo backends restarted in turn under
+# load, with and without the PROXY protocol, keep-alive and a connection per
+# request; prints requests, failures and non-2xx (goal: 0). About a minute.
+# Installs haproxy, h2load and wrk when missing.
+.PHONY: lb-test
+lb-test:
+	@GO='$(GO)' bash scripts/lb-test.sh
+
 lint: $(STATICCHECK)
 	@GO='$(GO)' STATICCHECK='$(STATICCHECK)' bash scripts/lint.sh
 
