@@ -13,7 +13,7 @@
 #
 # Installs haproxy, h2load (nghttp2-client) and wrk (apt) when missing.
 # Usage: scripts/lb-test.sh  (make lb-test; env LB_PORT, LB_DURATION,
-# LB_CONNS, DRAIN, GO)
+# LB_CONNS, DRAIN, LB_RETRIES, GO)
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -22,6 +22,7 @@ LB_PORT=${LB_PORT:-18080} # backends on the next three ports; all < 32768
 LB_DURATION=${LB_DURATION:-12}
 LB_CONNS=${LB_CONNS:-16}
 DRAIN=${DRAIN:-1s} # > HAProxy's inter (200ms) x fall (2), with a margin
+LB_RETRIES=${LB_RETRIES:-3} # 0: no retries, the control run that shows what they save
 
 need() { # need <command> <apt package>
 	command -v "$1" >/dev/null 2>&1 && return 0
@@ -80,8 +81,9 @@ start_backend() {
 
 # haproxy_config <send-proxy option or ""> <"close" for a connection per request>
 haproxy_config() {
-	local close=""
+	local close="" retry_on="conn-failure empty-response response-timeout"
 	[ "$2" = close ] && close="option http-server-close"
+	[ "$LB_RETRIES" = 0 ] && retry_on=none
 	cat <<CFG
 global
     maxconn 4096
@@ -91,9 +93,9 @@ defaults
     timeout client 10s
     timeout server 10s
     timeout queue 5s
-    retries 3
+    retries $LB_RETRIES
     option redispatch 1
-    retry-on conn-failure empty-response response-timeout
+    retry-on $retry_on
 frontend fe
     bind 127.0.0.1:$LB_PORT
     default_backend be
@@ -194,7 +196,7 @@ for proxy in v2 off; do
 done
 
 echo
-echo "3 echo backends behind HAProxy, each restarted once under load (drain $DRAIN)"
+echo "3 echo backends behind HAProxy, each restarted once under load (drain $DRAIN, retries $LB_RETRIES)"
 printf '%-8s %-10s %10s %9s %7s\n' proxy conn requests failures non2xx
 printf '%s\n' "${summary[@]}"
 exit "$status"
