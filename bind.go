@@ -325,7 +325,9 @@ func (b *ServerBinding) Unbind(ctx context.Context) error {
 //
 //   - the listener closes: no connection is accepted any more;
 //   - idle connections (and accepted connections not yet handled) close
-//     now;
+//     now, but for those accepted less than a moment ago (HeadTimeout, at
+//     most a second), whose client is about to send its first request:
+//     they drain once that moment has passed;
 //   - the requests that connections have taken may finish: the last
 //     response of each connection carries Connection: close, and no
 //     further request is read from it;
@@ -341,14 +343,14 @@ func (b *ServerBinding) Terminate(ctx context.Context) error {
 	b.mu.Lock()
 	b.terminating = true // connections served from now on drain at once
 	b.mu.Unlock()
-	for _, c := range b.connsWhere(anyConn) {
-		c.terminate(false)
-	}
+	stopGrace := b.drainConns()
 	select {
 	case <-b.done:
+		stopGrace()
 		return nil
 	case <-ctx.Done():
 	}
+	stopGrace()
 	for _, c := range b.connsWhere(anyConn) {
 		c.terminate(true)
 	}

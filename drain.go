@@ -100,3 +100,54 @@ func (b *ServerBinding) drainFor(ctx context.Context, period time.Duration) {
 	case <-b.done:
 	}
 }
+
+// maxFreshGrace bounds how long Terminate leaves a just-accepted
+// connection alone (see drainConns).
+const maxFreshGrace = time.Second
+
+// waitingForRequest reports whether c is served and has no request in
+// the handler: being set up (TLS handshake, PROXY header), or its layer has
+// handed out nothing that is unanswered. Such a connection, drained, would
+// close at once.
+func (c *IncomingConnection) waitingForRequest() bool {
+	b := c.b
+	b.mu.Lock()
+	handled, parked, cio := c.handled, c.parked != nil, c.cio
+	b.mu.Unlock()
+	if !handled || parked {
+		return false
+	}
+	if cio == nil {
+		return true
+	}
+	l := cio.hooks.layer.Load()
+	return l == nil || l.inFlow.Load() == 0
+}
+
+// drainConns starts the graceful end of every connection, for Terminate.
+// A connection accepted within the grace (HeadTimeout, at most
+// maxFreshGrace) drains once it is that old: its client has just
+// connected and its first request is on the way, and closing it now would
+// fail that request (a client that opens a connection per request loses
+// one at every restart otherwise). The returned function stops the
+// delayed drains, for the hard deadline.
+func (b *ServerBinding) drainConns() (stop func()) {
+	grace := maxFreshGrace
+	if b.s.HeadTimeout > 0 {
+		grace = min(grace, b.s.HeadTimeout)
+	}
+	now := time.Now().UnixNano()
+	var timers []*time.Timer
+	for _, c := range b.connsWhere(anyConn) {
+		if age := time.Duration(now - c.accepted); age < grace && c.waitingForRequest() {
+			timers = append(timers, time.AfterFunc(grace-age, func() { c.terminate(false) }))
+			continue
+		}
+		c.terminate(false)
+	}
+	return func() {
+		for _, t := range timers {
+			t.Stop()
+		}
+	}
+}

@@ -88,3 +88,34 @@ func TestDrainThenTerminate(t *testing.T) {
 	}
 	<-b.Done()
 }
+
+// TestTerminateFreshConnection: a connection accepted just before
+// Terminate, whose request comes after it began, is answered rather than
+// closed, and closes once the grace has passed; one older than the grace,
+// idle, is closed at once.
+func TestTerminateFreshConnection(t *testing.T) {
+	b := serveSync(t, hello, ServerSettings{HeadTimeout: 500 * time.Millisecond, ParkIdleAfter: -1})
+	old, oldR := dialSend(t, b.LocalAddr(), "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	defer old.Close()
+	expectRaw(t, oldR, rawResponse{200, false, "Hello, World!"})
+	time.Sleep(500 * time.Millisecond) // older than the grace
+	c, r := dialSend(t, b.LocalAddr(), "")
+	defer c.Close()
+	waitStats(t, b, "the new connection to be served", func(s Stats) bool { return s.OpenConnections == 2 })
+	done := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		done <- b.Terminate(ctx)
+	}()
+	waitUntil(t, "Terminate to begin", b.terminatingNow)
+	expectClosedSoon(t, old, oldR, time.Second)
+	c.Write([]byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n"))
+	if got := readRaw(t, r); got.Status != 200 || got.Body != "Hello, World!" {
+		t.Errorf("the fresh connection's request: %+v", got)
+	}
+	expectClosedSoon(t, c, r, 2*time.Second)
+	if err := <-done; err != nil {
+		t.Fatalf("Terminate: %v", err)
+	}
+}

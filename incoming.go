@@ -29,6 +29,8 @@ type IncomingConnection struct {
 	// earnSlot is connOpts.earnSlot: set by a binder that counts slots (see
 	// admission).
 	earnSlot func(context.Context) error
+	// accepted is when the acceptor took it, unix nanoseconds.
+	accepted int64
 
 	// Guarded by b.mu.
 	handled bool
@@ -42,7 +44,7 @@ type IncomingConnection struct {
 }
 
 func newIncoming(b *ServerBinding, c net.Conn) *IncomingConnection {
-	return &IncomingConnection{b: b, conn: c, served: c, done: make(chan struct{})}
+	return &IncomingConnection{b: b, conn: c, served: c, done: make(chan struct{}), accepted: time.Now().UnixNano()}
 }
 
 // errRefused is the end of an accepted connection that its binding closed
