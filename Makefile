@@ -104,6 +104,13 @@ hostile:
 lb-test:
 	@GO='$(GO)' bash scripts/lb-test.sh
 
+# Restarts over SO_REUSEPORT without a balancer: requests lost per restart,
+# streamhttp against net/http, with tcp_migrate_req 0 and 1 when it may be
+# set. About two minutes. Installs wrk when missing.
+.PHONY: handover
+handover:
+	@GO='$(GO)' bash scripts/handover.sh
+
 lint: $(STATICCHECK)
 	@GO='$(GO)' STATICCHECK='$(STATICCHECK)' bash scripts/lint.sh
 

@@ -105,6 +105,17 @@ func (b *ServerBinding) drainFor(ctx context.Context, period time.Duration) {
 // connection alone (see drainConns).
 const maxFreshGrace = time.Second
 
+// freshGraceLeft is how much is left at now of the grace that Terminate
+// gives a just-accepted connection: HeadTimeout, at most maxFreshGrace,
+// from its accept.
+func (c *IncomingConnection) freshGraceLeft(now time.Time) time.Duration {
+	grace := maxFreshGrace
+	if t := c.b.s.HeadTimeout; t > 0 {
+		grace = min(grace, t)
+	}
+	return grace - time.Duration(now.UnixNano()-c.accepted)
+}
+
 // waitingForRequest reports whether c is served and has no request in
 // the handler: being set up (TLS handshake, PROXY header), or its layer has
 // handed out nothing that is unanswered. Such a connection, drained, would
@@ -132,15 +143,11 @@ func (c *IncomingConnection) waitingForRequest() bool {
 // one at every restart otherwise). The returned function stops the
 // delayed drains, for the hard deadline.
 func (b *ServerBinding) drainConns() (stop func()) {
-	grace := maxFreshGrace
-	if b.s.HeadTimeout > 0 {
-		grace = min(grace, b.s.HeadTimeout)
-	}
-	now := time.Now().UnixNano()
+	now := time.Now()
 	var timers []*time.Timer
 	for _, c := range b.connsWhere(anyConn) {
-		if age := time.Duration(now - c.accepted); age < grace && c.waitingForRequest() {
-			timers = append(timers, time.AfterFunc(grace-age, func() { c.terminate(false) }))
+		if left := c.freshGraceLeft(now); left > 0 && c.waitingForRequest() {
+			timers = append(timers, time.AfterFunc(left, func() { c.terminate(false) }))
 			continue
 		}
 		c.terminate(false)

@@ -285,6 +285,15 @@ func (c *IncomingConnection) track(cio *connIO) {
 	}
 	drain := cio != nil && (c.drained || b.terminating)
 	evicted := cio != nil && c.evicted
+	if drain && !c.drained && !evicted {
+		// Accepted while (or just before) the binding began terminating:
+		// it drains once its grace has passed (see drainConns).
+		if left := c.freshGraceLeft(time.Now()); left > 0 {
+			b.mu.Unlock()
+			time.AfterFunc(left, func() { c.terminate(false) })
+			return
+		}
+	}
 	b.mu.Unlock()
 	if drain {
 		cio.drain()
