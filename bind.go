@@ -107,6 +107,10 @@ type ServerBinding struct {
 	noPoller bool                 // parking is not supported here
 	active   map[*connIO]struct{} // served connections that may be parked
 	sweeping bool                 // the sweeper runs
+	// Connections that Terminate leaves alone for a grace (drainConns),
+	// and whether the goroutine that watches them runs.
+	graced  map[*IncomingConnection]*graceState
+	gracing bool
 
 	listenerDone chan struct{} // closed when the listener is closed
 	done         chan struct{} // closed when the binding has ended

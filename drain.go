@@ -101,60 +101,172 @@ func (b *ServerBinding) drainFor(ctx context.Context, period time.Duration) {
 	}
 }
 
-// maxFreshGrace bounds how long Terminate leaves a just-accepted
-// connection alone (see drainConns).
-const maxFreshGrace = time.Second
+// maxDrainGrace bounds how long Terminate leaves alone a connection that
+// has no request in the handler (see drainConns).
+const maxDrainGrace = time.Second
 
-// freshGraceLeft is how much is left at now of the grace that Terminate
-// gives a just-accepted connection: HeadTimeout, at most maxFreshGrace,
-// from its accept.
-func (c *IncomingConnection) freshGraceLeft(now time.Time) time.Duration {
-	grace := maxFreshGrace
-	if t := c.b.s.HeadTimeout; t > 0 {
-		grace = min(grace, t)
+// drainGrace is that time: HeadTimeout, at most maxDrainGrace.
+func (b *ServerBinding) drainGrace() time.Duration {
+	if t := b.s.HeadTimeout; t > 0 {
+		return min(t, maxDrainGrace)
 	}
-	return grace - time.Duration(now.UnixNano()-c.accepted)
+	return maxDrainGrace
 }
 
-// waitingForRequest reports whether c is served and has no request in
-// the handler: being set up (TLS handshake, PROXY header), or its layer has
-// handed out nothing that is unanswered. Such a connection, drained, would
-// close at once.
-func (c *IncomingConnection) waitingForRequest() bool {
+// freshGraceLeft is how much is left at now of the grace that Terminate
+// gives a just-accepted connection, counted from its accept.
+func (c *IncomingConnection) freshGraceLeft(now time.Time) time.Duration {
+	return c.b.drainGrace() - time.Duration(now.UnixNano()-c.accepted)
+}
+
+// betweenRequests reports whether c is served and has no request in the
+// handler: being set up (TLS handshake, PROXY header; l is nil then), or
+// its layer l has handed out nothing that is unanswered. Such a
+// connection, drained, would close at once, failing the request its client
+// may be sending.
+func (c *IncomingConnection) betweenRequests() (l *conn, between bool) {
 	b := c.b
 	b.mu.Lock()
 	handled, parked, cio := c.handled, c.parked != nil, c.cio
 	b.mu.Unlock()
 	if !handled || parked {
-		return false
+		return nil, false
 	}
 	if cio == nil {
-		return true
+		return nil, true
 	}
-	l := cio.hooks.layer.Load()
-	return l == nil || l.inFlow.Load() == 0
+	l = cio.hooks.layer.Load()
+	return l, l == nil || !l.handlerWorking()
+}
+
+// closeAfterNext makes the layer's next response its last (it carries
+// Connection: close) while it goes on reading the request that may be on
+// its way; draining it (closing) would drop that request.
+func closeAfterNext(l *conn) {
+	l.mu.Lock()
+	l.draining = true
+	l.mu.Unlock()
 }
 
 // drainConns starts the graceful end of every connection, for Terminate.
-// A connection accepted within the grace (HeadTimeout, at most
-// maxFreshGrace) drains once it is that old: its client has just
-// connected and its first request is on the way, and closing it now would
-// fail that request (a client that opens a connection per request loses
-// one at every restart otherwise). The returned function stops the
-// delayed drains, for the hard deadline.
+// A connection with requests in the handler drains now: no further
+// request, the last response closes. One between requests answers its next
+// request with Connection: close, and drains (closes, when still idle) only
+// after a grace (HeadTimeout, at most a second; for a just-accepted one,
+// counted from its accept): its client may have sent that request already,
+// and a connection closed under it fails it (a client that opens a
+// connection per request, or that does not retry on a closed keep-alive
+// connection, loses one at every restart otherwise). Idle connections that
+// park meanwhile close. The returned function ends the graces, for the
+// hard deadline.
 func (b *ServerBinding) drainConns() (stop func()) {
 	now := time.Now()
-	var timers []*time.Timer
 	for _, c := range b.connsWhere(anyConn) {
-		if left := c.freshGraceLeft(now); left > 0 && c.waitingForRequest() {
-			timers = append(timers, time.AfterFunc(left, func() { c.terminate(false) }))
+		if l, between := c.betweenRequests(); between {
+			if l != nil {
+				closeAfterNext(l) // now: its next request may be on the way
+			}
+			wait := b.drainGrace()
+			if left := c.freshGraceLeft(now); left > 0 {
+				wait = left
+			}
+			b.graceDrain(c, now.Add(wait))
 			continue
 		}
 		c.terminate(false)
 	}
 	return func() {
-		for _, t := range timers {
-			t.Stop()
+		b.mu.Lock()
+		clear(b.graced)
+		b.mu.Unlock()
+	}
+}
+
+// graceTick is how often the connections in their grace are looked at:
+// the layer of one whose serving is starting appears, a request reaches
+// the handler of another.
+const graceTick = time.Millisecond
+
+// graceDrain lets c run until deadline before it drains, making its next
+// response its last as soon as its layer is there; a request in its
+// handler meanwhile drains it at once (its response closes). One goroutine
+// per binding watches them, while there are any.
+func (b *ServerBinding) graceDrain(c *IncomingConnection, deadline time.Time) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.graced == nil {
+		b.graced = make(map[*IncomingConnection]*graceState)
+	}
+	if _, ok := b.graced[c]; ok {
+		return
+	}
+	b.graced[c] = &graceState{deadline: deadline, marked: c.cio != nil && c.cio.hooks.layer.Load() != nil}
+	if !b.gracing {
+		b.gracing = true
+		go b.watchGraced()
+	}
+}
+
+// graceState is what graceDrain knows of a connection.
+type graceState struct {
+	deadline time.Time
+	marked   bool // its layer closes after its next response
+}
+
+// watchGraced is graceDrain's goroutine.
+func (b *ServerBinding) watchGraced() {
+	t := time.NewTicker(graceTick)
+	defer t.Stop()
+	type entry struct {
+		c *IncomingConnection
+		g *graceState
+	}
+	var all []entry
+	var due []*IncomingConnection
+	for {
+		select {
+		case <-t.C:
+		case <-b.done:
+			b.mu.Lock()
+			b.gracing = false
+			clear(b.graced)
+			b.mu.Unlock()
+			return
 		}
+		b.mu.Lock()
+		if len(b.graced) == 0 {
+			b.gracing = false
+			b.mu.Unlock()
+			return
+		}
+		for c, g := range b.graced {
+			all = append(all, entry{c, g})
+		}
+		b.mu.Unlock()
+		now := time.Now()
+		for _, e := range all {
+			l, between := e.c.betweenRequests()
+			switch {
+			case now.After(e.g.deadline), !between:
+				// The grace is over, or a request is in the handler (its
+				// response closes), or it parked (it closes).
+				due = append(due, e.c)
+			case l != nil && !e.g.marked:
+				closeAfterNext(l)
+				e.g.marked = true
+			}
+		}
+		clear(all)
+		all = all[:0]
+		b.mu.Lock()
+		for _, c := range due {
+			delete(b.graced, c)
+		}
+		b.mu.Unlock()
+		for i, c := range due {
+			c.terminate(false)
+			due[i] = nil
+		}
+		due = due[:0]
 	}
 }

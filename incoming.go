@@ -290,7 +290,7 @@ func (c *IncomingConnection) track(cio *connIO) {
 		// it drains once its grace has passed (see drainConns).
 		if left := c.freshGraceLeft(time.Now()); left > 0 {
 			b.mu.Unlock()
-			time.AfterFunc(left, func() { c.terminate(false) })
+			b.graceDrain(c, time.Now().Add(left))
 			return
 		}
 	}
