@@ -328,10 +328,12 @@ func (b *ServerBinding) Unbind(ctx context.Context) error {
 // deadline:
 //
 //   - the listener closes: no connection is accepted any more;
-//   - idle connections (and accepted connections not yet handled) close
-//     now, but for those accepted less than a moment ago (HeadTimeout, at
-//     most a second), whose client is about to send its first request:
-//     they drain once that moment has passed;
+//   - accepted connections not yet handled and parked (idle) ones close
+//     now; a served connection with no request in the handler answers its
+//     next request with Connection: close, and closes (when still idle)
+//     after a grace of HeadTimeout, at most a second (for a connection
+//     accepted just before, counted from its accept): a request already on
+//     its way is answered rather than reset;
 //   - the requests that connections have taken may finish: the last
 //     response of each connection carries Connection: close, and no
 //     further request is read from it;
