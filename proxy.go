@@ -318,7 +318,8 @@ func readHeaderAhead(conn net.Conn, ps *ProxyProtocolSettings) (*proxyproto.Head
 // but for a client that went away or was too slow.
 func logProxyFailure(logger *slog.Logger, conn net.Conn, err error) {
 	level := slog.LevelWarn
-	if errors.Is(err, io.EOF) || errors.Is(err, ErrProxyHeaderTimeout) || errors.Is(err, context.Canceled) {
+	if errors.Is(err, io.EOF) || errors.Is(err, ErrProxyHeaderTimeout) || errors.Is(err, context.Canceled) ||
+		errors.Is(err, net.ErrClosed) { // closed by the binding: evicted, or shutting down
 		level = slog.LevelDebug
 	}
 	logger.Log(context.Background(), level, "streamhttp: closing a connection: PROXY protocol",
