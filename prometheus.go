@@ -43,6 +43,7 @@ func (st Stats) promMetrics() []promMetric {
 		{"max_open_connections", "gauge", "The most connections open at once.", float64(st.MaxOpenConnections)},
 		{"parked_connections", "gauge", "Idle connections parked in the kernel's poller.", float64(st.ParkedConnections)},
 		{"request_timeouts_total", "counter", "Requests answered 503 by the request timeout.", float64(st.RequestTimeouts)},
+		{"slow_bodies_total", "counter", "Request bodies cut with 408 for arriving slower than MinRequestBodyRate.", float64(st.SlowBodies)},
 		{"received_bytes_total", "counter", "Bytes read from connections.", float64(st.BytesIn)},
 		{"sent_bytes_total", "counter", "Bytes written to connections.", float64(st.BytesOut)},
 		{"draining", "gauge", "1 while the binding drains (its health check answers 503).", draining},

@@ -14,7 +14,7 @@ import (
 func TestWritePrometheus(t *testing.T) {
 	st := Stats{Uptime: 1500 * time.Millisecond, TotalRequests: 7, OpenRequests: 1, MaxOpenRequests: 2,
 		TotalConnections: 3, OpenConnections: 2, MaxOpenConnections: 3, ParkedConnections: 1,
-		RequestTimeouts: 4, BytesIn: 1 << 40, BytesOut: 12, Draining: true}
+		RequestTimeouts: 4, SlowBodies: 5, BytesIn: 1 << 40, BytesOut: 12, Draining: true}
 	var out strings.Builder
 	if err := st.WritePrometheus(&out, "app_", "port", "8080", "note", "a \"q\" \\ \n"); err != nil {
 		t.Fatal(err)
@@ -30,6 +30,7 @@ func TestWritePrometheus(t *testing.T) {
 		"app_max_open_connections" + lbl + " 3",
 		"app_parked_connections" + lbl + " 1",
 		"app_request_timeouts_total" + lbl + " 4",
+		"app_slow_bodies_total" + lbl + " 5",
 		"app_received_bytes_total" + lbl + " 1.099511627776e+12",
 		"app_sent_bytes_total" + lbl + " 12",
 		"app_draining" + lbl + " 1",
