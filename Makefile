@@ -96,6 +96,21 @@ conformance:
 hostile:
 	@GO='$(GO)' bash scripts/hostile.sh
 
+# Rolling restarts behind HAProxy: 3 echo backends restarted in turn under
+# load, with and without the PROXY protocol, keep-alive and a connection per
+# request; prints requests, failures and non-2xx (goal: 0). About a minute.
+# Installs haproxy, h2load and wrk when missing.
+.PHONY: lb-test
+lb-test:
+	@GO='$(GO)' bash scripts/lb-test.sh
+
+# Restarts over SO_REUSEPORT without a balancer: requests lost per restart,
+# streamhttp against net/http, with tcp_migrate_req 0 and 1 when it may be
+# set. About two minutes. Installs wrk when missing.
+.PHONY: handover
+handover:
+	@GO='$(GO)' bash scripts/handover.sh
+
 lint: $(STATICCHECK)
 	@GO='$(GO)' STATICCHECK='$(STATICCHECK)' bash scripts/lint.sh
 

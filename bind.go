@@ -31,13 +31,15 @@ const DefaultBindTimeout = time.Second
 // source (or ServerBinding.Unbind) closes the listener; connections already
 // accepted go on.
 func Bind(addr string, s ServerSettings) stream.SourceMat[*IncomingConnection, *ServerBinding] {
-	return BindConfig(&net.ListenConfig{KeepAlive: s.TCPKeepAlive}, "tcp", addr, s)
+	return BindConfig(s.listenConfig(), "tcp", addr, s)
 }
 
 // BindConfig is [Bind] with a net.ListenConfig, for socket options set in
 // its Control hook (SO_REUSEPORT, buffer sizes) and keep-alive settings, and
-// any stream network ("tcp", "tcp4", "tcp6", "unix").
+// any stream network ("tcp", "tcp4", "tcp6", "unix"). It ignores
+// ServerSettings.ListenConfig, but not ReusePort.
 func BindConfig(lc *net.ListenConfig, network, addr string, s ServerSettings) stream.SourceMat[*IncomingConnection, *ServerBinding] {
+	lc = withReusePort(lc, s.ReusePort)
 	return bindSource(s, func(ctx context.Context) (net.Listener, error) {
 		return lc.Listen(ctx, network, addr)
 	})
@@ -89,6 +91,8 @@ type ServerBinding struct {
 	ctx    context.Context // handed to the connections; cancelled by Close
 	cancel context.CancelFunc
 
+	draining atomic.Bool // see Drain
+
 	mu          sync.Mutex
 	closed      bool // the listener is closed
 	paused      bool
@@ -103,19 +107,25 @@ type ServerBinding struct {
 	noPoller bool                 // parking is not supported here
 	active   map[*connIO]struct{} // served connections that may be parked
 	sweeping bool                 // the sweeper runs
+	// Connections that Terminate leaves alone for a grace (drainConns),
+	// and whether the goroutine that watches them runs.
+	graced  map[*IncomingConnection]*graceState
+	gracing bool
 
 	listenerDone chan struct{} // closed when the listener is closed
 	done         chan struct{} // closed when the binding has ended
 }
 
 func newBinding(s *ServerSettings) *ServerBinding {
-	ctx, cancel := context.WithCancel(context.Background())
-	return &ServerBinding{
-		s: s, ctx: ctx, cancel: cancel, stats: newServerStats(),
+	b := &ServerBinding{
+		s: s, stats: newServerStats(),
 		conns:        make(map[*IncomingConnection]struct{}),
 		active:       make(map[*connIO]struct{}),
 		listenerDone: make(chan struct{}), done: make(chan struct{}),
 	}
+	// Requests find their binding through their context (BindingOf).
+	b.ctx, b.cancel = context.WithCancel(context.WithValue(context.Background(), bindingKey{}, b))
+	return b
 }
 
 func (b *ServerBinding) fail(err error) {
@@ -198,6 +208,9 @@ func (b *ServerBinding) pollerLocked() *poller.Poller {
 // faster (2 Ps, plaintext keep-alive, 50 connections), so it is used there.
 // GOMAXPROCS is read when a connection's run starts.
 func (b *ServerBinding) readyFor(conn net.Conn) *poller.Ready {
+	if pc, ok := conn.(*proxiedConn); ok {
+		conn = pc.Conn
+	}
 	if _, ok := conn.(*net.TCPConn); !ok {
 		return nil
 	}
@@ -315,8 +328,12 @@ func (b *ServerBinding) Unbind(ctx context.Context) error {
 // deadline:
 //
 //   - the listener closes: no connection is accepted any more;
-//   - idle connections (and accepted connections not yet handled) close
-//     now;
+//   - accepted connections not yet handled and parked (idle) ones close
+//     now; a served connection with no request in the handler answers its
+//     next request with Connection: close, and closes (when still idle)
+//     after a grace of HeadTimeout, at most a second (for a connection
+//     accepted just before, counted from its accept): a request already on
+//     its way is answered rather than reset;
 //   - the requests that connections have taken may finish: the last
 //     response of each connection carries Connection: close, and no
 //     further request is read from it;
@@ -332,14 +349,14 @@ func (b *ServerBinding) Terminate(ctx context.Context) error {
 	b.mu.Lock()
 	b.terminating = true // connections served from now on drain at once
 	b.mu.Unlock()
-	for _, c := range b.connsWhere(anyConn) {
-		c.terminate(false)
-	}
+	stopGrace := b.drainConns()
 	select {
 	case <-b.done:
+		stopGrace()
 		return nil
 	case <-ctx.Done():
 	}
+	stopGrace()
 	for _, c := range b.connsWhere(anyConn) {
 		c.terminate(true)
 	}

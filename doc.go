@@ -46,6 +46,21 @@
 // connection ends. ServerSettings.TLSConfig serves HTTPS (ALPN http/1.1,
 // TLSHandshakeTimeout); Request.TLS holds the connection state.
 //
+// # Behind a load balancer
+//
+// ServerSettings.ProxyProtocol reads the PROXY protocol header (v1 or v2)
+// that a balancer sends first, from trusted networks, within HeadTimeout,
+// by peeking at the socket (connections still park); Request.RemoteAddr is
+// then the client's address and IncomingConnection.ProxiedFrom the
+// balancer's. ServerBinding.Drain makes HealthHandler answer 503 while
+// everything else is served, and SIGTERM drains for
+// ServerSettings.DrainPeriod before the graceful Terminate. ServeListener,
+// ServeListenerSync and ServeListenerAsync serve a listener the caller
+// opened, and ServerSettings.ListenConfig and ReusePort set socket options
+// (SO_REUSEPORT restarts). ServerSettings.AccessLog is called once per
+// response; Stats.WritePrometheus and MetricsHandler export the statistics
+// in Prometheus's text format.
+//
 // # Idle connections
 //
 // A keep-alive connection served by a handler function that has seen no

@@ -243,6 +243,7 @@ func (c *conn) dispatchPlain(req *Request) *Request {
 // held.
 func (c *conn) admit(x *exchange) {
 	c.mustHold()
+	x.start = c.accessStart() // access log (ServerSettings.AccessLog)
 	c.pushPending(x)
 	if barrierFor(x) { // it may switch protocols (upgrade.go)
 		c.barrier = x

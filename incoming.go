@@ -6,6 +6,7 @@ import (
 	"errors"
 	"log/slog"
 	"net"
+	"sync/atomic"
 	"time"
 
 	"github.com/streamhttp/streamhttp/internal/poller"
@@ -17,6 +18,8 @@ import (
 type IncomingConnection struct {
 	b       *ServerBinding
 	conn    net.Conn
+	served  net.Conn // what is served: conn, or conn after its PROXY protocol header
+	proxied atomic.Pointer[proxiedConn]
 	done    chan struct{}
 	err     error
 	release func() // called when the connection has ended, if set
@@ -26,6 +29,8 @@ type IncomingConnection struct {
 	// earnSlot is connOpts.earnSlot: set by a binder that counts slots (see
 	// admission).
 	earnSlot func(context.Context) error
+	// accepted is when the acceptor took it, unix nanoseconds.
+	accepted int64
 
 	// Guarded by b.mu.
 	handled bool
@@ -39,7 +44,7 @@ type IncomingConnection struct {
 }
 
 func newIncoming(b *ServerBinding, c net.Conn) *IncomingConnection {
-	return &IncomingConnection{b: b, conn: c, done: make(chan struct{})}
+	return &IncomingConnection{b: b, conn: c, served: c, done: make(chan struct{}), accepted: time.Now().UnixNano()}
 }
 
 // errRefused is the end of an accepted connection that its binding closed
@@ -49,8 +54,25 @@ var errRefused = errors.New("streamhttp: the connection was closed by its bindin
 // LocalAddr returns the server's end of the connection.
 func (c *IncomingConnection) LocalAddr() net.Addr { return c.conn.LocalAddr() }
 
-// RemoteAddr returns the client's end of the connection.
-func (c *IncomingConnection) RemoteAddr() net.Addr { return c.conn.RemoteAddr() }
+// RemoteAddr returns the client's end of the connection: once serving has
+// read a PROXY protocol header (ServerSettings.ProxyProtocol), the client's
+// address on the balancer's side.
+func (c *IncomingConnection) RemoteAddr() net.Addr {
+	if p := c.proxied.Load(); p != nil {
+		return p.client
+	}
+	return c.conn.RemoteAddr()
+}
+
+// ProxiedFrom returns the balancer's address, the connection's own remote
+// end, once serving has read a PROXY protocol header that carried the
+// client's address; nil before and otherwise.
+func (c *IncomingConnection) ProxiedFrom() net.Addr {
+	if p := c.proxied.Load(); p != nil {
+		return c.conn.RemoteAddr()
+	}
+	return nil
+}
 
 // TLS returns the TLS state of a TLS connection (before its handshake, which
 // serving it completes), nil on a plain one.
@@ -99,16 +121,46 @@ func (c *IncomingConnection) handle(handler stream.Flow[*Request, *Response], pa
 	_, rawOK := c.conn.(poller.Conn)
 	_, isTLS := c.conn.(*tls.Conn)
 	park = park && rawOK && !isTLS && b.s.ParkIdleAfter > 0
-	go c.serve(handler, park, 0, time.Time{})
+	go c.start(handler, park)
+}
+
+// start serves the connection, after its PROXY protocol header when the
+// binding reads one.
+func (c *IncomingConnection) start(handler stream.Flow[*Request, *Response], park bool) {
+	b := c.b
+	if b.s.ProxyProtocol.Mode != ProxyProtocolOff {
+		raw := c.conn
+		tc, isTLS := raw.(*tls.Conn)
+		if isTLS {
+			raw = tc.NetConn() // the header comes before the handshake
+		}
+		conn, err := readProxyHeader(b.ctx, raw, &b.s.ProxyProtocol, b.s.HeadTimeout)
+		if err != nil {
+			logProxyFailure(b.s.Logger, raw, err)
+			c.conn.Close()
+			c.end(err)
+			return
+		}
+		if pc, ok := conn.(*proxiedConn); ok {
+			c.proxied.Store(pc)
+		}
+		if conn != raw {
+			c.served = conn
+			if isTLS {
+				c.served = tls.Server(conn, b.s.TLSConfig)
+			}
+		}
+	}
+	c.serve(handler, park, 0, time.Time{})
 }
 
 // serve serves the connection until it ends or is parked.
 func (c *IncomingConnection) serve(handler stream.Flow[*Request, *Response], park bool, seq uint64, lastIO time.Time) {
 	b := c.b
-	ready := b.readyFor(c.conn)
+	ready := b.readyFor(c.served)
 	for {
 		o := connOpts{stats: b.stats, track: c.track, park: park, seq: seq, lastIO: lastIO, ready: ready, pipelining: c.pipelining, lingering: c.releaseSlot, earnSlot: c.earnSlot}
-		err := serveConn(b.ctx, c.conn, handler, b.s, &o)
+		err := serveConn(b.ctx, c.served, handler, b.s, &o)
 		if !o.parked {
 			c.end(err)
 			return
@@ -233,6 +285,15 @@ func (c *IncomingConnection) track(cio *connIO) {
 	}
 	drain := cio != nil && (c.drained || b.terminating)
 	evicted := cio != nil && c.evicted
+	if drain && !c.drained && !evicted {
+		// Accepted while (or just before) the binding began terminating:
+		// it drains once its grace has passed (see drainConns).
+		if left := c.freshGraceLeft(time.Now()); left > 0 {
+			b.mu.Unlock()
+			b.graceDrain(c, time.Now().Add(left))
+			return
+		}
+	}
 	b.mu.Unlock()
 	if drain {
 		cio.drain()

@@ -114,6 +114,8 @@ type exchange struct {
 	forceClose bool
 	late       bool // timed out: made is the 503, the handler's answer is dropped
 	counted    bool // counted as an open request in the binding's statistics
+
+	start int64 // access log (ServerSettings.AccessLog): when the head was parsed, unix ns; 0 when off
 }
 
 // conn is the state of one connection, shared by the stages of the layer.

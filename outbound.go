@@ -570,6 +570,9 @@ func (c *conn) newExchange() *exchange {
 func (o *outbound) finish(x *exchange) {
 	c := o.c
 	o.cur = nil
+	if c.s.AccessLog != nil { // access log (ServerSettings.AccessLog)
+		c.logAccess(x)
+	}
 	c.mu.Lock()
 	b := x.body // x may be recycled once popped and the lock released
 	if c.head() == x {

@@ -3,6 +3,7 @@ package streamhttp
 import (
 	"crypto/tls"
 	"log/slog"
+	"net"
 	"time"
 
 	"github.com/streamhttp/streamhttp/httpcore"
@@ -108,9 +109,31 @@ type ServerSettings struct {
 	// it to the ListenConfig or listener they are given.
 	TCPKeepAlive time.Duration
 
+	// ProxyProtocol reads a PROXY protocol header (from a load balancer)
+	// at the start of each connection of a Bind source: off by default.
+	// See ProxyProtocolSettings.
+	ProxyProtocol ProxyProtocolSettings
+
+	// ListenConfig is what Bind and the BindAndHandle functions bind
+	// with: socket options in its Control hook, its KeepAlive (which
+	// replaces TCPKeepAlive). nil: a plain one.
+	ListenConfig *net.ListenConfig
+	// ReusePort sets SO_REUSEPORT on the listening socket (Bind, BindConfig
+	// and the BindAndHandle functions), so that several processes bind the
+	// same address and the kernel spreads new connections over them: a new
+	// process starts beside the old one in a restart without a balancer.
+	// Linux and the BSDs.
+	ReusePort bool
+
 	// ShutdownTimeout is the hard deadline of the graceful termination
 	// that SIGTERM starts (see ServerBinding.HandleSignals). Default 30 s.
 	ShutdownTimeout time.Duration
+	// DrainPeriod is how long SIGTERM drains the binding (see
+	// ServerBinding.Drain: the health check answers 503 while everything
+	// else is served) before it terminates it. Set it to the balancer's
+	// health check interval times its fall count, plus a margin. Default
+	// 0: SIGTERM terminates at once.
+	DrainPeriod time.Duration
 	// DisableSignals keeps BindAndHandle, BindAndHandleSync and
 	// BindAndHandleAsync from handling SIGTERM, SIGINT and SIGQUIT.
 	DisableSignals bool
@@ -144,6 +167,12 @@ type ServerSettings struct {
 	// a plain 503. It is called with the connection's state locked: it
 	// must return at once, and it must return a new response each time.
 	TimeoutResponse func(*Request) *Response
+	// AccessLog, when set, is called once per response, once it is
+	// rendered, with what an access log line holds (see AccessRecord). It
+	// runs in the connection's goroutine: it must not block, and it may be
+	// called for several connections at once. nil: no access log, and no
+	// cost (not even a clock reading).
+	AccessLog func(AccessRecord)
 	// Logger receives connection errors and handler panics; nil means
 	// slog.Default().
 	Logger *slog.Logger
@@ -214,6 +243,7 @@ func (s ServerSettings) resolved() ServerSettings {
 	s.RequestBodyGrace = dur(s.RequestBodyGrace, DefaultRequestBodyGrace)
 	s.TLSHandshakeTimeout = dur(s.TLSHandshakeTimeout, DefaultTLSHandshakeTimeout)
 	s.ShutdownTimeout = dur(s.ShutdownTimeout, DefaultShutdownTimeout)
+	s.DrainPeriod = max(s.DrainPeriod, 0)
 	s.ParkIdleAfter = dur(s.ParkIdleAfter, DefaultParkIdleAfter)
 	switch {
 	case s.MinRequestBodyRate < 0:
@@ -251,6 +281,7 @@ func (s ServerSettings) resolved() ServerSettings {
 		// spares the renderer a check per response.
 		s.ServerHeader = ""
 	}
+	s.ProxyProtocol = s.ProxyProtocol.resolved()
 	if s.Logger == nil {
 		s.Logger = slog.Default()
 	}

@@ -13,7 +13,8 @@ import (
 // BindAndHandle and its siblings do unless ServerSettings.DisableSignals is
 // set:
 //
-//   - SIGTERM terminates the binding gracefully: Terminate, with
+//   - SIGTERM drains the binding for ServerSettings.DrainPeriod (none by
+//     default; see Drain), then terminates it gracefully: Terminate, with
 //     ServerSettings.ShutdownTimeout (default 30 s) as the hard deadline;
 //   - SIGINT (Ctrl-C) and SIGQUIT close it at once, as does a second
 //     SIGTERM.
@@ -45,8 +46,10 @@ func (b *ServerBinding) HandleSignals() (stop func()) {
 				}
 				if sig == syscall.SIGTERM && !terminating {
 					terminating = true
-					b.s.Logger.Info("streamhttp: terminating gracefully", append(attrs, slog.Duration("deadline", b.s.ShutdownTimeout))...)
+					b.s.Logger.Info("streamhttp: terminating gracefully", append(attrs,
+						slog.Duration("drain", b.s.DrainPeriod), slog.Duration("deadline", b.s.ShutdownTimeout))...)
 					go func() {
+						b.drainFor(context.Background(), b.s.DrainPeriod)
 						ctx, cancel := context.WithTimeout(context.Background(), b.s.ShutdownTimeout)
 						defer cancel()
 						b.Terminate(ctx)

@@ -78,3 +78,32 @@ func TestHandleSignals(t *testing.T) {
 		})
 	}
 }
+
+// TestSignalDrains: with a DrainPeriod, SIGTERM drains first (the health
+// check answers 503, requests are served), then terminates.
+func TestSignalDrains(t *testing.T) {
+	b, err := BindAndHandleSync(context.Background(), "127.0.0.1:0", withHealth(hello),
+		ServerSettings{DisableSignals: true, DrainPeriod: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := b.HandleSignals()
+	defer stop()
+	start := time.Now()
+	if err := syscall.Kill(syscall.Getpid(), syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "draining", b.Draining)
+	c, r := dialSend(t, b.LocalAddr(), "GET / HTTP/1.1\r\nHost: x\r\n\r\nGET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+	defer c.Close()
+	expectRaw(t, r, rawResponse{200, false, "Hello, World!"}, rawResponse{503, true, "draining\n"})
+	c.Close() // the server lingers until the client has read the close
+	select {
+	case <-b.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("the binding did not end")
+	}
+	if d := time.Since(start); d < 300*time.Millisecond {
+		t.Errorf("ended after %v, before the drain period", d)
+	}
+}

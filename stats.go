@@ -25,6 +25,8 @@ type Stats struct {
 	SlowBodies      int64 `json:"slow_bodies"`      // request bodies cut with 408 for MinRequestBodyRate
 	BytesIn         int64 `json:"bytes_in"`         // read from connections
 	BytesOut        int64 `json:"bytes_out"`        // written to connections
+
+	Draining bool `json:"draining"` // see ServerBinding.Drain
 }
 
 // serverStats is the live form of Stats. The layer updates the request
@@ -104,6 +106,7 @@ func (s *serverStats) reset() {
 // Stats returns a snapshot of the binding's statistics.
 func (b *ServerBinding) Stats() Stats {
 	st := b.stats.snapshot()
+	st.Draining = b.Draining()
 	b.mu.Lock()
 	if b.poller != nil {
 		st.ParkedConnections = int64(b.poller.Len())

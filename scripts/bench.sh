@@ -14,6 +14,10 @@
 #   streamhttp-async   examples/echo with its default flags: BindAndHandleAsync
 #                      with parallelism = pipelining limit = 16
 #   streamhttp-p4      examples/echo -parallelism 4 (scenario c only)
+#   streamhttp-proxy   streamhttp-inline with -proxy-protocol optional, its
+#                      idle connections opened behind a PROXY v1 header
+#                      (scenario f only: the cost of an idle connection
+#                      behind a load balancer)
 #   fasthttp           bench/peers/fasthttp with fasthttp's defaults: no
 #                      deadlines at all
 #   fasthttp-timeouts  the same with -read-timeout 10s -write-timeout 30s
@@ -73,7 +77,7 @@
 #   BENCH_IDLE       connections of scenario f (default 10000)
 #   BENCH_TRACE_DUR  seconds of each counted run of scenario g (default 3)
 #   BENCH_TRACER     perf or strace for scenario g (default perf when it works)
-#   BENCH_PORT       first of seven loopback ports used (default 18091)
+#   BENCH_PORT       first of eight loopback ports used (default 18091)
 #   BENCH_ONLY       the scenarios to run, e.g. "a c f" (default all)
 #   BENCH_SERVERS    the servers to run, e.g. "streamhttp-inline fasthttp"
 #                    (default all; a goal line needs its servers)
@@ -108,7 +112,7 @@ BENCH_TRACE_DUR=${BENCH_TRACE_DUR:-3}
 BENCH_TRACER=${BENCH_TRACER:-}
 BENCH_PORT=${BENCH_PORT:-18091}
 BENCH_ONLY=${BENCH_ONLY:-a b c d e f g h}
-ALL_SERVERS="streamhttp-inline streamhttp-async streamhttp-p4 fasthttp fasthttp-timeouts net/http hertz"
+ALL_SERVERS="streamhttp-inline streamhttp-async streamhttp-p4 streamhttp-proxy fasthttp fasthttp-timeouts net/http hertz"
 BENCH_SERVERS=${BENCH_SERVERS:-$ALL_SERVERS}
 BENCH_PROFILE=${BENCH_PROFILE:-}
 
@@ -121,7 +125,7 @@ done
 [ "$BENCH_IDLE" -ge 1 ] || die "BENCH_IDLE must be at least 1"
 [ "$BENCH_TRACE_DUR" -ge 1 ] || die "BENCH_TRACE_DUR must be at least 1"
 case $BENCH_TRACER in "" | perf | strace) ;; *) die "BENCH_TRACER is perf or strace, not '$BENCH_TRACER'" ;; esac
-if [ "$BENCH_PORT" -lt 1024 ] || [ "$BENCH_PORT" -gt 65529 ]; then die "BENCH_PORT must be from 1024 to 65529 (it uses seven ports)"; fi
+if [ "$BENCH_PORT" -lt 1024 ] || [ "$BENCH_PORT" -gt 65528 ]; then die "BENCH_PORT must be from 1024 to 65528 (it uses eight ports)"; fi
 for s in $BENCH_ONLY; do
 	[[ $s =~ ^[a-h]$ ]] || die "BENCH_ONLY names scenarios a to h, not '$s'"
 done
@@ -138,12 +142,14 @@ done
 picked() { [[ " $BENCH_SERVERS " == *" $1 "* ]]; }
 
 # servers_for SCENARIO prints the servers that run in it, in table order:
-# streamhttp-p4 runs in c only.
+# streamhttp-p4 runs in c only, streamhttp-proxy (behind a balancer) in f
+# only.
 servers_for() {
 	local srv
 	for srv in $ALL_SERVERS; do
 		picked "$srv" || continue
 		[ "$srv" != streamhttp-p4 ] || [ "$1" = c ] || continue
+		[ "$srv" != streamhttp-proxy ] || [ "$1" = f ] || continue
 		printf '%s ' "$srv"
 	done
 }
@@ -310,6 +316,7 @@ server_cmd() {
 	streamhttp-inline) echo "streamhttp $a -parallelism 1" ;;
 	streamhttp-async) echo "streamhttp $a" ;;
 	streamhttp-p4) echo "streamhttp $a -parallelism 4" ;;
+	streamhttp-proxy) echo "streamhttp $a -parallelism 1 -proxy-protocol optional" ;; # optional: the start probe sends none
 	fasthttp) echo "fasthttp $a" ;;
 	fasthttp-timeouts) echo "fasthttp $a -read-timeout 10s -write-timeout 30s -idle-timeout 60s" ;;
 	net/http) echo "nethttp $a" ;;
@@ -619,8 +626,10 @@ declare -A IDLE
 if only f; then
 	for srv in $(servers_for f); do
 		start_server "$srv" || { IDLE[$srv]="did not start"; continue; }
+		proxy=()
+		[ "$srv" = streamhttp-proxy ] && proxy=(-proxy-header)
 		line=$(timeout -k 5 200 taskset -c 1 "$tmp/idleconns" -addr "127.0.0.1:${PORT[$srv]}" -pid "$SERVER_PID" \
-			-n "$BENCH_IDLE" -timeout 180s 2>"$tmp/idle.err") || true
+			-n "$BENCH_IDLE" -timeout 180s "${proxy[@]}" 2>"$tmp/idle.err") || true
 		stop_server "$srv"
 		crash=$CRASH
 		{ echo "=== [f $srv] idleconns -n $BENCH_IDLE"; echo "$line"; cat "$tmp/idle.err"; } >>"$RAW"
@@ -768,7 +777,8 @@ report() {
 	echo "a..g: servers on core 0 (GOMAXPROCS 1), load on core 1 (wrk -t1; h2load --h1 -t1 -m16 for c);"
 	echo "h: servers and wrk -t2 unpinned on both cores, servers with GOMAXPROCS=2"
 	echo "streamhttp-inline = examples/echo -parallelism 1; streamhttp-async = examples/echo (parallelism = pipelining limit = 16);"
-	echo "streamhttp-p4 = examples/echo -parallelism 4; fasthttp = fasthttp's defaults (no deadlines);"
+	echo "streamhttp-p4 = examples/echo -parallelism 4; streamhttp-proxy (f only) = streamhttp-inline behind a PROXY v1 header;"
+	echo "fasthttp = fasthttp's defaults (no deadlines);"
 	echo "fasthttp-timeouts = -read-timeout 10s -write-timeout 30s -idle-timeout 60s; net/http and hertz with their defaults"
 	echo "BENCH_DUR=$BENCH_DUR BENCH_ROUNDS=$BENCH_ROUNDS BENCH_WARMUP=$BENCH_WARMUP BENCH_IDLE=$BENCH_IDLE BENCH_TRACE_DUR=$BENCH_TRACE_DUR BENCH_TRACER=$TRACER"
 	echo "req/s, p50, p99: medians over the rounds; spread: (max - min) / median of req/s over the rounds;"

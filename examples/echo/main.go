@@ -13,7 +13,11 @@
 //     a slow handler 503;
 //   - statistics: GET /stats;
 //   - the lifecycle: SIGTERM stops it gracefully (in-flight requests finish,
-//     within -shutdown-timeout), SIGINT at once.
+//     within -shutdown-timeout), SIGINT at once;
+//   - behind a load balancer: GET /health (200 serving, 503 draining: SIGTERM
+//     drains for -drain-period first), GET /metrics (Prometheus), the PROXY
+//     protocol (-proxy-protocol, -proxy-trusted), SO_REUSEPORT restarts
+//     (-reuse-port, -takeover); see make lb-test.
 //
 // Run it with
 //
@@ -32,9 +36,12 @@ import (
 	"log/slog"
 	"net/http"
 	_ "net/http/pprof" // for -debug-addr
+	"net/netip"
 	"os"
 	"runtime/pprof"
+	"strings"
 	"sync/atomic"
+	"syscall"
 
 	"github.com/streamhttp/streamhttp"
 	"github.com/streamhttp/streamhttp/internal/echohandler"
@@ -52,6 +59,11 @@ func main() {
 	flag.Int64Var(&s.MinRequestBodyRate, "min-body-rate", 0, "answer 408 when a request body arrives slower, in bytes/s (0: the default, 240)")
 	flag.DurationVar(&s.ParkIdleAfter, "park-idle-after", 0, "park a connection idle this long: no goroutine, no buffers (0: the default, 10ms; negative: never)")
 	flag.DurationVar(&s.ShutdownTimeout, "shutdown-timeout", 0, "hard deadline of the graceful stop on SIGTERM (0: the default, 30s)")
+	flag.DurationVar(&s.DrainPeriod, "drain-period", 0, "on SIGTERM, answer GET /health with 503 for this long (while serving) before the graceful stop")
+	flag.BoolVar(&s.ReusePort, "reuse-port", false, "bind with SO_REUSEPORT, beside another process on the same address")
+	proxy := flag.String("proxy-protocol", "off", "PROXY protocol header from a load balancer: off, optional or required")
+	trusted := flag.String("proxy-trusted", "", "comma-separated networks that may send a PROXY header (empty: any)")
+	takeover := flag.Int("takeover", 0, "once accepting, send SIGTERM to this process id: a restart over SO_REUSEPORT, the old process stopping only after the new one accepts")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile to this file until the server stops")
 	debugAddr := flag.String("debug-addr", "", "serve net/http/pprof on this address, apart from the server (empty: not at all); the hostile-client run counts goroutines there")
 	flag.Parse()
@@ -62,6 +74,10 @@ func main() {
 			err := http.ListenAndServe(*debugAddr, http.DefaultServeMux)
 			fmt.Fprintln(os.Stderr, "echo: debug listener:", err)
 		}()
+	}
+	if err := proxySettings(&s.ProxyProtocol, *proxy, *trusted); err != nil {
+		fmt.Fprintln(os.Stderr, "echo:", err)
+		os.Exit(2)
 	}
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
@@ -82,7 +98,17 @@ func main() {
 	}
 	err := run(context.Background(), *addr, *parallelism, s, func(b *streamhttp.ServerBinding) {
 		slog.Info("echo: listening", "url", "http://"+b.LocalAddr().String()+"/",
-			"parallelism", *parallelism, "pipelining-limit", s.PipeliningLimit)
+			"parallelism", *parallelism, "pipelining-limit", s.PipeliningLimit, "pid", os.Getpid())
+		if *takeover > 0 {
+			// The accept loop runs: the old process may stop accepting.
+			p, err := os.FindProcess(*takeover)
+			if err == nil {
+				err = p.Signal(syscall.SIGTERM)
+			}
+			if err != nil {
+				slog.Warn("echo: takeover", "pid", *takeover, "err", err)
+			}
+		}
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "echo:", err)
@@ -103,7 +129,7 @@ func run(ctx context.Context, addr string, parallelism int, s streamhttp.ServerS
 		}
 		return streamhttp.Stats{} // a request that came before run saw its binding
 	}
-	b, err := streamhttp.BindAndHandleAsync(ctx, addr, echohandler.Func(stats), parallelism, s)
+	b, err := streamhttp.BindAndHandleAsync(ctx, addr, withOps(echohandler.Func(stats)), parallelism, s)
 	if err != nil {
 		return err
 	}
@@ -112,5 +138,44 @@ func run(ctx context.Context, addr string, parallelism int, s streamhttp.ServerS
 		ready(b)
 	}
 	b.Wait()
+	return nil
+}
+
+// withOps adds the routes a load balancer and a scraper use: GET /health
+// and GET /metrics.
+func withOps(f func(context.Context, *streamhttp.Request) (*streamhttp.Response, error)) func(context.Context, *streamhttp.Request) (*streamhttp.Response, error) {
+	return func(ctx context.Context, r *streamhttp.Request) (*streamhttp.Response, error) {
+		switch r.URI.Path {
+		case "/health":
+			return streamhttp.HealthHandler(r), nil
+		case "/metrics":
+			return streamhttp.MetricsHandler(r), nil
+		}
+		return f(ctx, r)
+	}
+}
+
+// proxySettings fills p from the -proxy-protocol and -proxy-trusted flags.
+func proxySettings(p *streamhttp.ProxyProtocolSettings, mode, trusted string) error {
+	switch mode {
+	case "off":
+		p.Mode = streamhttp.ProxyProtocolOff
+	case "optional":
+		p.Mode = streamhttp.ProxyProtocolOptional
+	case "required":
+		p.Mode = streamhttp.ProxyProtocolRequired
+	default:
+		return fmt.Errorf("-proxy-protocol %q: want off, optional or required", mode)
+	}
+	for n := range strings.SplitSeq(trusted, ",") {
+		if n = strings.TrimSpace(n); n == "" {
+			continue
+		}
+		prefix, err := netip.ParsePrefix(n)
+		if err != nil {
+			return fmt.Errorf("-proxy-trusted: %w", err)
+		}
+		p.TrustedNetworks = append(p.TrustedNetworks, prefix)
+	}
 	return nil
 }

@@ -140,3 +140,39 @@ func TestBindError(t *testing.T) {
 		t.Error("run on a taken port returned nil")
 	}
 }
+
+// TestOpsRoutes: /health says serving, then draining; /metrics exposes the
+// statistics; a PROXY header's source is the client behind a balancer.
+func TestOpsRoutes(t *testing.T) {
+	var s streamhttp.ServerSettings
+	if err := proxySettings(&s.ProxyProtocol, "optional", "127.0.0.0/8, ::1/128"); err != nil {
+		t.Fatal(err)
+	}
+	b := start(t, s)
+	get := func(path string) (int, string) {
+		t.Helper()
+		resp, err := http.Get("http://" + b.LocalAddr().String() + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body)
+	}
+	defer http.DefaultClient.CloseIdleConnections()
+	if code, body := get("/health"); code != 200 || body != "serving\n" {
+		t.Errorf("/health: %d %q", code, body)
+	}
+	if code, body := get("/metrics"); code != 200 || !strings.Contains(body, "streamhttp_requests_total{") {
+		t.Errorf("/metrics: %d %q", code, body)
+	}
+	b.Drain()
+	if code, body := get("/health"); code != 503 || body != "draining\n" {
+		t.Errorf("/health while draining: %d %q", code, body)
+	}
+	for _, bad := range [][2]string{{"sometimes", ""}, {"off", "10.0.0.0/33"}} {
+		if err := proxySettings(&s.ProxyProtocol, bad[0], bad[1]); err == nil {
+			t.Errorf("proxySettings(%q, %q) accepted", bad[0], bad[1])
+		}
+	}
+}

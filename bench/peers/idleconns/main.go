@@ -37,6 +37,7 @@ func main() {
 	n := flag.Int("n", 10000, "connections to open")
 	dialers := flag.Int("dialers", 64, "connections opened at once")
 	path := flag.String("path", "/plaintext", "the path of the one GET sent on each connection")
+	flag.BoolVar(&proxyHeader, "proxy-header", false, "start each connection with a PROXY protocol v1 header, as a load balancer does")
 	settle := flag.Duration("settle", time.Second, "how long the connections stay idle before the second reading")
 	timeout := flag.Duration("timeout", 2*time.Minute, "bound on the whole measurement")
 	flag.Parse()
@@ -131,6 +132,9 @@ func run(addr string, pid, n, dialers int, path string, settle, timeout time.Dur
 	return nil
 }
 
+// proxyHeader is the -proxy-header flag.
+var proxyHeader bool
+
 // open dials addr, sends one GET for path and reads the whole answer,
 // leaving the connection open. The deadline is cleared again so that the
 // connection can stay idle.
@@ -141,7 +145,12 @@ func open(ctx context.Context, addr, path string) (net.Conn, error) {
 		return nil, err
 	}
 	c.SetDeadline(time.Now().Add(10 * time.Second))
-	if _, err := io.WriteString(c, "GET "+path+" HTTP/1.1\r\nHost: "+addr+"\r\n\r\n"); err != nil {
+	req := "GET " + path + " HTTP/1.1\r\nHost: " + addr + "\r\n\r\n"
+	if proxyHeader {
+		l, r := c.LocalAddr().(*net.TCPAddr), c.RemoteAddr().(*net.TCPAddr)
+		req = fmt.Sprintf("PROXY TCP4 %s %s %d %d\r\n", l.IP, r.IP, l.Port, r.Port) + req
+	}
+	if _, err := io.WriteString(c, req); err != nil {
 		c.Close()
 		return nil, err
 	}

@@ -37,6 +37,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	_ "net/http/pprof" // for -debug-addr: on http.DefaultServeMux only
 	"os"
@@ -62,6 +63,8 @@ func main() {
 	shutdown := flag.Duration("shutdown-timeout", 5*time.Second, "deadline of the graceful shutdown on SIGTERM or SIGINT")
 	readHeader := flag.Duration("read-header-timeout", 0, "http.Server.ReadHeaderTimeout (0: none, the default)")
 	debugAddr := flag.String("debug-addr", "", "serve net/http/pprof on this address (empty: not at all)")
+	reusePort := flag.Bool("reuse-port", false, "bind with SO_REUSEPORT (Linux), beside another process on the same address")
+	takeover := flag.Int("takeover", 0, "once accepting, send SIGTERM to this process id (a restart over SO_REUSEPORT; scripts/handover.sh)")
 	flag.Parse()
 	if *debugAddr != "" {
 		go func() {
@@ -81,9 +84,29 @@ func main() {
 		// net/http logs every failed connection; under load that is noise.
 		ErrorLog: slog.NewLogLogger(slog.Default().Handler(), slog.LevelDebug),
 	}
+	var lc net.ListenConfig
+	if *reusePort {
+		lc.Control = func(_, _ string, rc syscall.RawConn) error {
+			var serr error
+			err := rc.Control(func(fd uintptr) {
+				serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, 0xf, 1) // SO_REUSEPORT on Linux
+			})
+			return errors.Join(err, serr)
+		}
+	}
+	ln, err := lc.Listen(ctx, "tcp", *addr)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "nethttp:", err)
+		os.Exit(1)
+	}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.ListenAndServe() }()
-	slog.Info("nethttp: listening", "addr", "http://"+*addr)
+	go func() { errc <- srv.Serve(ln) }()
+	slog.Info("nethttp: listening", "addr", "http://"+*addr, "pid", os.Getpid())
+	if *takeover > 0 {
+		if p, err := os.FindProcess(*takeover); err == nil {
+			p.Signal(syscall.SIGTERM)
+		}
+	}
 
 	select {
 	case err := <-errc:
