@@ -144,6 +144,11 @@ func (s *waitCtx) Pull() ([]byte, error) {
 		close(s.done)
 		return nil, s.ctx.Err()
 	case <-s.m.Done():
+		// The run ends with the request's context (it derives from it):
+		// either may be seen first.
+		if s.ctx.Err() != nil {
+			close(s.done)
+		}
 		return nil, s.m.Cause()
 	}
 }
