@@ -177,6 +177,11 @@ type ServerSettings struct {
 	// slog.Default().
 	Logger *slog.Logger
 
+	// HTTP2 configures HTTP/2, served on every binding unless disabled:
+	// cleartext with prior knowledge on the HTTP/1.1 port, and ALPN "h2"
+	// on TLS bindings (see http2.go).
+	HTTP2 HTTP2Settings
+
 	// pipeliningDefault: PipeliningLimit was left at zero (set by resolved).
 	pipeliningDefault bool
 }

@@ -1,0 +1,123 @@
+package h2
+
+import (
+	"github.com/streamhttp/streamhttp/entity"
+	"github.com/streamhttp/streamhttp/stream"
+	"golang.org/x/net/http2/hpack"
+)
+
+// bodySource is the data of a request body with a content-length.
+func (c *Conn) bodySource(s *strm) stream.Source[[]byte] {
+	return stream.FromPuller(func(m *stream.Materializer) stream.Puller[[]byte] {
+		return &bodyPuller{c: c, s: s, m: m}
+	})
+}
+
+// chunkSource is the data of a request body without a content-length, as
+// chunks; its last part carries the request's trailer fields.
+func (c *Conn) chunkSource(s *strm) stream.Source[entity.ChunkPart] {
+	return stream.FromPuller(func(m *stream.Materializer) stream.Puller[entity.ChunkPart] {
+		return &chunkPuller{b: bodyPuller{c: c, s: s, m: m}}
+	})
+}
+
+// bodyPuller hands a stream's DATA to the handler. Each pulled chunk is
+// credited back to the client's windows (Conn.credit): the client sends
+// at the pace the handler reads, with at most a window buffered.
+type bodyPuller struct {
+	c    *Conn
+	s    *strm
+	m    *stream.Materializer
+	done error
+}
+
+func (b *bodyPuller) Pull() ([]byte, error) {
+	c, s := b.c, b.s
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for {
+		if b.done != nil {
+			return nil, b.done
+		}
+		if s.expect100 {
+			// RFC 9110 §10.1.1: the client waits for this before the body.
+			s.expect100 = false
+			if !s.closed {
+				c.henc.WriteField(hpack.HeaderField{Name: ":status", Value: "100"})
+				c.writeHeaderBlock(s.id, false)
+			}
+		}
+		if len(s.body) > 0 {
+			p := s.body[0]
+			s.body[0] = nil
+			s.body = s.body[1:]
+			s.bodyBytes -= len(p)
+			c.credit(s, int32(len(p)))
+			return p, nil
+		}
+		switch {
+		case s.bodyErr != nil:
+			b.done = s.bodyErr
+		case s.remoteClosed:
+			b.done = stream.EOS
+		case s.closed:
+			b.done = ErrClosed
+		}
+		if b.done != nil {
+			return nil, b.done
+		}
+		c.mu.Unlock()
+		b.m.WillBlock()
+		select {
+		case <-s.bodyWake:
+		case <-b.m.Done():
+			c.mu.Lock()
+			if b.done == nil {
+				b.done = b.m.Cause()
+			}
+			continue
+		}
+		c.mu.Lock()
+	}
+}
+
+// Cancel drops the rest of the body: DATA still arriving is refunded at
+// once, and a complete response resets the stream (NO_ERROR).
+func (b *bodyPuller) Cancel(cause error) {
+	c, s := b.c, b.s
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if b.done == nil {
+		b.done = stream.ErrCancelled
+	}
+	if !s.discard {
+		s.discard = true
+		c.credit(s, int32(s.bodyBytes))
+		s.body, s.bodyBytes = nil, 0
+	}
+}
+
+type chunkPuller struct {
+	b    bodyPuller
+	last bool
+}
+
+func (p *chunkPuller) Pull() (entity.ChunkPart, error) {
+	if p.last {
+		return entity.ChunkPart{}, stream.EOS
+	}
+	data, err := p.b.Pull()
+	if err == stream.EOS {
+		p.last = true
+		p.b.c.mu.Lock()
+		tr := p.b.s.trailer
+		p.b.c.mu.Unlock()
+		return entity.ChunkPart{Last: true, Trailer: tr}, nil
+	}
+	if err != nil {
+		return entity.ChunkPart{}, err
+	}
+	return entity.ChunkPart{Data: data}, nil
+}
+
+func (p *chunkPuller) Cancel(cause error) { p.b.Cancel(cause) }
