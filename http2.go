@@ -1,10 +1,13 @@
 package streamhttp
 
 import (
+	"context"
+	"io"
 	"time"
 
 	"github.com/streamhttp/streamhttp/bidi"
 	"github.com/streamhttp/streamhttp/internal/h2"
+	"github.com/streamhttp/streamhttp/stream"
 )
 
 // HTTP2Settings configures HTTP/2 (RFC 9113). The zero value means the
@@ -115,4 +118,14 @@ func h2Config(s *ServerSettings) h2.Config {
 func HTTP2ServerLayer(s ServerSettings) bidi.Flow[*Response, []byte, []byte, *Request] {
 	s = s.resolved()
 	return h2.Layer(h2Config(&s), nil)
+}
+
+// ServeHTTP2Conn serves HTTP/2 on rwc with handler: the client must start
+// with the preface (prior knowledge, or TLS with ALPN "h2" negotiated).
+// It returns when the connection has ended, and closes rwc. Bindings
+// choose between HTTP/1.1 and HTTP/2 on their own (see ServerSettings.HTTP2);
+// this is for connections known to speak HTTP/2, such as an h2-only port.
+func ServeHTTP2Conn(ctx context.Context, rwc io.ReadWriteCloser, handler stream.Flow[*Request, *Response], s ServerSettings) error {
+	s = s.resolved()
+	return serveH2(ctx, rwc, nil, 0, handler, &s, &connOpts{})
 }

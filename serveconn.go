@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/streamhttp/streamhttp/bidi"
+	"github.com/streamhttp/streamhttp/internal/h2"
 	"github.com/streamhttp/streamhttp/internal/poller"
 	"github.com/streamhttp/streamhttp/stream"
 )
@@ -135,12 +136,24 @@ func serveConn(ctx context.Context, rwc io.ReadWriteCloser, handler stream.Flow[
 			return err
 		}
 	}
+	// --- HTTP/2 dispatch (h2serve.go): ALPN "h2", or the client preface on
+	// a new plain connection; the bytes read to decide go to HTTP/1.1 first.
+	isH2, rbuf, n, derr := dispatchH2(ctx, rwc, s, o)
+	switch {
+	case derr != nil:
+		rwc.Close()
+		return nil // nothing arrived within HeadTimeout, or ctx ended
+	case isH2:
+		return serveH2(ctx, rwc, rbuf, n, handler, s, o)
+	}
+	// --- end of the HTTP/2 dispatch
 	cctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	cio := &connIO{rwc: rwc, s: s, cancel: cancel, stats: o.stats, lingering: o.lingering}
 	cio.out = writer{w: rwc, s: s, stats: o.stats, lastIO: &cio.lastIO, wrote: &cio.wrote,
 		failed: func(err error) { cancel(err) }}
 	cio.out.wd, _ = rwc.(interface{ SetWriteDeadline(time.Time) error })
+	cio.rbuf, cio.prefix = rbuf, n // HTTP/2 dispatch: bytes already read
 	if o.lastIO.IsZero() {
 		cio.touch()
 	} else {
@@ -205,6 +218,10 @@ func serveConn(ctx context.Context, rwc io.ReadWriteCloser, handler stream.Flow[
 // it owes, or now when it owes none.
 func (c *connIO) drain() {
 	c.hooks.draining.Store(true)
+	if h := c.h2.Load(); h != nil { // HTTP/2 dispatch: GOAWAY
+		h.Shutdown()
+		return
+	}
 	if l := c.hooks.layer.Load(); l != nil && l.drain() {
 		c.cancel(errDrained)
 	}
@@ -213,6 +230,9 @@ func (c *connIO) drain() {
 // expire is a terminating server's hard deadline: the requests still
 // unanswered get 503 when it can be written, and the connection ends.
 func (c *connIO) expire() {
+	if h := c.h2.Load(); h != nil { // HTTP/2 dispatch
+		h.Abort()
+	}
 	if !c.out.mu.TryLock() {
 		// A write is under way, most likely blocked by a client that does
 		// not read: nothing more can be written after it.
@@ -275,8 +295,13 @@ type connIO struct {
 	mu     sync.Mutex // guards the fields below it but the reader's
 	closed bool
 
+	// h2 is the HTTP/2 connection state when the connection speaks HTTP/2
+	// (HTTP/2 dispatch), for Terminate.
+	h2 atomic.Pointer[h2.Conn]
+
 	// Owned by the reader.
 	rbuf       *[]byte // from readBuffers; returned when the run ends
+	prefix     int     // bytes in rbuf read before the run (HTTP/2 dispatch)
 	deadline   time.Time
 	bodyWaited time.Duration // waiting for the body being read
 	bodyBytes  int64         // read while that body is being read
@@ -322,6 +347,10 @@ func (r *connReader) Pull() ([]byte, error) {
 		return nil, r.done
 	}
 	c := r.c
+	if n := c.prefix; n > 0 { // HTTP/2 dispatch: the bytes read to decide
+		c.prefix = 0
+		return (*c.rbuf)[:n], nil
+	}
 	if c.rbuf == nil {
 		c.rbuf = readBuffers.Get().(*[]byte)
 	}

@@ -103,20 +103,25 @@ func TestTLS(t *testing.T) {
 		TLSConfig:           &tls.Config{Certificates: []tls.Certificate{cert}},
 		TLSHandshakeTimeout: 300 * time.Millisecond,
 	})
-	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{
-		TLSClientConfig: &tls.Config{RootCAs: pool, NextProtos: []string{"h2", "http/1.1"}},
-	}}
-	defer client.CloseIdleConnections()
-	for range 2 {
-		resp, err := client.Get("https://" + b.LocalAddr().String() + "/")
-		if err != nil {
-			t.Fatal(err)
+	// A client offering h2 gets it (the server's preference); one offering
+	// only http/1.1 gets that.
+	for _, proto := range []string{"h2", "http/1.1"} {
+		tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, NextProtos: []string{proto}}, Protocols: new(http.Protocols)}
+		tr.Protocols.SetHTTP1(true)
+		tr.Protocols.SetHTTP2(proto == "h2")
+		client := &http.Client{Timeout: 5 * time.Second, Transport: tr}
+		for range 2 {
+			resp, err := client.Get("https://" + b.LocalAddr().String() + "/")
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if string(body) != proto || resp.TLS == nil || resp.TLS.NegotiatedProtocol != proto {
+				t.Errorf("got %q over %+v, want %s", body, resp.TLS, proto)
+			}
 		}
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if string(body) != "http/1.1" || resp.TLS == nil || resp.TLS.NegotiatedProtocol != "http/1.1" {
-			t.Errorf("got %q over %+v, want http/1.1", body, resp.TLS)
-		}
+		client.CloseIdleConnections()
 	}
 
 	// A client that connects and says nothing.

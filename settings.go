@@ -99,7 +99,8 @@ type ServerSettings struct {
 	// TLSConfig makes the Bind sources serve TLS: each accepted connection
 	// is wrapped with tls.Server, and its handshake (bounded by
 	// TLSHandshakeTimeout) runs when the connection is served, in its own
-	// goroutine. NextProtos defaults to "http/1.1". nil: plain TCP.
+	// goroutine. NextProtos defaults to "h2", "http/1.1"
+	// (only "http/1.1" with HTTP2.Disable). nil: plain TCP.
 	TLSConfig *tls.Config
 	// TLSHandshakeTimeout bounds a TLS handshake. Default 10 s.
 	TLSHandshakeTimeout time.Duration
@@ -259,6 +260,9 @@ func (s ServerSettings) resolved() ServerSettings {
 	if s.TLSConfig != nil && len(s.TLSConfig.NextProtos) == 0 {
 		s.TLSConfig = s.TLSConfig.Clone()
 		s.TLSConfig.NextProtos = []string{"http/1.1"}
+		if !s.HTTP2.Disable {
+			s.TLSConfig.NextProtos = []string{"h2", "http/1.1"}
+		}
 	}
 	switch {
 	case s.PipeliningLimit <= 0:

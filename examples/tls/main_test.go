@@ -50,14 +50,17 @@ func TestHTTPS(t *testing.T) {
 	}{
 		{"by IP address", &tls.Config{RootCAs: trusted}, "Hello, World!\nTLS 1.3, ALPN none\n", false},
 		{"by name", &tls.Config{RootCAs: trusted, ServerName: "localhost"}, "Hello, World!\nTLS 1.3, ALPN none\n", false},
-		{"ALPN", &tls.Config{RootCAs: trusted, NextProtos: []string{"h2", "http/1.1"}}, "Hello, World!\nTLS 1.3, ALPN http/1.1\n", false},
+		{"ALPN http/1.1", &tls.Config{RootCAs: trusted, NextProtos: []string{"http/1.1"}}, "Hello, World!\nTLS 1.3, ALPN http/1.1\n", false},
+		{"ALPN h2", &tls.Config{RootCAs: trusted}, "Hello, World!\nTLS 1.3, ALPN h2\n", false},
 		{"TLS 1.2", &tls.Config{RootCAs: trusted, MaxVersion: tls.VersionTLS12}, "Hello, World!\nTLS 1.2, ALPN none\n", false},
 		{"untrusted", &tls.Config{}, "certificate signed by unknown authority", true},
 		{"other name", &tls.Config{RootCAs: trusted, ServerName: "example.com"}, "not example.com", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			tr := &http.Transport{TLSClientConfig: tt.config}
+			tr := &http.Transport{TLSClientConfig: tt.config, Protocols: new(http.Protocols)}
+			tr.Protocols.SetHTTP1(true)
+			tr.Protocols.SetHTTP2(tt.name == "ALPN h2") // the server prefers h2
 			defer tr.CloseIdleConnections()
 			client := &http.Client{Transport: tr, Timeout: 10 * time.Second}
 			resp, err := client.Get("https://" + addr + "/")

@@ -1,0 +1,93 @@
+package streamhttp
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/streamhttp/streamhttp/entity"
+	"github.com/streamhttp/streamhttp/httpcore"
+)
+
+// h2cClient is net/http's client speaking HTTP/2 with prior knowledge.
+func h2cClient() (*http.Client, func()) {
+	tr := &http.Transport{Protocols: new(http.Protocols)}
+	tr.Protocols.SetUnencryptedHTTP2(true)
+	return &http.Client{Transport: tr, Timeout: 10 * time.Second}, tr.CloseIdleConnections
+}
+
+// echoH2 answers GET with the path and method, and POST with its body.
+func echoH2(_ context.Context, r *Request) (*Response, error) {
+	if r.Method == httpcore.MethodPost {
+		data, err := entity.ToStrict(r.Context(), r.Entity, 1<<20)
+		if err != nil {
+			return nil, err
+		}
+		return httpcore.Bytes(httpcore.StatusOK, "application/octet-stream", data.Data), nil
+	}
+	resp := httpcore.Text(httpcore.StatusOK, string(r.Method)+" "+r.Target+" "+r.Proto.String())
+	resp.Header.Add("X-Seq", "seq")
+	return resp, nil
+}
+
+func bindH2(t *testing.T, s ServerSettings) string {
+	t.Helper()
+	s.DisableSignals = true
+	b, err := BindAndHandleAsync(context.Background(), "127.0.0.1:0", echoH2, 8, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		b.Terminate(ctx)
+	})
+	return b.LocalAddr().String()
+}
+
+// TestHTTP2NetHTTPClient: net/http's client, with prior knowledge, on the
+// same port as HTTP/1.1.
+func TestHTTP2NetHTTPClient(t *testing.T) {
+	addr := bindH2(t, ServerSettings{})
+	client, closeIdle := h2cClient()
+	defer closeIdle()
+	resp, err := client.Get("http://" + addr + "/a?b=c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.Proto != "HTTP/2.0" {
+		t.Errorf("proto %q", resp.Proto)
+	}
+	if diff := cmp.Diff("GET /a?b=c HTTP/2.0", string(body)); diff != "" {
+		t.Errorf("body (-want +got):\n%s", diff)
+	}
+	big := bytes.Repeat([]byte("0123456789abcdef"), 20000) // 320 KB: beyond the windows
+	resp, err = client.Post("http://"+addr+"/echo", "application/octet-stream", bytes.NewReader(big))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !bytes.Equal(body, big) {
+		t.Errorf("echo: got %d bytes, want %d", len(body), len(big))
+	}
+	// HTTP/1.1 still works on the same port.
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	io.WriteString(c, "GET /x HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+	all, _ := io.ReadAll(c)
+	if !strings.HasPrefix(string(all), "HTTP/1.1 200 OK") || !strings.HasSuffix(string(all), "GET /x HTTP/1.1") {
+		t.Errorf("HTTP/1.1: %q", all)
+	}
+}
