@@ -92,7 +92,7 @@ func (b *bodyPuller) Cancel(cause error) {
 	}
 	if !s.discard {
 		s.discard = true
-		c.credit(s, int32(s.bodyBytes))
+		c.refund(int32(s.bodyBytes))
 		s.body, s.bodyBytes = nil, 0
 	}
 }

@@ -628,6 +628,13 @@ func (c *Conn) tick() {
 	case c.cfg.IdleTimeout > 0 && len(c.streams) == 0 && len(c.bySeq) == 0 && now.Sub(c.lastActive) >= c.cfg.IdleTimeout:
 		c.shutdown()
 	}
+	for _, s := range c.streamList() {
+		if s.localClosed && !s.lingerAt.IsZero() && now.Sub(s.lingerAt) >= bodyLinger {
+			c.fr.WriteRSTStream(s.id, http2.ErrCodeNo)
+			signal(c.outWake)
+			c.closeStream(s, ErrClosed)
+		}
+	}
 	if c.cfg.SendTimeout > 0 {
 		for _, s := range c.sending {
 			if !s.stalledAt.IsZero() && now.Sub(s.stalledAt) >= c.cfg.SendTimeout && !s.closed {

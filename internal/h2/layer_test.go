@@ -367,3 +367,34 @@ func TestShutdown(t *testing.T) {
 	}
 	c.closed()
 }
+
+// TestEarlyResponse: a response complete before the request body ends
+// leaves the stream half-closed; the rest of the body is dropped but
+// still checked against its content-length (RFC 9113 §8.1.1), and a body
+// that goes on past the stream's window is cut with RST_STREAM(NO_ERROR).
+func TestEarlyResponse(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		cl   string // the declared content-length
+		data int    // bytes sent after the response, with END_STREAM
+		want http2.ErrCode
+	}{
+		{"length mismatch", "1", 4, http2.ErrCodeProtocol},
+		{"endless body", "1000000", 6 * 13107, http2.ErrCodeNo}, // the window is 5 x 13107
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c := newClient(t, Config{StreamWindow: initialWindow}, okHandler())
+			c.headers(1, false, ":method", "POST", ":scheme", "http", ":path", "/", ":authority", "a", "content-length", tt.cl)
+			if head, _ := c.response(1); head.field(":status") != "200" {
+				t.Fatalf("head %+v", head)
+			}
+			for sent := 0; sent < tt.data; sent += 13107 {
+				n := min(13107, tt.data-sent)
+				c.write(func(f *http2.Framer) error { return f.WriteData(1, sent+n == tt.data, make([]byte, n)) })
+			}
+			if e := c.reset(1); e.Code != tt.want {
+				t.Errorf("RST_STREAM %v, want %v", e.Code, tt.want)
+			}
+		})
+	}
+}

@@ -43,6 +43,7 @@ type strm struct {
 	sent       int64           // body bytes sent
 	sendLen    int64           // the declared length, -1 if none
 	stalledAt  time.Time       // since when pending data waits for a window
+	lingerAt   time.Time       // when the response completed before the request body
 	sendWake   chan struct{}   // wakes the body pump: window or room
 	headOnly   bool            // HEAD: the entity is not sent
 	bodySrc    entity.Entity   // a streamed response entity, until its pump starts
@@ -187,7 +188,14 @@ func (c *Conn) handleData(f *http2.DataFrame) {
 	}
 	if len(data) > 0 {
 		if s.discard {
-			c.credit(s, int32(len(data)))
+			// Nobody reads it: the connection's credit comes back, the
+			// stream's does not.
+			c.refund(int32(len(data)))
+			if s.localClosed && s.recvAvail <= 0 && !f.StreamEnded() {
+				c.fr.WriteRSTStream(s.id, http2.ErrCodeNo)
+				c.closeStream(s, ErrClosed)
+				return
+			}
 		} else {
 			s.body = append(s.body, append([]byte(nil), data...))
 			s.bodyBytes += len(data)
@@ -274,7 +282,19 @@ func (c *Conn) localClose(s *strm) {
 		return
 	}
 	// A complete response before the whole request (RFC 9113 §8.1): the
-	// rest of the body is not wanted.
-	c.fr.WriteRSTStream(s.id, http2.ErrCodeNo)
-	c.closeStream(s, ErrClosed)
+	// rest of the body is read and dropped, still checked against its
+	// content-length, for as long as the stream's window lets the client
+	// send without new credit (at most bodyLinger); then RST_STREAM(NO_ERROR).
+	s.discard = true
+	c.refund(int32(s.bodyBytes))
+	s.body, s.bodyBytes = nil, 0
+	s.lingerAt = time.Now()
+	if s.recvAvail <= 0 {
+		c.fr.WriteRSTStream(s.id, http2.ErrCodeNo)
+		c.closeStream(s, ErrClosed)
+	}
 }
+
+// bodyLinger bounds how long a stream whose response is complete waits
+// for the end of its request body.
+const bodyLinger = time.Second
