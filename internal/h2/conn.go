@@ -208,23 +208,13 @@ func (c *Conn) Feed(p []byte) {
 }
 
 // InputEnded records the end of the input: err is nil for a clean end.
+// An HTTP/2 client does not half-close: the end of its input is the end
+// of the connection, and the requests in progress are cancelled.
 func (c *Conn) InputEnded(err error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.inputDone {
-		return
-	}
 	c.inputDone = true
-	for _, s := range c.streamList() {
-		if !s.remoteClosed {
-			c.closeStream(s, ErrClosed)
-		}
-	}
-	if !c.preface || !c.settings {
-		c.finish(nil)
-	}
-	signal(c.reqWake)
-	c.checkDone()
+	c.finish(nil)
 }
 
 // Backlogged reports whether output waits for the transport beyond

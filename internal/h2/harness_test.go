@@ -51,6 +51,10 @@ type client struct {
 	srv    *Conn
 	run    *stream.Running[stream.NotUsed, int64]
 	rerr   chan error
+
+	started chan *Conn
+	reading bool          // the read goroutine runs
+	waitFor time.Duration // overrides waitLimit
 }
 
 type handlerFlow = stream.Flow[*httpcore.Request, *httpcore.Response]
@@ -60,6 +64,18 @@ type handlerFlow = stream.Flow[*httpcore.Request, *httpcore.Response]
 // an empty SETTINGS frame (plus settings), and taken the server's SETTINGS;
 // the test reads on from the frame after them.
 func newClient(t *testing.T, cfg Config, handler handlerFlow, settings ...http2.Setting) *client {
+	t.Helper()
+	c := startServer(t, cfg, handler)
+	c.reading = true
+	go c.read()
+	c.handshake(settings...)
+	return c
+}
+
+// startServer starts a server with cfg and handler on one end of a pipe
+// and returns a client on the other end that has sent nothing yet and
+// does not read.
+func startServer(t *testing.T, cfg Config, handler handlerFlow) *client {
 	t.Helper()
 	srvConn, cliConn := net.Pipe()
 	started := make(chan *Conn, 1)
@@ -72,28 +88,35 @@ func newClient(t *testing.T, cfg Config, handler handlerFlow, settings ...http2.
 		return p
 	})
 	run := stream.To(stream.Via(src, bidi.JoinLeft(handler, layer)), stream.ToWriter(srvConn)).Start(context.Background())
-	c := &client{t: t, conn: cliConn, events: make(chan event, 100000), rerr: make(chan error, 1), run: run}
+	c := &client{t: t, conn: cliConn, events: make(chan event, 100000), rerr: make(chan error, 1), run: run, started: started}
 	c.fr = http2.NewFramer(cliConn, nil)
 	c.fr.AllowIllegalWrites = true
 	c.enc = hpack.NewEncoder(&c.hbuf)
-	go c.read()
 	t.Cleanup(func() {
 		cliConn.Close()
 		srvConn.Close()
-		<-c.rerr
+		if c.reading {
+			<-c.rerr
+		}
 		run.Wait()
 	})
-	io.WriteString(cliConn, http2.ClientPreface)
+	return c
+}
+
+// handshake sends the preface and SETTINGS and takes the server's.
+func (c *client) handshake(settings ...http2.Setting) {
+	t := c.t
+	t.Helper()
+	io.WriteString(c.conn, http2.ClientPreface)
 	if err := c.fr.WriteSettings(settings...); err != nil {
 		t.Fatal(err)
 	}
-	c.srv = <-started
+	c.srv = <-c.started
 	e := c.next()
 	if e.Type != http2.FrameSettings || e.Ack {
 		t.Fatalf("first frame %+v, want SETTINGS", e)
 	}
 	c.fr.WriteSettingsAck()
-	return c
 }
 
 // read turns the server's frames into events until the connection ends.
@@ -130,7 +153,16 @@ func (c *client) read() {
 	}
 }
 
+// waitLimit is how long the client waits for a frame; a test on a fake
+// clock (synctest) sets a longer wait.
 const waitLimit = 10 * time.Second
+
+func (c *client) wait() time.Duration {
+	if c.waitFor > 0 {
+		return c.waitFor
+	}
+	return waitLimit
+}
 
 // next returns the server's next frame.
 func (c *client) next() event {
@@ -141,7 +173,7 @@ func (c *client) next() event {
 			c.t.Fatal("the connection ended")
 		}
 		return e
-	case <-time.After(waitLimit):
+	case <-time.After(c.wait()):
 		c.t.Fatal("no frame from the server")
 	}
 	return event{}
@@ -159,7 +191,7 @@ func (c *client) until(what string, match func(event) bool) event {
 			if match(e) {
 				return e
 			}
-		case <-time.After(waitLimit):
+		case <-time.After(c.wait()):
 			c.t.Fatalf("no %s from the server", what)
 		}
 	}
@@ -202,7 +234,7 @@ func (c *client) closed() {
 			if !ok {
 				return
 			}
-		case <-time.After(waitLimit):
+		case <-time.After(c.wait()):
 			c.t.Fatal("the connection did not end")
 		}
 	}
@@ -224,10 +256,20 @@ func (c *client) get(id uint32, path string, extra ...string) {
 
 func (c *client) headers(id uint32, end bool, kv ...string) {
 	c.t.Helper()
-	err := c.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: c.block(kv...), EndStream: end, EndHeaders: true})
-	if err != nil {
+	if err := c.tryHeaders(id, end, kv...); err != nil {
 		c.t.Fatal(err)
 	}
+}
+
+// tryHeaders is headers for a client that expects the server to close
+// the connection at some point.
+func (c *client) tryHeaders(id uint32, end bool, kv ...string) error {
+	return c.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: c.block(kv...), EndStream: end, EndHeaders: true})
+}
+
+// request is a GET for path on stream id, as name, value pairs.
+func request(path string) []string {
+	return []string{":method", "GET", ":scheme", "http", ":path", path, ":authority", "example.com"}
 }
 
 func (c *client) write(f func(*http2.Framer) error) {
