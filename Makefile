@@ -12,7 +12,7 @@ STATICCHECK_VERSION := v0.8.2
 STATICCHECK := $(BIN)/staticcheck
 
 .DEFAULT_GOAL := test
-.PHONY: run test fmtcheck vet bench bench-ecosystem bench-micro bench-layer bench-peers-test fuzz conformance lint
+.PHONY: run test fmtcheck vet bench bench-ecosystem bench-micro bench-layer bench-peers-test fuzz conformance conformance-h2 lint
 
 # The smallest example server; it prints its URL. Ctrl-C stops it.
 run:
@@ -110,6 +110,12 @@ lb-test:
 .PHONY: handover
 handover:
 	@GO='$(GO)' bash scripts/handover.sh
+
+# HTTP/2 conformance: h2spec (installed into .bin/) generic and --strict
+# against examples/echo over h2c (shared port and -h2-only) and
+# examples/tls over TLS; lists the failing cases.
+conformance-h2:
+	@GO='$(GO)' bash scripts/conformance-h2.sh
 
 lint: $(STATICCHECK)
 	@GO='$(GO)' STATICCHECK='$(STATICCHECK)' bash scripts/lint.sh

@@ -35,6 +35,9 @@ func dispatchH2(ctx context.Context, rwc io.ReadWriteCloser, s *ServerSettings, 
 	if s.HTTP2.Disable || !o.lastIO.IsZero() {
 		return false, nil, 0, nil // a parked connection wakes: it speaks HTTP/1.1
 	}
+	if s.HTTP2.Only {
+		return true, nil, 0, nil
+	}
 	if tc, ok := rwc.(*tls.Conn); ok {
 		return tc.ConnectionState().NegotiatedProtocol == http2.NextProtoTLS, nil, 0, nil
 	}

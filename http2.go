@@ -18,6 +18,10 @@ type HTTP2Settings struct {
 	// Disable serves HTTP/1.1 only: TLS bindings offer no "h2" in ALPN and
 	// a cleartext client preface is answered as HTTP/1.1 would.
 	Disable bool
+	// Only serves HTTP/2 alone (an h2-only port): a plain connection must
+	// start with the client preface, anything else is a connection error
+	// (RFC 9113 §3.4), and TLS bindings offer only "h2".
+	Only bool
 	// MaxConcurrentStreams is advertised in SETTINGS_MAX_CONCURRENT_STREAMS;
 	// a stream over it is refused (RST_STREAM(REFUSED_STREAM)). Default 250.
 	MaxConcurrentStreams uint32

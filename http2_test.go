@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/streamhttp/streamhttp/entity"
 	"github.com/streamhttp/streamhttp/httpcore"
+	"golang.org/x/net/http2"
 )
 
 // h2cClient is net/http's client speaking HTTP/2 with prior knowledge.
@@ -89,5 +90,47 @@ func TestHTTP2NetHTTPClient(t *testing.T) {
 	all, _ := io.ReadAll(c)
 	if !strings.HasPrefix(string(all), "HTTP/1.1 200 OK") || !strings.HasSuffix(string(all), "GET /x HTTP/1.1") {
 		t.Errorf("HTTP/1.1: %q", all)
+	}
+}
+
+// TestHTTP2Only: with HTTP2.Only, a connection that does not start with
+// the preface gets GOAWAY(PROTOCOL_ERROR) and is closed (RFC 9113 §3.4).
+func TestHTTP2Only(t *testing.T) {
+	addr := bindH2(t, ServerSettings{HTTP2: HTTP2Settings{Only: true}})
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	io.WriteString(c, "GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	all, err := io.ReadAll(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fr := http2.NewFramer(nil, bytes.NewReader(all))
+	var codes []http2.ErrCode
+	for {
+		f, err := fr.ReadFrame()
+		if err != nil {
+			break
+		}
+		if g, ok := f.(*http2.GoAwayFrame); ok {
+			codes = append(codes, g.ErrCode)
+		}
+	}
+	if diff := cmp.Diff([]http2.ErrCode{http2.ErrCodeProtocol}, codes); diff != "" {
+		t.Errorf("GOAWAY codes (-want +got):\n%s", diff)
+	}
+	// And a client with prior knowledge is served.
+	client, closeIdle := h2cClient()
+	defer closeIdle()
+	resp, err := client.Get("http://" + addr + "/x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.Proto != "HTTP/2.0" || resp.StatusCode != 200 {
+		t.Errorf("%s %d", resp.Proto, resp.StatusCode)
 	}
 }

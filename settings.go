@@ -260,7 +260,10 @@ func (s ServerSettings) resolved() ServerSettings {
 	if s.TLSConfig != nil && len(s.TLSConfig.NextProtos) == 0 {
 		s.TLSConfig = s.TLSConfig.Clone()
 		s.TLSConfig.NextProtos = []string{"http/1.1"}
-		if !s.HTTP2.Disable {
+		switch {
+		case s.HTTP2.Only:
+			s.TLSConfig.NextProtos = []string{"h2"}
+		case !s.HTTP2.Disable:
 			s.TLSConfig.NextProtos = []string{"h2", "http/1.1"}
 		}
 	}

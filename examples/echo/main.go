@@ -25,6 +25,11 @@
 //
 // and try curl http://127.0.0.1:8080/plaintext, or pipeline with
 // h2load --h1 -m 16 -n 10000 -c 8 http://127.0.0.1:8080/plaintext.
+// Every route is served over HTTP/2 too, on the same port, to clients
+// that start with the HTTP/2 preface (prior knowledge):
+// curl --http2-prior-knowledge http://127.0.0.1:8080/plaintext, or
+// h2load -c 8 -m 16 -n 10000 http://127.0.0.1:8080/plaintext. With -h2-only
+// the port serves HTTP/2 alone.
 // The routes are listed on echohandler.Handler. The captures under
 // testdata/captures were recorded from this server (scripts/capture.sh).
 package main
@@ -64,6 +69,7 @@ func main() {
 	proxy := flag.String("proxy-protocol", "off", "PROXY protocol header from a load balancer: off, optional or required")
 	trusted := flag.String("proxy-trusted", "", "comma-separated networks that may send a PROXY header (empty: any)")
 	takeover := flag.Int("takeover", 0, "once accepting, send SIGTERM to this process id: a restart over SO_REUSEPORT, the old process stopping only after the new one accepts")
+	flag.BoolVar(&s.HTTP2.Only, "h2-only", false, "serve HTTP/2 alone: every connection must start with the HTTP/2 preface (the default serves HTTP/1.1 and HTTP/2 on one port)")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile to this file until the server stops")
 	debugAddr := flag.String("debug-addr", "", "serve net/http/pprof on this address, apart from the server (empty: not at all); the hostile-client run counts goroutines there")
 	flag.Parse()
