@@ -139,6 +139,23 @@
 // whose head completes then waits for a slot before its request is
 // handled.
 //
+// # HTTP/2
+//
+// Every binding serves HTTP/2 (RFC 9113) too, with the same handlers:
+// cleartext clients with prior knowledge on the HTTP/1.1 port (the first
+// bytes are compared with the client preface as they arrive; anything
+// else is HTTP/1.1), and TLS clients that negotiate "h2" by ALPN (TLS
+// bindings offer h2 first). Each stream is a request with its own Seq;
+// responses linked to their request go to their stream as soon as they
+// are ready, in any order. Flow control is the backpressure: a request
+// body is credited back to the client as the handler pulls it, a response
+// body is pulled as the client's window allows. Terminate sends GOAWAY and
+// lets the streams in flight finish. [HTTP2ServerLayer] is the HTTP/2
+// layer as a bidi flow over any byte stream, [ServeHTTP2Conn] serves one
+// connection, and ServerSettings.HTTP2 holds the limits (streams, windows,
+// frame and header sizes, the flood budget that answers Rapid Reset,
+// MadeYouReset and empty-frame floods) or turns HTTP/2 off.
+//
 // # Errors
 //
 // A request the parser rejects gets the status of its [httpcore.ParseError]
