@@ -94,6 +94,9 @@ func serveH2(ctx context.Context, rwc io.ReadWriteCloser, rbuf *[]byte, n int, h
 	cfg := h2Config(s)
 	cfg.RemoteAddr, cfg.LocalAddr, cfg.TLS = info.remote, info.local, info.tls
 	cfg.Context = cctx
+	if st := o.stats; st != nil {
+		cfg.RequestStarted, cfg.RequestDone = st.requestStarted, st.requestDone
+	}
 	// The binding reaches the connection through a connIO, as for
 	// HTTP/1.1: Terminate drains (GOAWAY) or expires it.
 	cio := &connIO{rwc: rwc, s: s, cancel: cancel, stats: o.stats}
@@ -109,8 +112,8 @@ func serveH2(ctx context.Context, rwc io.ReadWriteCloser, rbuf *[]byte, n int, h
 		defer o.track(nil)
 	}
 	flow := bidi.JoinLeft(handler, h2.Layer(cfg, started))
-	src := h2Source(rwc, rbuf, n)
-	_, err := stream.RunWith(cctx, stream.Via(src, flow), h2Sink(rwc, s))
+	src := h2Source(rwc, rbuf, n, o.stats)
+	_, err := stream.RunWith(cctx, stream.Via(src, flow), h2Sink(rwc, s, o.stats))
 	closeH2(ctx, rwc)
 	if c := cio.h2.Load(); c != nil && err == nil {
 		var ce *h2.ConnError
@@ -127,9 +130,9 @@ func serveH2(ctx context.Context, rwc io.ReadWriteCloser, rbuf *[]byte, n int, h
 // h2Source reads the connection: the n bytes in rbuf first, then chunks
 // of that pooled buffer, each valid until the next pull (the layer copies
 // what it keeps).
-func h2Source(rwc io.ReadWriteCloser, rbuf *[]byte, n int) stream.Source[[]byte] {
+func h2Source(rwc io.ReadWriteCloser, rbuf *[]byte, n int, stats *serverStats) stream.Source[[]byte] {
 	return stream.FromPuller(func(m *stream.Materializer) stream.Puller[[]byte] {
-		r := &h2Reader{rwc: rwc, buf: rbuf, pre: n}
+		r := &h2Reader{rwc: rwc, buf: rbuf, pre: n, stats: stats}
 		// A read blocked when the run ends must return.
 		r.stop = context.AfterFunc(m.Context(), func() {
 			if dl, ok := rwc.(interface{ SetReadDeadline(time.Time) error }); ok {
@@ -143,11 +146,12 @@ func h2Source(rwc io.ReadWriteCloser, rbuf *[]byte, n int) stream.Source[[]byte]
 }
 
 type h2Reader struct {
-	rwc  io.ReadWriteCloser
-	buf  *[]byte
-	pre  int // bytes in buf read before the run
-	stop func() bool
-	done error
+	rwc   io.ReadWriteCloser
+	buf   *[]byte
+	pre   int          // bytes in buf read before the run
+	stats *serverStats // nil outside a binding
+	stop  func() bool
+	done  error
 }
 
 func (r *h2Reader) Pull() ([]byte, error) {
@@ -156,6 +160,9 @@ func (r *h2Reader) Pull() ([]byte, error) {
 	}
 	if n := r.pre; n > 0 {
 		r.pre = 0
+		if r.stats != nil {
+			r.stats.bytesIn.Add(int64(n))
+		}
 		return (*r.buf)[:n], nil
 	}
 	if r.buf == nil {
@@ -164,6 +171,9 @@ func (r *h2Reader) Pull() ([]byte, error) {
 	for {
 		n, err := r.rwc.Read(*r.buf)
 		if n > 0 {
+			if r.stats != nil {
+				r.stats.bytesIn.Add(int64(n))
+			}
 			return (*r.buf)[:n], nil
 		}
 		if err != nil {
@@ -195,7 +205,7 @@ func (r *h2Reader) Cancel(error) {
 
 // h2Sink writes the layer's output; a write that makes no progress for
 // IdleTimeout fails (a client that reads nothing).
-func h2Sink(rwc io.ReadWriteCloser, s *ServerSettings) stream.Sink[[]byte, stream.NotUsed] {
+func h2Sink(rwc io.ReadWriteCloser, s *ServerSettings, stats *serverStats) stream.Sink[[]byte, stream.NotUsed] {
 	dl, _ := rwc.(interface{ SetWriteDeadline(time.Time) error })
 	return stream.NewSink(func(m *stream.Materializer, up stream.Puller[[]byte]) (stream.NotUsed, error) {
 		for {
@@ -209,7 +219,11 @@ func h2Sink(rwc io.ReadWriteCloser, s *ServerSettings) stream.Sink[[]byte, strea
 			if dl != nil && s.IdleTimeout > 0 {
 				dl.SetWriteDeadline(time.Now().Add(s.IdleTimeout))
 			}
-			if _, err := rwc.Write(p); err != nil {
+			n, err := rwc.Write(p)
+			if stats != nil {
+				stats.bytesOut.Add(int64(n))
+			}
+			if err != nil {
 				up.Cancel(err)
 				return stream.NotUsed{}, err
 			}

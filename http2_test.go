@@ -3,6 +3,7 @@ package streamhttp
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -14,6 +15,7 @@ import (
 	"github.com/streamhttp/streamhttp/entity"
 	"github.com/streamhttp/streamhttp/httpcore"
 	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/hpack"
 )
 
 // h2cClient is net/http's client speaking HTTP/2 with prior knowledge.
@@ -132,5 +134,73 @@ func TestHTTP2Only(t *testing.T) {
 	resp.Body.Close()
 	if resp.Proto != "HTTP/2.0" || resp.StatusCode != 200 {
 		t.Errorf("%s %d", resp.Proto, resp.StatusCode)
+	}
+}
+
+// TestHTTP2Terminate: Terminate sends GOAWAY(NO_ERROR) with the last
+// stream id; the stream in flight finishes, then the connection closes.
+func TestHTTP2Terminate(t *testing.T) {
+	entered, release := make(chan struct{}), make(chan struct{})
+	h := func(_ context.Context, r *Request) (*Response, error) {
+		close(entered)
+		<-release
+		return httpcore.Text(httpcore.StatusOK, "finished"), nil
+	}
+	b, err := BindAndHandleAsync(context.Background(), "127.0.0.1:0", h, 4, ServerSettings{DisableSignals: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := net.Dial("tcp", b.LocalAddr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	io.WriteString(c, http2.ClientPreface)
+	fr := http2.NewFramer(c, c)
+	fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
+	fr.WriteSettings()
+	var hb bytes.Buffer
+	enc := hpack.NewEncoder(&hb)
+	for _, f := range [][2]string{{":method", "GET"}, {":scheme", "http"}, {":path", "/slow"}, {":authority", "a"}} {
+		enc.WriteField(hpack.HeaderField{Name: f[0], Value: f[1]})
+	}
+	fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: hb.Bytes(), EndStream: true, EndHeaders: true})
+	<-entered
+	terminated := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		terminated <- b.Terminate(ctx)
+	}()
+	var got []string
+	released := false
+	for {
+		f, err := fr.ReadFrame()
+		if err != nil {
+			break // the server closed the connection
+		}
+		switch f := f.(type) {
+		case *http2.GoAwayFrame:
+			got = append(got, fmt.Sprintf("GOAWAY %v last %d", f.ErrCode, f.LastStreamID))
+			if !released {
+				released = true
+				close(release)
+			}
+		case *http2.MetaHeadersFrame:
+			got = append(got, fmt.Sprintf("HEADERS %d %s", f.StreamID, f.PseudoValue("status")))
+		case *http2.DataFrame:
+			got = append(got, fmt.Sprintf("DATA %d %q end %v", f.StreamID, f.Data(), f.StreamEnded()))
+		}
+	}
+	want := []string{"GOAWAY NO_ERROR last 1", "HEADERS 1 200", `DATA 1 "finished" end true`}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("frames (-want +got):\n%s", diff)
+	}
+	if err := <-terminated; err != nil {
+		t.Errorf("Terminate: %v", err)
+	}
+	if st := b.Stats(); st.TotalRequests != 1 || st.OpenRequests != 0 || st.BytesIn == 0 {
+		t.Errorf("stats %+v", st)
 	}
 }

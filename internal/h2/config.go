@@ -75,6 +75,11 @@ type Config struct {
 	// The connection's addresses and TLS state, copied into requests.
 	RemoteAddr, LocalAddr net.Addr
 	TLS                   *tls.ConnectionState
+	// RequestStarted and RequestDone, if set, learn of each request handed
+	// to the handler (or answered by the server itself) and of its answer,
+	// for statistics. They are called with the connection's state locked:
+	// they must return at once.
+	RequestStarted, RequestDone func()
 	// Context is the parent of the requests' contexts; nil: the run's.
 	Context context.Context
 }

@@ -32,6 +32,9 @@ func (c *Conn) NextRequest() (req *httpcore.Request, more bool) {
 		c.queue = c.queue[1:]
 		s.handed = true
 		c.handed = append(c.handed, s)
+		if c.cfg.RequestStarted != nil {
+			c.cfg.RequestStarted()
+		}
 		return s.req, true
 	}
 	return nil, !(c.finished || c.goAway || c.inputDone || c.noMoreReqs)
@@ -74,6 +77,9 @@ func (c *Conn) HandlerEnded(err error) {
 	for _, s := range c.bySeq {
 		if s.handed && !s.answered {
 			s.answered = true
+			if c.cfg.RequestDone != nil {
+				c.cfg.RequestDone()
+			}
 			delete(c.bySeq, s.seq)
 			if !s.closed {
 				c.resetStream(s.id, http2.ErrCodeInternal, false)
@@ -120,6 +126,9 @@ func (c *Conn) failContract(err error) {
 // respond starts writing resp on s.
 func (c *Conn) respond(s *strm, resp *httpcore.Response) {
 	s.answered = true
+	if c.cfg.RequestDone != nil {
+		c.cfg.RequestDone()
+	}
 	delete(c.bySeq, s.seq)
 	if len(c.handed) > 0 && c.handed[0] == s {
 		c.handed[0] = nil

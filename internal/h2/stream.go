@@ -106,6 +106,9 @@ func (c *Conn) handleHeaders(f *http2.MetaHeadersFrame) {
 		// A limit: the server answers, the handler never sees it.
 		s.handed = true
 		c.handed = append(c.handed, s)
+		if c.cfg.RequestStarted != nil {
+			c.cfg.RequestStarted()
+		}
 		c.respond(s, httpcore.Text(status, status.Reason()+"\n"))
 		return
 	}
