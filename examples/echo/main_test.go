@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -85,6 +86,48 @@ func TestRoutes(t *testing.T) {
 	}
 	if st.TotalRequests != int64(len(reqs))+1 || st.OpenConnections != 1 || st.BytesIn == 0 {
 		t.Errorf("stats %+v: want %d requests over 1 open connection", st, len(reqs)+1)
+	}
+}
+
+// TestRoutesHTTP2: the same routes over HTTP/2 with prior knowledge, on
+// the same port, concurrently over one connection (net/http's client).
+func TestRoutesHTTP2(t *testing.T) {
+	b := start(t, streamhttp.ServerSettings{})
+	tr := &http.Transport{Protocols: new(http.Protocols)}
+	tr.Protocols.SetUnencryptedHTTP2(true)
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr, Timeout: 10 * time.Second}
+	base := "http://" + b.LocalAddr().String()
+	reqs := []struct{ method, path, body, want string }{
+		{"GET", "/sleep?ms=100", "", "slept"},
+		{"GET", "/plaintext", "", echohandler.Hello},
+		{"GET", "/json", "", echohandler.HelloJSON},
+		{"POST", "/echo", "hello", "hello"},
+		{"PUT", "/x", "abc", "PUT /x bytes=3"},
+		{"GET", "/stream?n=3&size=4", "", "012301230123"},
+	}
+	errs := make(chan error, len(reqs))
+	for _, r := range reqs {
+		go func() {
+			req, _ := http.NewRequest(r.method, base+r.path, strings.NewReader(r.body))
+			resp, err := client.Do(req)
+			if err != nil {
+				errs <- err
+				return
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.Proto != "HTTP/2.0" || string(body) != r.want {
+				errs <- fmt.Errorf("%s %s: got %s %q, want HTTP/2.0 %q", r.method, r.path, resp.Proto, body, r.want)
+				return
+			}
+			errs <- nil
+		}()
+	}
+	for range reqs {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
 	}
 }
 
