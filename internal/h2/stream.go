@@ -45,8 +45,6 @@ type strm struct {
 	stalledAt  time.Time       // since when pending data waits for a window
 	lingerAt   time.Time       // when the response completed before the request body
 	sendWake   chan struct{}   // wakes the body pump: window or room
-	headOnly   bool            // HEAD: the entity is not sent
-	bodySrc    entity.Entity   // a streamed response entity, until its pump starts
 }
 
 // handleHeaders opens a stream, or takes a request's trailers.
