@@ -26,32 +26,20 @@ func h2cClient() (*http.Client, func()) {
 }
 
 // echoH2 answers GET with the path and method, and POST with its body.
-func echoH2(_ context.Context, r *Request) (*Response, error) {
+func echoH2(r *Request) *Response {
 	if r.Method == httpcore.MethodPost {
 		data, err := entity.ToStrict(r.Context(), r.Entity, 1<<20)
 		if err != nil {
-			return nil, err
+			return httpcore.Text(httpcore.StatusBadRequest, err.Error())
 		}
-		return httpcore.Bytes(httpcore.StatusOK, "application/octet-stream", data.Data), nil
+		return httpcore.Bytes(httpcore.StatusOK, "application/octet-stream", data.Data)
 	}
-	resp := httpcore.Text(httpcore.StatusOK, string(r.Method)+" "+r.Target+" "+r.Proto.String())
-	resp.Header.Add("X-Seq", "seq")
-	return resp, nil
+	return httpcore.Text(httpcore.StatusOK, string(r.Method)+" "+r.Target+" "+r.Proto.String())
 }
 
 func bindH2(t *testing.T, s ServerSettings) string {
 	t.Helper()
-	s.DisableSignals = true
-	b, err := BindAndHandleAsync(context.Background(), "127.0.0.1:0", echoH2, 8, s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		b.Terminate(ctx)
-	})
-	return b.LocalAddr().String()
+	return serveSync(t, echoH2, s).LocalAddr().String()
 }
 
 // TestHTTP2NetHTTPClient: net/http's client, with prior knowledge, on the

@@ -14,54 +14,22 @@ import (
 // field means its default (see the Default constants); Resolved applies
 // them once, so the engine reads plain values.
 type Config struct {
-	// MaxConcurrentStreams is advertised in SETTINGS_MAX_CONCURRENT_STREAMS:
-	// a HEADERS frame that would open one more stream is refused with
-	// RST_STREAM(REFUSED_STREAM) (RFC 9113 §5.1.2).
+	// The limits, as streamhttp.HTTP2Settings documents them (with
+	// PrefaceTimeout from its HeadTimeout and IdleTimeout from its
+	// IdleTimeout).
 	MaxConcurrentStreams uint32
-	// MaxFrameSize is advertised in SETTINGS_MAX_FRAME_SIZE; a longer frame
-	// is a connection error FRAME_SIZE_ERROR (RFC 9113 §4.2).
-	MaxFrameSize uint32
-	// StreamWindow is the receive window of a request body, advertised in
-	// SETTINGS_INITIAL_WINDOW_SIZE: at most this many body bytes of a
-	// stream are buffered before the handler pulls them. WINDOW_UPDATE
-	// frames return credit only for bytes the handler has pulled.
-	StreamWindow int32
-	// ConnWindow is the connection's receive window: the bound on the
-	// request body bytes buffered for all streams together.
-	ConnWindow int32
-	// MaxHeaderListSize is advertised in SETTINGS_MAX_HEADER_LIST_SIZE; a
-	// larger header list is answered 431. A header block more than twice
-	// as large (HEADERS plus CONTINUATION) is a connection error.
-	MaxHeaderListSize uint32
-	// MaxContinuations bounds the CONTINUATION frames of one header block
-	// (empty ones cost frames, not bytes: CVE-2023-45288).
-	MaxContinuations int
-	// FloodBurst and FloodRate are a token bucket shared by stream resets
-	// (sent or received: Rapid Reset, CVE-2023-44487, and MadeYouReset,
-	// CVE-2025-8671) and by frames that carry nothing (empty DATA without
-	// END_STREAM, empty CONTINUATION: CVE-2019-9518). Each costs one token;
-	// FloodRate tokens come back per second. An empty bucket ends the
-	// connection with GOAWAY(ENHANCE_YOUR_CALM).
-	FloodBurst int
-	FloodRate  int
-	// MaxPendingRequests bounds the requests received and not yet answered
-	// (including those of streams the client has reset while their handler
-	// runs): past it the connection ends with GOAWAY(ENHANCE_YOUR_CALM).
-	// Default 4 x MaxConcurrentStreams.
-	MaxPendingRequests int
-	// MaxOutputBuffer is how many bytes of control frames and headers may
-	// wait for the transport before the connection stops reading input: a
-	// peer that floods PING or SETTINGS and reads nothing is held by TCP.
-	MaxOutputBuffer int
-	// SendTimeout resets a stream whose response waits this long for
-	// flow-control credit (a zero-window stall) with RST_STREAM(CANCEL).
-	SendTimeout time.Duration
-	// IdleTimeout ends a connection without open streams and without
-	// incoming frames for this long with GOAWAY(NO_ERROR).
-	IdleTimeout time.Duration
-	// PrefaceTimeout bounds the time until the client preface and its
-	// SETTINGS frame have arrived.
-	PrefaceTimeout time.Duration
+	MaxFrameSize         uint32
+	StreamWindow         int32
+	ConnWindow           int32
+	MaxHeaderListSize    uint32
+	MaxContinuations     int
+	FloodBurst           int
+	FloodRate            int
+	MaxPendingRequests   int
+	MaxOutputBuffer      int
+	SendTimeout          time.Duration
+	IdleTimeout          time.Duration
+	PrefaceTimeout       time.Duration
 
 	// Parser holds the request limits shared with HTTP/1.1: MaxURILength
 	// (414), MaxHeaderCount, MaxHeaderNameLength, MaxHeaderValueLength
