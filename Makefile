@@ -12,7 +12,7 @@ STATICCHECK_VERSION := v0.8.2
 STATICCHECK := $(BIN)/staticcheck
 
 .DEFAULT_GOAL := test
-.PHONY: run test fmtcheck vet bench bench-ecosystem bench-micro bench-layer bench-peers-test fuzz conformance conformance-h2 lint
+.PHONY: run test fmtcheck vet bench bench-ecosystem bench-micro bench-layer bench-peers-test fuzz conformance conformance-h2 bench-h2 lint
 
 # The smallest example server; it prints its URL. Ctrl-C stops it.
 run:
@@ -59,12 +59,7 @@ vet:
 bench:
 	@GO='$(GO)' bash scripts/bench.sh
 
-# The chi router of examples/ecosystem served by net/http and by streamhttp
-# through the nethttp adapter (one P each), req/s and the ratio, then the
-# adapter's allocations per request. BENCH_DUR, BENCH_ROUNDS tune it (see
-# scripts/bench-ecosystem.sh); about 1.5 minutes.
-bench-ecosystem:
-	@GO='$(GO)' bash scripts/bench-ecosystem.sh
+.PHONY: run test fmtcheck vet bench bench-ecosystem bench-micro bench-layer bench-peers-test fuzz conformance conformance-h2 bench-h2 lint
 
 # Micro-benchmarks: the stream core, the parser and renderer, the server layer.
 bench-micro:

@@ -347,10 +347,6 @@ func (r *connReader) Pull() ([]byte, error) {
 		return nil, r.done
 	}
 	c := r.c
-	if n := c.prefix; n > 0 { // HTTP/2 dispatch: the bytes read to decide
-		c.prefix = 0
-		return (*c.rbuf)[:n], nil
-	}
 	if c.rbuf == nil {
 		c.rbuf = readBuffers.Get().(*[]byte)
 	}
@@ -488,6 +484,10 @@ func (c *connIO) setDeadline(start time.Time, allowance time.Duration, inBody bo
 // sends each connection through the poller often enough to keep the queue
 // draining.
 func (c *connIO) read(p []byte, answered bool) (int, error) {
+	if n := c.prefix; n > 0 { // HTTP/2 dispatch: the bytes read to decide, in p
+		c.prefix = 0
+		return n, nil
+	}
 	s := c.sub.Load()
 	if s == nil {
 		if c.ready == nil || !answered {

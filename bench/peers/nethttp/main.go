@@ -65,6 +65,7 @@ func main() {
 	debugAddr := flag.String("debug-addr", "", "serve net/http/pprof on this address (empty: not at all)")
 	reusePort := flag.Bool("reuse-port", false, "bind with SO_REUSEPORT (Linux), beside another process on the same address")
 	takeover := flag.Int("takeover", 0, "once accepting, send SIGTERM to this process id (a restart over SO_REUSEPORT; scripts/handover.sh)")
+	h2c := flag.Bool("h2c", false, "serve HTTP/2 with prior knowledge as well (Protocols with UnencryptedHTTP2), on the same port")
 	flag.Parse()
 	if *debugAddr != "" {
 		go func() {
@@ -98,6 +99,11 @@ func main() {
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "nethttp:", err)
 		os.Exit(1)
+	}
+	if *h2c {
+		srv.Protocols = new(http.Protocols)
+		srv.Protocols.SetHTTP1(true)
+		srv.Protocols.SetUnencryptedHTTP2(true)
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
