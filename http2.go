@@ -1,6 +1,7 @@
 package streamhttp
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"time"
@@ -132,4 +133,21 @@ func HTTP2ServerLayer(s ServerSettings) bidi.Flow[*Response, []byte, []byte, *Re
 func ServeHTTP2Conn(ctx context.Context, rwc io.ReadWriteCloser, handler stream.Flow[*Request, *Response], s ServerSettings) error {
 	s = s.resolved()
 	return serveH2(ctx, rwc, nil, 0, handler, &s, &connOpts{})
+}
+
+// ReplayHTTP2 is Replay for HTTP/2: it runs the bytes a client sent on one
+// connection (from the client preface on) through HTTP2ServerLayer joined
+// with handler and returns what the server wrote. The end of input is a
+// half-close: requests received in full are answered before the layer
+// ends. HTTP/2 output does not compare byte for byte with a capture (HPACK
+// encodes the Date field and stream interleaving follows timing): compare
+// the decoded responses.
+func ReplayHTTP2(ctx context.Context, input io.Reader, handler stream.Flow[*Request, *Response], s ServerSettings) ([]byte, error) {
+	s = s.resolved()
+	cfg := h2Config(&s)
+	cfg.HalfClose = true
+	var out bytes.Buffer // ToWriter copies each piece: the layer's output is valid only until its next pull
+	flow := bidi.JoinLeft(handler, h2.Layer(cfg, nil))
+	_, err := stream.RunWith(ctx, stream.Via(stream.FromReader(input, readBufferSize), flow), stream.ToWriter(&out))
+	return out.Bytes(), err
 }

@@ -31,6 +31,11 @@ type Config struct {
 	IdleTimeout          time.Duration
 	PrefaceTimeout       time.Duration
 
+	// HalfClose makes the end of the input a half-close: the requests
+	// received in full are still answered (a replayed capture). Otherwise
+	// it ends the connection at once, as a client that has gone.
+	HalfClose bool
+
 	// Parser holds the request limits shared with HTTP/1.1: MaxURILength
 	// (414), MaxHeaderCount, MaxHeaderNameLength, MaxHeaderValueLength
 	// (431), MaxContentLength (413).

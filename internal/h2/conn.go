@@ -209,12 +209,24 @@ func (c *Conn) Feed(p []byte) {
 
 // InputEnded records the end of the input: err is nil for a clean end.
 // An HTTP/2 client does not half-close: the end of its input is the end
-// of the connection, and the requests in progress are cancelled.
+// of the connection, and the requests in progress are cancelled; with
+// Config.HalfClose (a replay) the requests received in full are answered
+// first.
 func (c *Conn) InputEnded(err error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.inputDone = true
-	c.finish(nil)
+	if err != nil || !c.cfg.HalfClose || !c.settings {
+		c.finish(nil)
+		return
+	}
+	for _, s := range c.streamList() {
+		if !s.remoteClosed {
+			c.closeStream(s, ErrClosed)
+		}
+	}
+	signal(c.reqWake)
+	c.checkDone()
 }
 
 // Backlogged reports whether output waits for the transport beyond
