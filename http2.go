@@ -84,6 +84,7 @@ func h2Config(s *ServerSettings) h2.Config {
 		PrefaceTimeout:       s.HeadTimeout,
 		Parser:               s.Parser,
 		ServerHeader:         s.ServerHeader,
+		TransparentHEAD:      s.TransparentHEAD,
 		Logger:               s.Logger,
 	}
 	if cfg.MaxHeaderListSize == 0 {

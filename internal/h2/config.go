@@ -40,6 +40,9 @@ type Config struct {
 	// (414), MaxHeaderCount, MaxHeaderNameLength, MaxHeaderValueLength
 	// (431), MaxContentLength (413).
 	Parser httpcore.ParserSettings
+	// TransparentHEAD hands HEAD requests to the handler as GET; the
+	// response's head is sent without its body either way.
+	TransparentHEAD bool
 	// ServerHeader is sent as the server field unless empty.
 	ServerHeader string
 	// Logger receives connection errors.

@@ -114,13 +114,48 @@ func TestGet(t *testing.T) {
 	}
 }
 
-// TestHead: HEAD gets the head only, with the length GET would have.
+// TestHead: HEAD gets the head only, with the length GET would have;
+// with TransparentHEAD the handler sees a GET.
 func TestHead(t *testing.T) {
-	c := newClient(t, Config{}, okHandler())
-	c.headers(1, true, ":method", "HEAD", ":scheme", "http", ":path", "/x", ":authority", "a")
-	head, _ := c.response(1)
-	if !head.End || head.field("content-length") != "7" {
-		t.Errorf("HEAD response %+v", head)
+	for _, tt := range []struct {
+		transparent bool
+		length      string // of "HEAD /x" or "GET /x"
+	}{{false, "7"}, {true, "6"}} {
+		c := newClient(t, Config{TransparentHEAD: tt.transparent}, okHandler())
+		c.headers(1, true, ":method", "HEAD", ":scheme", "http", ":path", "/x", ":authority", "a")
+		head, _ := c.response(1)
+		if !head.End || head.field("content-length") != tt.length {
+			t.Errorf("TransparentHEAD %v: HEAD response %+v", tt.transparent, head)
+		}
+	}
+}
+
+// TestExpectContinue: a client that sent Expect: 100-continue gets
+// ":status 100" when the handler first pulls the body, not before.
+func TestExpectContinue(t *testing.T) {
+	pull := make(chan struct{})
+	h := mapHandler(func(r *httpcore.Request) *httpcore.Response {
+		<-pull
+		data, err := entity.ToStrict(r.Context(), r.Entity, 100)
+		if err != nil {
+			return httpcore.Text(httpcore.StatusBadRequest, err.Error())
+		}
+		return httpcore.Text(httpcore.StatusOK, string(data.Data))
+	})
+	c := newClient(t, Config{}, h)
+	c.headers(1, false, ":method", "POST", ":scheme", "http", ":path", "/", ":authority", "a", "expect", "100-continue")
+	c.write(func(f *http2.Framer) error { return f.WritePing(false, [8]byte{}) })
+	if e := c.until("PING or HEADERS", func(e event) bool { return e.Type == http2.FramePing || e.Stream == 1 }); e.Type != http2.FramePing {
+		t.Fatalf("%+v before the handler pulled the body", e)
+	}
+	close(pull)
+	e := c.until("HEADERS", func(e event) bool { return e.Type == http2.FrameHeaders })
+	if e.field(":status") != "100" || e.End {
+		t.Fatalf("interim response %+v", e)
+	}
+	c.write(func(f *http2.Framer) error { return f.WriteData(1, true, []byte("body")) })
+	if head, body := c.response(1); head.field(":status") != "200" || string(body) != "body" {
+		t.Errorf("response %s %q", head.field(":status"), body)
 	}
 }
 

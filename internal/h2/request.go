@@ -94,6 +94,12 @@ func (c *Conn) buildRequest(s *strm, f *http2.MetaHeadersFrame) (req *httpcore.R
 		authority = host
 	}
 	req.Method = httpcore.Method(method)
+	if req.Method == httpcore.MethodHead {
+		s.head = true
+		if c.cfg.TransparentHEAD {
+			req.Method = httpcore.MethodGet
+		}
+	}
 	req.Header = hdr
 	req.Host = authority
 	req.Target = path

@@ -144,7 +144,7 @@ func (c *Conn) respond(s *strm, resp *httpcore.Response) {
 		e = entity.Empty
 	}
 	status := resp.Status
-	noBody := s.req.Method == httpcore.MethodHead || status == httpcore.StatusNoContent || status == httpcore.StatusNotModified
+	noBody := s.head || status == httpcore.StatusNoContent || status == httpcore.StatusNotModified
 	c.encodeResponseHead(resp, e, status)
 	if noBody || e.IsKnownEmpty() {
 		c.writeHeaderBlock(s.id, true)

@@ -19,6 +19,7 @@ type strm struct {
 	localClosed  bool // END_STREAM sent: half-closed (local)
 	closed       bool // both, or reset: gone from the stream table
 	handed       bool // the request was taken by the handler
+	head         bool // a HEAD request: the response has no body
 	answered     bool // its response has arrived
 
 	// The request body: chunks received and not yet pulled, its state,
