@@ -203,8 +203,8 @@ func (r *h2Reader) Cancel(error) {
 	}
 }
 
-// h2Sink writes the layer's output; a write that makes no progress for
-// IdleTimeout fails (a client that reads nothing).
+// h2Sink writes the layer's output; a write that takes longer than
+// WriteTimeout fails (a client that reads nothing).
 func h2Sink(rwc io.ReadWriteCloser, s *ServerSettings, stats *serverStats) stream.Sink[[]byte, stream.NotUsed] {
 	dl, _ := rwc.(interface{ SetWriteDeadline(time.Time) error })
 	return stream.NewSink(func(m *stream.Materializer, up stream.Puller[[]byte]) (stream.NotUsed, error) {
@@ -216,8 +216,8 @@ func h2Sink(rwc io.ReadWriteCloser, s *ServerSettings, stats *serverStats) strea
 			if err != nil {
 				return stream.NotUsed{}, err
 			}
-			if dl != nil && s.IdleTimeout > 0 {
-				dl.SetWriteDeadline(time.Now().Add(s.IdleTimeout))
+			if dl != nil && s.WriteTimeout > 0 {
+				dl.SetWriteDeadline(time.Now().Add(s.WriteTimeout))
 			}
 			n, err := rwc.Write(p)
 			if stats != nil {
