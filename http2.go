@@ -82,6 +82,8 @@ func h2Config(s *ServerSettings) h2.Config {
 		SendTimeout:          h.SendTimeout,
 		IdleTimeout:          s.IdleTimeout,
 		PrefaceTimeout:       s.HeadTimeout,
+		RequestTimeout:       s.RequestTimeout,
+		TimeoutResponse:      s.TimeoutResponse,
 		Parser:               s.Parser,
 		ServerHeader:         s.ServerHeader,
 		TransparentHEAD:      s.TransparentHEAD,
@@ -95,6 +97,9 @@ func h2Config(s *ServerSettings) h2.Config {
 	}
 	if s.HeadTimeout == 0 {
 		cfg.PrefaceTimeout = -1
+	}
+	if s.RequestTimeout == 0 {
+		cfg.RequestTimeout = -1
 	}
 	return cfg
 }

@@ -30,6 +30,11 @@ type Config struct {
 	SendTimeout          time.Duration
 	IdleTimeout          time.Duration
 	PrefaceTimeout       time.Duration
+	// RequestTimeout and TimeoutResponse are ServerSettings': a request
+	// the handler has had in full for this long is answered 503 (or
+	// TimeoutResponse) on its stream; the connection goes on.
+	RequestTimeout  time.Duration
+	TimeoutResponse func(*httpcore.Request) *httpcore.Response
 
 	// HalfClose makes the end of the input a half-close: the requests
 	// received in full are still answered (a replayed capture). Otherwise

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/streamhttp/streamhttp/httpcore"
 	"github.com/streamhttp/streamhttp/stream"
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
@@ -85,6 +86,7 @@ type Conn struct {
 	tokensAt   time.Time
 	lastActive time.Time
 	timer      *time.Timer
+	ticks      uint64 // how often the timer has fired: the request timeout's clock
 
 	// goBody starts a response body pump (set by the layer).
 	goBody func(func(*stream.Materializer))
@@ -607,7 +609,7 @@ func (c *Conn) checkDone() {
 // tickPeriod is how often the connection's timer looks at its deadlines.
 func (c *Conn) tickPeriod() time.Duration {
 	d := time.Second
-	for _, t := range []time.Duration{c.cfg.IdleTimeout, c.cfg.SendTimeout, c.cfg.PrefaceTimeout} {
+	for _, t := range []time.Duration{c.cfg.IdleTimeout, c.cfg.SendTimeout, c.cfg.PrefaceTimeout, c.cfg.RequestTimeout} {
 		if t > 0 {
 			d = min(d, t/4)
 		}
@@ -623,6 +625,8 @@ func (c *Conn) tick() {
 		return
 	}
 	now := time.Now()
+	c.ticks++
+	c.expireRequests()
 	switch {
 	case !c.settings && c.cfg.PrefaceTimeout > 0 && now.Sub(c.start) >= c.cfg.PrefaceTimeout:
 		c.finish(errors.New("h2: no client preface within PrefaceTimeout"))
@@ -646,6 +650,35 @@ func (c *Conn) tick() {
 	}
 	if !c.finished {
 		c.timer.Reset(c.tickPeriod())
+	}
+}
+
+// expireRequests answers the requests whose handler has had them in full
+// for longer than their timeout (Request.SetTimeout, or RequestTimeout)
+// with TimeoutResponse, or 503; the handler's late answer is dropped. It
+// counts timer ticks: a timeout fires up to one tick late.
+func (c *Conn) expireRequests() {
+	period := c.tickPeriod()
+	for _, s := range c.bySeq {
+		if !s.handed || s.answered || s.late || !s.remoteClosed || s.closed {
+			continue
+		}
+		timeout := c.cfg.RequestTimeout
+		if d := s.req.Timeout(); d != 0 {
+			timeout = max(d, 0)
+		}
+		if timeout <= 0 || time.Duration(c.ticks-s.readyTick)*period < timeout {
+			continue
+		}
+		s.late = true
+		var resp *httpcore.Response
+		if c.cfg.TimeoutResponse != nil {
+			resp = c.cfg.TimeoutResponse(s.req)
+		}
+		if resp == nil {
+			resp = httpcore.Text(httpcore.StatusServiceUnavailable, "Service Unavailable: the server did not answer within RequestTimeout\n")
+		}
+		c.writeResponse(s, resp)
 	}
 }
 

@@ -329,3 +329,31 @@ func TestPrefaceTimeout(t *testing.T) {
 		}
 	})
 }
+
+// TestRequestTimeout: a handler that has not answered within
+// RequestTimeout gets its stream answered 503; its late answer is dropped
+// and the connection goes on.
+func TestRequestTimeout(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		release := make(chan struct{})
+		h := mapHandler(func(r *httpcore.Request) *httpcore.Response {
+			if r.Target == "/slow" {
+				<-release
+			}
+			return httpcore.Text(httpcore.StatusOK, "answer "+r.Target)
+		})
+		c := newClient(t, Config{RequestTimeout: 5 * time.Second}, h)
+		c.waitFor = time.Minute
+		start := time.Now()
+		c.get(1, "/slow")
+		head, body := c.response(1)
+		if head.field(":status") != "503" || time.Since(start) < 5*time.Second || time.Since(start) > 7*time.Second {
+			t.Errorf("after %v: %s %q, want 503 after 5s", time.Since(start), head.field(":status"), body)
+		}
+		close(release)
+		c.get(3, "/next")
+		if _, body := c.response(3); string(body) != "answer /next" {
+			t.Errorf("next request: %q", body)
+		}
+	})
+}

@@ -35,6 +35,9 @@ func (c *Conn) NextRequest() (req *httpcore.Request, more bool) {
 		if c.cfg.RequestStarted != nil {
 			c.cfg.RequestStarted()
 		}
+		if s.remoteClosed {
+			s.readyTick = c.ticks
+		}
 		return s.req, true
 	}
 	return nil, !(c.finished || c.goAway || c.inputDone || c.noMoreReqs)
@@ -135,10 +138,17 @@ func (c *Conn) respond(s *strm, resp *httpcore.Response) {
 		c.handed = c.handed[1:]
 	}
 	defer c.checkDone()
-	if s.closed {
-		s.req.CancelContext() // reset meanwhile: the answer is dropped
+	if s.closed || s.late {
+		// Reset meanwhile, or answered 503 by the request timeout: the
+		// handler's answer is dropped.
+		s.req.CancelContext()
 		return
 	}
+	c.writeResponse(s, resp)
+}
+
+// writeResponse starts writing resp on s.
+func (c *Conn) writeResponse(s *strm, resp *httpcore.Response) {
 	e := resp.Entity
 	if e == nil {
 		e = entity.Empty

@@ -15,12 +15,14 @@ type strm struct {
 	seq uint64
 	req *httpcore.Request
 
-	remoteClosed bool // END_STREAM received: half-closed (remote)
-	localClosed  bool // END_STREAM sent: half-closed (local)
-	closed       bool // both, or reset: gone from the stream table
-	handed       bool // the request was taken by the handler
-	head         bool // a HEAD request: the response has no body
-	answered     bool // its response has arrived
+	remoteClosed bool   // END_STREAM received: half-closed (remote)
+	localClosed  bool   // END_STREAM sent: half-closed (local)
+	closed       bool   // both, or reset: gone from the stream table
+	handed       bool   // the request was taken by the handler
+	head         bool   // a HEAD request: the response has no body
+	late         bool   // answered by the request timeout: the handler's answer is dropped
+	readyTick    uint64 // Conn.ticks when the handler had the whole request (valid once handed and remoteClosed)
+	answered     bool   // its response has arrived
 
 	// The request body: chunks received and not yet pulled, its state,
 	// and the flow-control bookkeeping (RFC 9113 §6.9).
@@ -139,6 +141,7 @@ func (c *Conn) endBody(s *strm) {
 		return
 	}
 	s.remoteClosed = true
+	s.readyTick = c.ticks
 	signal(s.bodyWake)
 	if s.localClosed {
 		c.closeStream(s, nil)
