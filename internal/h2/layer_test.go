@@ -433,3 +433,28 @@ func TestEarlyResponse(t *testing.T) {
 		})
 	}
 }
+
+// TestAnsweredListBounded: answers out of order behind a request that is
+// never answered do not pile up in the connection's state.
+func TestAnsweredListBounded(t *testing.T) {
+	release := make(chan struct{})
+	h := stream.MapAsyncUnordered(8, func(_ context.Context, r *httpcore.Request) (*httpcore.Response, error) {
+		if r.Target == "/stuck" {
+			<-release
+		}
+		return httpcore.Text(httpcore.StatusOK, "ok").ForRequest(r), nil
+	})
+	c := newClient(t, Config{}, h)
+	t.Cleanup(func() { close(release) })
+	c.get(1, "/stuck")
+	for id := uint32(3); id < 1000; id += 2 {
+		c.get(id, "/")
+		c.response(id)
+	}
+	c.srv.mu.Lock()
+	n := len(c.srv.handed)
+	c.srv.mu.Unlock()
+	if n > 40 {
+		t.Errorf("%d requests listed as handed with one unanswered", n)
+	}
+}

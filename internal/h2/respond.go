@@ -3,6 +3,7 @@ package h2
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -136,6 +137,10 @@ func (c *Conn) respond(s *strm, resp *httpcore.Response) {
 	if len(c.handed) > 0 && c.handed[0] == s {
 		c.handed[0] = nil
 		c.handed = c.handed[1:]
+	} else if len(c.handed) > 2*len(c.bySeq)+16 {
+		// Answers out of order behind one that does not come: drop the
+		// answered ones, so that the list stays as short as the unanswered.
+		c.handed = slices.DeleteFunc(c.handed, func(h *strm) bool { return h.answered })
 	}
 	defer c.checkDone()
 	if s.closed || s.late {

@@ -159,11 +159,15 @@ func (c *Conn) handleData(f *http2.DataFrame) {
 	s := c.streams[id]
 	if s == nil || s.remoteClosed {
 		c.refund(n)
-		if id > c.maxID {
+		switch {
+		case id > c.maxID:
 			c.connError(http2.ErrCodeProtocol, "DATA on an idle stream")
-			return
+		case s == nil && c.goAway && id > c.goAwayID:
+			// A stream our GOAWAY ignored: the client learns it from the
+			// GOAWAY, not from a reset per frame.
+		default:
+			c.resetStream(id, http2.ErrCodeStreamClosed, true)
 		}
-		c.resetStream(id, http2.ErrCodeStreamClosed, true)
 		return
 	}
 	if n > s.recvAvail {
