@@ -114,7 +114,7 @@ func serveH2(ctx context.Context, rwc io.ReadWriteCloser, rbuf *[]byte, n int, h
 	flow := bidi.JoinLeft(handler, h2.Layer(cfg, started))
 	src := h2Source(rwc, rbuf, n, o.stats)
 	_, err := stream.RunWith(cctx, stream.Via(src, flow), h2Sink(rwc, s, o.stats))
-	closeH2(ctx, rwc)
+	closeH2(ctx, rwc, s, o.lingering)
 	if c := cio.h2.Load(); c != nil && err == nil {
 		var ce *h2.ConnError
 		if cerr := c.Err(); cerr != nil && !errors.As(cerr, &ce) {
@@ -232,15 +232,21 @@ func h2Sink(rwc io.ReadWriteCloser, s *ServerSettings, stats *serverStats) strea
 }
 
 // closeH2 closes the connection after its GOAWAY: the write side first,
-// then reading and discarding for up to h2Goaway.
-func closeH2(ctx context.Context, rwc io.ReadWriteCloser) {
+// then reading and discarding for up to h2Goaway (and MaxLingerBytes);
+// lingering, if set, learns that the connection serves no more.
+func closeH2(ctx context.Context, rwc io.ReadWriteCloser, s *ServerSettings, lingering func()) {
 	cw, ok := rwc.(interface{ CloseWrite() error })
 	dl, ok2 := rwc.(interface{ SetReadDeadline(time.Time) error })
 	if ok && ok2 && ctx.Err() == nil && cw.CloseWrite() == nil {
+		if lingering != nil {
+			lingering() // no longer counts against MaxConnections
+		}
 		dl.SetReadDeadline(time.Now().Add(h2Goaway))
-		var discard [512]byte
-		for {
-			if _, err := rwc.Read(discard[:]); err != nil {
+		var discard [2048]byte
+		for read := int64(0); read <= s.MaxLingerBytes; {
+			n, err := rwc.Read(discard[:])
+			read += int64(n)
+			if err != nil {
 				break
 			}
 		}
