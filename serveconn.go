@@ -75,7 +75,9 @@ func (c *connIO) releaseReadBuffer() {
 }
 
 // ServeConn serves HTTP/1.1 on rwc (a net.Conn, a *tls.Conn, one end of a
-// net.Pipe, ...) with handler until the connection is done: the client
+// net.Pipe, ...) with handler until the connection is done (and HTTP/2 when
+// the client starts with its preface or negotiated "h2": see
+// ServerSettings.HTTP2): the client
 // closed it, a response closed it, it was idle for IdleTimeout, ctx was
 // cancelled, or it failed. It closes rwc before it returns. The error is
 // nil for an orderly end. A *tls.Conn completes its handshake first (within
