@@ -59,7 +59,17 @@ vet:
 bench:
 	@GO='$(GO)' bash scripts/bench.sh
 
-.PHONY: run test fmtcheck vet bench bench-ecosystem bench-micro bench-layer bench-peers-test fuzz conformance conformance-h2 bench-h2 lint
+# The chi router of examples/ecosystem served by net/http and by streamhttp
+# through the nethttp adapter (one P each), req/s and the ratio, then the
+# adapter's allocations per request. BENCH_DUR, BENCH_ROUNDS tune it (see
+# scripts/bench-ecosystem.sh); about 1.5 minutes.
+bench-ecosystem:
+	@GO='$(GO)' bash scripts/bench-ecosystem.sh
+
+# A short HTTP/2 sanity run: h2load -c 64 -m 16 (GET /plaintext, POST /echo
+# 4 KiB) against the echo example and net/http's HTTP/2 in one run.
+bench-h2:
+	@GO='$(GO)' bash scripts/bench-h2.sh
 
 # Micro-benchmarks: the stream core, the parser and renderer, the server layer.
 bench-micro:
