@@ -20,27 +20,14 @@ HOST=127.0.0.1
 
 command -v h2load >/dev/null || { echo "bench-h2: h2load missing (apt-get install nghttp2-client)" >&2; exit 1; }
 
-work=$(mktemp -d)
-pids=()
-cleanup() {
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-	wait 2>/dev/null || true
-	rm -rf "$work"
-}
-trap cleanup EXIT
+# shellcheck source=scripts/servers.sh
+. scripts/servers.sh
 
 "$GO" build -o "$work/echo" ./examples/echo
 (cd bench/peers && "$GO" build -o "$work/nethttp" ./nethttp)
-"$work/echo" -addr "$HOST:$PORT" >"$work/echo.log" 2>&1 &
-pids+=($!)
-"$work/nethttp" -h2c -addr "$HOST:$((PORT + 1))" >"$work/nethttp.log" 2>&1 &
-pids+=($!)
-for p in "$PORT" $((PORT + 1)); do
-	for _ in $(seq 100); do
-		if (exec 3<>"/dev/tcp/$HOST/$p") 2>/dev/null; then break; fi
-		sleep 0.1
-	done
-done
+start_server "$work/echo.log" "$work/echo" -addr "$HOST:$PORT"
+start_server "$work/nethttp.log" "$work/nethttp" -h2c -addr "$HOST:$((PORT + 1))"
+wait_ports "$HOST" "$PORT" $((PORT + 1))
 head -c 4096 /dev/zero | tr '\0' 'x' >"$work/body4k"
 
 # rps PORT PATH [h2load args...]: requests per second of one bounded run.

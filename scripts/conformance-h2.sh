@@ -30,31 +30,15 @@ if [ ! -x "$H2SPEC" ]; then
 	GOFLAGS=-mod=mod GOBIN=$BIN "$GO" install github.com/summerwind/h2spec/cmd/h2spec@latest
 fi
 
-work=$(mktemp -d)
-pids=()
-cleanup() {
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-	wait 2>/dev/null || true
-	rm -rf "$work"
-}
-trap cleanup EXIT
+# shellcheck source=scripts/servers.sh
+. scripts/servers.sh
 
 "$GO" build -o "$work/echo" ./examples/echo
 "$GO" build -o "$work/tls" ./examples/tls
-"$work/echo" -addr "$HOST:$PORT" >"$work/echo.log" 2>&1 &
-pids+=($!)
-"$work/echo" -h2-only -addr "$HOST:$((PORT + 1))" >"$work/echo2.log" 2>&1 &
-pids+=($!)
-"$work/tls" -addr "$HOST:$((PORT + 2))" >"$work/tls.log" 2>&1 &
-pids+=($!)
-
-# Wait until the three ports accept connections.
-for p in "$PORT" $((PORT + 1)) $((PORT + 2)); do
-	for _ in $(seq 100); do
-		if (exec 3<>"/dev/tcp/$HOST/$p") 2>/dev/null; then break; fi
-		sleep 0.1
-	done
-done
+start_server "$work/echo.log" "$work/echo" -addr "$HOST:$PORT"
+start_server "$work/echo2.log" "$work/echo" -h2-only -addr "$HOST:$((PORT + 1))"
+start_server "$work/tls.log" "$work/tls" -addr "$HOST:$((PORT + 2))"
+wait_ports "$HOST" "$PORT" $((PORT + 1)) $((PORT + 2))
 
 passed=0
 failed=0
