@@ -192,3 +192,56 @@ func TestHTTP2Terminate(t *testing.T) {
 		t.Errorf("stats %+v", st)
 	}
 }
+
+// TestHTTP2TerminateDeadline: at Terminate's hard deadline a stream still
+// in its handler is cancelled (RST_STREAM(CANCEL), the request's context
+// ends) and the connection closes.
+func TestHTTP2TerminateDeadline(t *testing.T) {
+	entered := make(chan struct{})
+	h := func(ctx context.Context, r *Request) (*Response, error) {
+		close(entered)
+		<-ctx.Done()
+		return httpcore.Text(httpcore.StatusOK, "too late"), nil
+	}
+	b, err := BindAndHandleAsync(context.Background(), "127.0.0.1:0", h, 4, ServerSettings{DisableSignals: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := net.Dial("tcp", b.LocalAddr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	io.WriteString(c, http2.ClientPreface)
+	fr := http2.NewFramer(c, c)
+	fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
+	fr.WriteSettings()
+	block := []byte{0x82, 0x86, 0x84, 0x41, 0x01, 'a'} // GET http / :authority a
+	fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: block, EndStream: true, EndHeaders: true})
+	<-entered
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	if err := b.Terminate(ctx); err == nil {
+		t.Error("Terminate reported no error at its deadline")
+	}
+	var got []string
+	for {
+		f, err := fr.ReadFrame()
+		if err != nil {
+			break
+		}
+		switch f := f.(type) {
+		case *http2.GoAwayFrame:
+			got = append(got, fmt.Sprintf("GOAWAY %v", f.ErrCode))
+		case *http2.RSTStreamFrame:
+			got = append(got, fmt.Sprintf("RST_STREAM %d %v", f.StreamID, f.ErrCode))
+		case *http2.MetaHeadersFrame:
+			got = append(got, fmt.Sprintf("HEADERS %d", f.StreamID))
+		}
+	}
+	want := []string{"GOAWAY NO_ERROR", "RST_STREAM 1 CANCEL"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("frames (-want +got):\n%s", diff)
+	}
+}
