@@ -97,6 +97,9 @@ func serveH2(ctx context.Context, rwc io.ReadWriteCloser, rbuf *[]byte, n int, h
 	if st := o.stats; st != nil {
 		cfg.RequestStarted, cfg.RequestDone = st.requestStarted, st.requestDone
 	}
+	// A binding's connection earns its MaxConnections slot with its first
+	// request, as an HTTP/1.1 one does with its first head.
+	cfg.FirstRequest = o.earnSlot
 	// The binding reaches the connection through a connIO, as for
 	// HTTP/1.1: Terminate drains (GOAWAY) or expires it.
 	cio := &connIO{rwc: rwc, s: s, cancel: cancel, stats: o.stats}

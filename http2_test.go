@@ -7,6 +7,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptrace"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -243,5 +245,46 @@ func TestHTTP2TerminateDeadline(t *testing.T) {
 	want := []string{"GOAWAY NO_ERROR", "RST_STREAM 1 CANCEL"}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("frames (-want +got):\n%s", diff)
+	}
+}
+
+// TestHTTP2EarnsSlot: an HTTP/2 connection earns its MaxConnections slot
+// with its first request, as an HTTP/1.1 one does with its first head, so
+// newer connections that send nothing do not evict it.
+func TestHTTP2EarnsSlot(t *testing.T) {
+	b := serveSync(t, echoH2, ServerSettings{MaxPendingConnections: 1})
+	addr := b.LocalAddr().String()
+	client, closeIdle := h2cClient()
+	defer closeIdle()
+	reused := false
+	get := func() error {
+		trace := &httptrace.ClientTrace{GotConn: func(i httptrace.GotConnInfo) { reused = i.Reused }}
+		req, _ := http.NewRequestWithContext(httptrace.WithClientTrace(context.Background(), trace), "GET", "http://"+addr+"/x", nil)
+		resp, err := client.Do(req)
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.Proto != "HTTP/2.0" {
+			return fmt.Errorf("proto %s", resp.Proto)
+		}
+		return nil
+	}
+	if err := get(); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 { // silent connections: each evicts the pending one before it
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+	}
+	// Until the acceptor has taken them (and evicted the older ones).
+	for deadline := time.Now().Add(5 * time.Second); b.Stats().TotalConnections < 4 && time.Now().Before(deadline); {
+		runtime.Gosched()
+	}
+	if err := get(); err != nil || !reused {
+		t.Errorf("the HTTP/2 connection after newer silent ones: %v, reused %v", err, reused)
 	}
 }

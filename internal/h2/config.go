@@ -36,6 +36,11 @@ type Config struct {
 	RequestTimeout  time.Duration
 	TimeoutResponse func(*httpcore.Request) *httpcore.Response
 
+	// FirstRequest, if set, is called once, by the handler's side, before
+	// the connection's first request is handed out (a binding's connection
+	// earns its slot there, and may wait for one); an error ends the
+	// connection with GOAWAY, the request unanswered.
+	FirstRequest func(context.Context) error
 	// HalfClose makes the end of the input a half-close: the requests
 	// received in full are still answered (a replayed capture). Otherwise
 	// it ends the connection at once, as a client that has gone.

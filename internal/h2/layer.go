@@ -177,9 +177,10 @@ func (o *outPuller) Cancel(cause error) {
 
 // reqPuller hands requests to the handler flow.
 type reqPuller struct {
-	sh   *shared
-	m    *stream.Materializer
-	done error
+	sh    *shared
+	m     *stream.Materializer
+	done  error
+	first bool // FirstRequest has been called
 }
 
 func (r *reqPuller) Pull() (*httpcore.Request, error) {
@@ -194,6 +195,15 @@ func (r *reqPuller) Pull() (*httpcore.Request, error) {
 	}
 	c := r.sh.c
 	for {
+		if f := r.sh.cfg.FirstRequest; f != nil && !r.first && c.HasRequest() {
+			// Before the first request leaves, outside the connection's lock.
+			r.first = true
+			if err := f(r.m.Context()); err != nil {
+				c.Abort()
+				r.done = stream.EOS
+				return nil, r.done
+			}
+		}
 		req, more := c.NextRequest()
 		if req != nil {
 			return req, nil

@@ -44,6 +44,13 @@ func (c *Conn) NextRequest() (req *httpcore.Request, more bool) {
 	return nil, !(c.finished || c.goAway || c.inputDone || c.noMoreReqs)
 }
 
+// HasRequest reports whether a request waits for the handler.
+func (c *Conn) HasRequest() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.queue) > 0
+}
+
 // RequestWake is signalled when a request was queued or no more will come.
 func (c *Conn) RequestWake() <-chan struct{} { return c.reqWake }
 
