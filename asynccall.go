@@ -56,7 +56,15 @@ func handlerFlow(f func(context.Context, *Request) (*Response, error), paralleli
 		return AsyncHandler(f, 1, limit)
 	}
 	return stream.NewFlow(func(m *stream.Materializer, up stream.Puller[*Request]) stream.Puller[*Response] {
-		return newAsyncCall(m, up.(*inbound), f, parallelism)
+		in, ok := up.(*inbound)
+		if !ok {
+			// HTTP/2 dispatch: joined to the HTTP/2 layer, which takes
+			// answers in any order itself: the composable flow.
+			src := stream.FromPuller(func(*stream.Materializer) stream.Puller[*Request] { return up })
+			p, _ := stream.Materialize(m, stream.Via(src, AsyncHandler(f, parallelism, limit)))
+			return p
+		}
+		return newAsyncCall(m, in, f, parallelism)
 	})
 }
 
