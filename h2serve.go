@@ -18,9 +18,11 @@ import (
 // The choice between HTTP/1.1 and HTTP/2 on a served connection (RFC 9113
 // §3.2, §3.3): ALPN "h2" on TLS; on a plain connection, the client preface
 // "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" (prior knowledge). The preface is
-// compared as bytes arrive: the first byte that differs means HTTP/1.1,
-// and the bytes read so far go to the HTTP/1.1 layer first; 24 matching
-// bytes mean HTTP/2. A short first read decides nothing.
+// compared as bytes arrive: the first byte that differs means HTTP/1.1;
+// 24 matching bytes mean HTTP/2. A short first read decides nothing. On a
+// TCP socket (Linux) the bytes are peeked at, not read, so HTTP/1.1 reads
+// its connection untouched; elsewhere (a pipe) the bytes read so far go to
+// the HTTP/1.1 layer first.
 
 // h2Goaway is how long a connection that has sent its GOAWAY keeps reading
 // (and discarding) before it closes, so that a TCP reset does not destroy
@@ -55,6 +57,9 @@ func dispatchH2(ctx context.Context, rwc io.ReadWriteCloser, s *ServerSettings, 
 			nc.SetReadDeadline(time.Time{})
 		}
 	}()
+	if h2, ok, err := peekPreface(nc); ok {
+		return h2, nil, 0, err
+	}
 	rbuf = readBuffers.Get().(*[]byte)
 	b := *rbuf
 	const preface = http2.ClientPreface

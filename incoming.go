@@ -289,6 +289,7 @@ func (c *IncomingConnection) track(cio *connIO) {
 		// Accepted while (or just before) the binding began terminating:
 		// it drains once its grace has passed (see drainConns).
 		if left := c.freshGraceLeft(time.Now()); left > 0 {
+			cio.hooks.closeNext.Store(true)
 			b.mu.Unlock()
 			b.graceDrain(c, time.Now().Add(left))
 			return

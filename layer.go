@@ -201,6 +201,14 @@ func (c *conn) bind(h *connHooks) {
 		if h.draining.Load() && c.drain() {
 			h.stop(errDrained)
 		}
+		// Started within a termination's grace (its first bytes came after
+		// Terminate began, as when the HTTP/2 dispatch waited for them):
+		// its next response is its last, as closeAfterNext would make it.
+		if h.closeNext.Load() {
+			c.mu.Lock()
+			c.draining = true
+			c.mu.Unlock()
+		}
 	}
 }
 
@@ -221,6 +229,9 @@ type connHooks struct {
 	// draining is set when the server terminates; whichever of the
 	// terminating code and the layer's start comes second drains the layer.
 	draining atomic.Bool
+	// closeNext is set when the connection is served within a
+	// termination's grace: the layer's next response closes.
+	closeNext atomic.Bool
 	// mustLink: the handler flow may reorder its responses
 	// (stream.Flow.Unordered), so each must be linked to its request.
 	mustLink bool
