@@ -128,6 +128,29 @@ func TestHTTP2Only(t *testing.T) {
 	}
 }
 
+// bindAndGet binds h and opens stream 1 (GET /) on a raw HTTP/2
+// connection to it, whose Framer it returns for the test to read.
+func bindAndGet(t *testing.T, h func(context.Context, *Request) (*Response, error)) (*ServerBinding, *http2.Framer) {
+	t.Helper()
+	b, err := BindAndHandleAsync(context.Background(), "127.0.0.1:0", h, 4, ServerSettings{DisableSignals: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := net.Dial("tcp", b.LocalAddr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	io.WriteString(c, http2.ClientPreface)
+	fr := http2.NewFramer(c, c)
+	fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
+	fr.WriteSettings()
+	block := []byte{0x82, 0x86, 0x84, 0x41, 0x01, 'a'} // GET http / :authority a
+	fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: block, EndStream: true, EndHeaders: true})
+	return b, fr
+}
+
 // TestHTTP2Terminate: Terminate sends GOAWAY(NO_ERROR) with the last
 // stream id; the stream in flight finishes, then the connection closes.
 func TestHTTP2Terminate(t *testing.T) {
@@ -137,26 +160,7 @@ func TestHTTP2Terminate(t *testing.T) {
 		<-release
 		return httpcore.Text(httpcore.StatusOK, "finished"), nil
 	}
-	b, err := BindAndHandleAsync(context.Background(), "127.0.0.1:0", h, 4, ServerSettings{DisableSignals: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := net.Dial("tcp", b.LocalAddr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(10 * time.Second))
-	io.WriteString(c, http2.ClientPreface)
-	fr := http2.NewFramer(c, c)
-	fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
-	fr.WriteSettings()
-	var hb bytes.Buffer
-	enc := hpack.NewEncoder(&hb)
-	for _, f := range [][2]string{{":method", "GET"}, {":scheme", "http"}, {":path", "/slow"}, {":authority", "a"}} {
-		enc.WriteField(hpack.HeaderField{Name: f[0], Value: f[1]})
-	}
-	fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: hb.Bytes(), EndStream: true, EndHeaders: true})
+	b, fr := bindAndGet(t, h)
 	<-entered
 	terminated := make(chan error, 1)
 	go func() {
@@ -206,22 +210,7 @@ func TestHTTP2TerminateDeadline(t *testing.T) {
 		<-ctx.Done()
 		return httpcore.Text(httpcore.StatusOK, "too late"), nil
 	}
-	b, err := BindAndHandleAsync(context.Background(), "127.0.0.1:0", h, 4, ServerSettings{DisableSignals: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := net.Dial("tcp", b.LocalAddr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(10 * time.Second))
-	io.WriteString(c, http2.ClientPreface)
-	fr := http2.NewFramer(c, c)
-	fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
-	fr.WriteSettings()
-	block := []byte{0x82, 0x86, 0x84, 0x41, 0x01, 'a'} // GET http / :authority a
-	fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: block, EndStream: true, EndHeaders: true})
+	b, fr := bindAndGet(t, h)
 	<-entered
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
