@@ -3,7 +3,10 @@ package streamhttp
 import (
 	"bytes"
 	"context"
+	"runtime"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/streamhttp/streamhttp/stream"
 )
@@ -19,6 +22,12 @@ import (
 // together (pipelined) are handed to goroutines of their own, up to
 // parallelism, and their answers are linked to them (ForRequest), so they
 // may complete in any order; the layer puts them back in request order.
+// While the handler is quick (its last call took at most 1 ms), pipelined
+// requests run inline too, one after the other: a goroutine per request
+// would cost more than the call. The first call that is not quick sends
+// the next ones back to goroutines. So the parallelism is what a handler
+// that takes its time gets; a handler that blocks until another request of
+// the same connection arrives in it must take its time to begin with.
 //
 // Reading ahead: while handlers run, the stage takes further requests only
 // when the layer holds a complete head already (it never waits for the
@@ -38,9 +47,13 @@ type asyncCall struct {
 	waiting bool        // Pull waits on wake
 	wake    chan struct{}
 
-	upErr error // the input's end (owned by Pull)
-	done  error
-	wg    sync.WaitGroup
+	upErr   error // the input's end (owned by Pull)
+	yielded bool  // Pull has let the handlers run once before it waits
+	// fast: the last handler call took at most quick; pipelined requests
+	// then run inline, one after the other.
+	fast atomic.Bool
+	done error
+	wg   sync.WaitGroup
 }
 
 // handlerFlow is the flow of a handler function of the given parallelism
@@ -90,15 +103,20 @@ func (s *asyncCall) Pull() (*Response, error) {
 		}
 		running := s.running
 		s.mu.Unlock()
-		if s.upErr == nil && running < s.parallelism && (running == 0 || s.c.slotsFree() > 0 && s.headBuffered()) {
+		// While handlers run, another request is taken only when it is in
+		// already (never wait for the socket with answers on their way) and
+		// the handler is not quick (a quick one drains first, then runs
+		// inline: an inline call must never hold back running handlers'
+		// answers for long).
+		if s.upErr == nil && running < s.parallelism && (running == 0 || !s.fast.Load() && s.c.slotsFree() > 0 && s.headBuffered()) {
 			r, err := s.up.Pull()
 			if err != nil {
 				s.upErr = err
 				continue
 			}
-			if running == 0 && !s.headBuffered() {
-				// Alone: answer it here.
-				return s.answer(r), nil
+			if running == 0 && (s.fast.Load() || !s.headBuffered()) {
+				// Alone, or the handler has been quick: answer it here.
+				return s.timedAnswer(r), nil
 			}
 			s.start(r)
 			continue
@@ -108,7 +126,15 @@ func (s *asyncCall) Pull() (*Response, error) {
 			s.done = s.upErr
 			return nil, s.upErr
 		}
-		// Wait for a running handler's answer.
+		// Wait for a running handler's answer. Let the handlers run first:
+		// answers that are ready by then go out together, in one write,
+		// rather than each flushed by a wait of its own.
+		if !s.yielded {
+			s.yielded = true
+			runtime.Gosched()
+			continue
+		}
+		s.yielded = false
 		s.mu.Lock()
 		if len(s.ready) > 0 {
 			s.mu.Unlock()
@@ -147,6 +173,21 @@ func (s *asyncCall) headBuffered() bool {
 	return c.body == nil && bytes.Contains(c.input(), []byte("\r\n\r\n"))
 }
 
+// quick is how long a handler call may take for the next pipelined
+// request to run inline rather than concurrently: a handler that answers
+// this fast gains nothing from a goroutine of its own, and a goroutine per
+// request costs more than the call.
+const quick = time.Millisecond
+
+// timedAnswer is answer, timed: the stage runs pipelined requests inline
+// while the handler is quick (fast), and concurrently once a call was not.
+func (s *asyncCall) timedAnswer(r *Request) *Response {
+	start := time.Now()
+	resp := s.answer(r)
+	s.fast.Store(time.Since(start) <= quick)
+	return resp
+}
+
 // answer runs the handler for r and returns its answer, linked to r.
 func (s *asyncCall) answer(r *Request) *Response {
 	resp, err := callHandler(s.f, r)
@@ -169,7 +210,7 @@ func (s *asyncCall) start(r *Request) {
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		resp := s.answer(r)
+		resp := s.timedAnswer(r)
 		s.mu.Lock()
 		s.running--
 		s.ready = append(s.ready, resp) // nil too: the layer reports it

@@ -204,16 +204,18 @@ func (o *outbound) next() (*exchange, *Response, bool, error) {
 }
 
 // beforeHandler applies the flush rule before the handler flow is pulled.
-// A flow fused with the layer (same island) with no input left to parse can
-// only go on by reading the connection, so what is buffered is written now:
-// it is the write the read would cause anyway. Otherwise the flow may work
+// A flow fused with the layer (same island) that holds no request and has
+// no input left to parse can only go on by reading the connection, so what
+// is buffered is written now: it is the write the read would cause anyway.
+// (A flow that holds requests, such as a handler function's pipelined
+// calls, may have their answers ready: they join this write instead.) Otherwise the flow may work
 // (or block) for a while before it says so: the writer bounds the wait.
 func (o *outbound) beforeHandler() {
 	c := o.c
 	if c.oob == nil {
 		return
 	}
-	if o.m == c.inM && c.inMu.TryLock() {
+	if o.m == c.inM && c.inFlow.Load() == 0 && c.inMu.TryLock() {
 		idle := len(c.input()) == 0 && c.body == nil
 		c.inMu.Unlock()
 		if idle {

@@ -116,11 +116,11 @@
 //     when no head is decided in time: Flush early in long handlers),
 //     MaxDrainBytes after the response (64 KiB; net/http 256 KiB), the
 //     parser's limits (431, 413 and so on, before the handler runs).
-//   - A client that leaves is noticed when a write to it fails (a handler
-//     that streams, even heartbeats) or when the connection ends; a handler
-//     that waits without writing learns it only then (net/http's
-//     background read notices a closed connection at once when the request
-//     has no body).
+//   - A client that leaves is noticed at once when a write to it fails,
+//     and within about half a second while a handler waits without writing
+//     (the server watches the connection once a request has waited a tick
+//     of its request timer); net/http's background read notices a closed
+//     connection at once when the request has no body.
 //   - Hijack works for requests that ask to switch protocols
 //     (Connection: upgrade) and CONNECT, before the head is decided; net/http
 //     hijacks any request at any time. The server refuses (500, logged) a

@@ -504,3 +504,33 @@ func TestFlowPipelined(t *testing.T) {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
 }
+
+// TestContextCancelledWhenSilentClientLeaves: a handler that waits without
+// writing learns that its client left through r.Context() (the server
+// watches the connection while a request waits).
+func TestContextCancelledWhenSilentClientLeaves(t *testing.T) {
+	entered, cancelled := make(chan struct{}), make(chan bool, 1)
+	url := serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		close(entered)
+		select {
+		case <-r.Context().Done():
+			cancelled <- true
+		case <-time.After(5 * time.Second):
+			cancelled <- false
+		}
+	}), streamhttp.ServerSettings{})
+	c, err := net.Dial("tcp", strings.TrimPrefix(url, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	<-entered
+	start := time.Now()
+	c.Close()
+	if !<-cancelled {
+		t.Fatal("the handler's context was still alive 5 s after the client left")
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("the handler learnt it after %v, want within a second or so", d)
+	}
+}
