@@ -2,7 +2,6 @@ package streamhttp
 
 import (
 	"bufio"
-	"context"
 	"fmt"
 	"io"
 	"strings"
@@ -138,6 +137,3 @@ func TestFlushStreamedBody(t *testing.T) {
 		}
 	}
 }
-
-// cancelWatch is unused context plumbing for the tests below.
-var _ = context.Background
