@@ -38,32 +38,28 @@ var errEvicted = errors.New("streamhttp: connection evicted: it had not sent a r
 type admitState uint8
 
 const (
-	admitPending admitState = iota // accepted, no complete head yet
+	admitNone    admitState = iota // not admitted, or released
+	admitPending                   // accepted, no complete head yet
 	admitWaiting                   // a head came; waits for a free slot
 	admitEarned                    // holds a slot
 	admitEvicted                   // closed to make room; holds nothing
 )
 
-type admitEntry struct {
-	state admitState
-	elem  *list.Element // in pending while admitPending
-}
-
-// admission counts the slots of one handleAll run.
+// admission counts the slots of one handleAll run. A connection's own
+// state is kept in it (IncomingConnection.admState, admElem), guarded by
+// mu.
 type admission struct {
 	max, maxPending int
 
 	mu      sync.Mutex
-	earned  int       // connections holding a slot
-	waiting int       // connections waiting for a slot
-	pending list.List // of *IncomingConnection, oldest first
-	conns   map[*IncomingConnection]*admitEntry
+	earned  int           // connections holding a slot
+	waiting int           // connections waiting for a slot
+	pending list.List     // of *IncomingConnection, oldest first
 	freed   chan struct{} // closed and replaced when a slot frees
 }
 
 func newAdmission(maxConns, maxPending int) *admission {
-	return &admission{max: maxConns, maxPending: maxPending,
-		conns: make(map[*IncomingConnection]*admitEntry), freed: make(chan struct{})}
+	return &admission{max: maxConns, maxPending: maxPending, freed: make(chan struct{})}
 }
 
 // admit takes in a connection the acceptor has just accepted, as pending.
@@ -81,52 +77,66 @@ func (a *admission) admit(ctx context.Context, c *IncomingConnection) bool {
 	var victim *IncomingConnection
 	if a.pending.Len() >= a.maxPending {
 		victim = a.pending.Remove(a.pending.Front()).(*IncomingConnection)
-		a.conns[victim].state, a.conns[victim].elem = admitEvicted, nil
+		victim.admState, victim.admElem = admitEvicted, nil
 	}
-	a.conns[c] = &admitEntry{state: admitPending, elem: a.pending.PushBack(c)}
+	c.adm = a
+	c.admState, c.admElem = admitPending, a.pending.PushBack(c)
 	a.mu.Unlock()
-	c.earnSlot = func(ctx context.Context) error { return a.earn(ctx, c) }
-	c.release = func() { a.release(c) }
 	if victim != nil {
 		victim.evict()
 	}
 	return true
 }
 
-// earn gives c a slot once its first request head is complete, waiting
-// for one while none is free; it fails when the run's ctx ends first. It
-// returns at once for a connection that has earned its slot (a parked
-// connection waking up).
+// earnSlot is connOpts.earnSlot: it gives the connection a slot once its
+// first request head is complete, waiting for one while none is free; it
+// fails when the run's ctx ends first. It returns at once for a connection
+// that has earned its slot (a parked connection waking up), and for one
+// that counts no slot.
+func (c *IncomingConnection) earnSlot(ctx context.Context) error {
+	if a := c.adm; a != nil {
+		return a.earn(ctx, c)
+	}
+	return nil
+}
+
+// release gives the connection's slot back, if it holds one: when it begins
+// to linger (connOpts.lingering), or when it ends. Later calls do nothing.
+func (c *IncomingConnection) release() {
+	if a := c.adm; a != nil {
+		a.release(c)
+	}
+}
+
 func (a *admission) earn(ctx context.Context, c *IncomingConnection) error {
 	a.mu.Lock()
-	e := a.conns[c]
-	if e == nil || e.state != admitPending {
-		evicted := e != nil && e.state == admitEvicted
+	if c.admState != admitPending {
+		evicted := c.admState == admitEvicted
 		a.mu.Unlock()
 		if evicted {
 			return errEvicted // its close is under way
 		}
 		return nil // earned already: a parked connection woke up
 	}
-	a.pending.Remove(e.elem)
-	e.elem = nil
+	a.pending.Remove(c.admElem)
+	c.admElem = nil
 	if a.earned < a.max {
-		e.state = admitEarned
+		c.admState = admitEarned
 		a.earned++
 		a.mu.Unlock()
 		return nil
 	}
-	e.state = admitWaiting
+	c.admState = admitWaiting
 	a.waiting++
 	for {
 		if !a.awaitSlot(ctx, c.b) {
 			a.waiting--
-			e.state = admitEvicted // holds nothing; release only forgets it
+			c.admState = admitEvicted // holds nothing; release only forgets it
 			a.mu.Unlock()
 			return context.Cause(ctx)
 		}
 		if a.earned < a.max {
-			e.state = admitEarned
+			c.admState = admitEarned
 			a.earned++
 			a.waiting--
 			a.mu.Unlock()
@@ -155,19 +165,16 @@ func (a *admission) awaitSlot(ctx context.Context, b *ServerBinding) bool {
 func (a *admission) release(c *IncomingConnection) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	e := a.conns[c]
-	if e == nil {
-		return
-	}
-	delete(a.conns, c)
-	switch e.state {
+	switch c.admState {
 	case admitPending:
-		a.pending.Remove(e.elem)
+		a.pending.Remove(c.admElem)
+		c.admElem = nil
 	case admitEarned:
 		a.earned--
 		close(a.freed)
 		a.freed = make(chan struct{})
 	}
+	c.admState = admitNone
 }
 
 // counts returns the earned, waiting and pending connections: for tests.
@@ -185,7 +192,7 @@ func (a *admission) counts() (earned, waiting, pending int) {
 func (c *IncomingConnection) evict() {
 	b := c.b
 	b.mu.Lock()
-	handled, cio, parked := c.handled, c.cio, c.parked != nil
+	handled, cio, parked := c.handled, c.cio, c.parked
 	c.evicted = true
 	b.mu.Unlock()
 	switch {

@@ -274,7 +274,7 @@ func (b *ServerBinding) startSweeperLocked(parkAfter time.Duration) {
 			if sweepParked {
 				lastParkedSweep = now
 				for c := range b.conns {
-					if c.parked != nil && c.parkDeadline != 0 && now.UnixNano() >= c.parkDeadline {
+					if c.parked && c.parkDeadline != 0 && now.UnixNano() >= c.parkDeadline {
 						expired = append(expired, c)
 					}
 				}
@@ -300,7 +300,7 @@ func (b *ServerBinding) evictParked() {
 	b.mu.Lock()
 	var victim *IncomingConnection
 	for c := range b.conns {
-		if c.parked != nil {
+		if c.parked {
 			victim = c
 			break
 		}

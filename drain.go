@@ -127,7 +127,7 @@ func (c *IncomingConnection) freshGraceLeft(now time.Time) time.Duration {
 func (c *IncomingConnection) betweenRequests() (l *conn, between bool) {
 	b := c.b
 	b.mu.Lock()
-	handled, parked, cio := c.handled, c.parked != nil, c.cio
+	handled, parked, cio := c.handled, c.parked, c.cio
 	b.mu.Unlock()
 	if !handled || parked {
 		return nil, false

@@ -1,6 +1,7 @@
 package streamhttp
 
 import (
+	"container/list"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -15,36 +16,72 @@ import (
 
 // IncomingConnection is a connection accepted by a [Bind] source, not yet
 // served: choose its handler with one of the Handle methods.
+//
+// A parked connection keeps nothing but this struct (and its socket): the
+// fields below are laid out for that, and what only a run needs lives in
+// the run.
 type IncomingConnection struct {
 	b       *ServerBinding
 	conn    net.Conn
 	served  net.Conn // what is served: conn, or conn after its PROXY protocol header
 	proxied atomic.Pointer[proxiedConn]
-	done    chan struct{}
 	err     error
-	release func() // called when the connection has ended, if set
-	// pipelining is the connection's PipeliningLimit when its handler
-	// raised it (HandleWithAsyncHandler); 0: the binding's.
-	pipelining int
-	// earnSlot is connOpts.earnSlot: set by a binder that counts slots (see
-	// admission).
-	earnSlot func(context.Context) error
+	// handler serves the connection, set by handle; parkable tells whether
+	// it may be materialized anew after a parking (see handle).
+	handler stream.Flow[*Request, *Response]
+	// adm counts the connection's MaxConnections slot (see admission); nil:
+	// none. admState and admElem are guarded by adm.mu.
+	adm     *admission
+	admElem *list.Element // in adm.pending while admitPending
 	// accepted is when the acceptor took it, unix nanoseconds.
 	accepted int64
+	// Carried from a run to the next across parkings, by the goroutine
+	// that serves: how many requests have been read, and when bytes last
+	// moved (unix nanoseconds; 0 before the first run).
+	seq    uint64
+	lastIO int64
+	// pipelining is the connection's PipeliningLimit when its handler
+	// raised it (HandleWithAsyncHandler); 0: the binding's.
+	pipelining int32
+	admState   admitState
+	parkable   bool
 
 	// Guarded by b.mu.
 	handled bool
-	cio     *connIO // while it is served
+	ended   bool    // Err is set; done is closed once made
 	drained bool    // Terminate reached it before its layer did
 	evicted bool    // closed to make room before it sent a head (admission)
-	parked  *poller.Waiter
+	parked  bool    // in waiter
+	cio     *connIO // while it is served
 	// parkDeadline is when a parked connection reaches its idle timeout
 	// (unix nanoseconds; 0: none); the binding's sweeper closes it then.
 	parkDeadline int64
+	done         chan struct{} // made by Done (or closedChan once ended)
+	waiter       poller.Waiter // the parking
 }
 
 func newIncoming(b *ServerBinding, c net.Conn) *IncomingConnection {
-	return &IncomingConnection{b: b, conn: c, served: c, done: make(chan struct{}), accepted: time.Now().UnixNano()}
+	return &IncomingConnection{b: b, conn: c, served: c, accepted: time.Now().UnixNano()}
+}
+
+// closedChan is the Done of a connection that ended before anyone asked.
+var closedChan = func() chan struct{} {
+	ch := make(chan struct{})
+	close(ch)
+	return ch
+}()
+
+// finish records the end of the connection, err, and closes its Done.
+func (c *IncomingConnection) finish(err error) {
+	c.err = err
+	c.b.mu.Lock()
+	c.ended = true
+	if c.done == nil {
+		c.done = closedChan
+	} else {
+		close(c.done)
+	}
+	c.b.mu.Unlock()
 }
 
 // errRefused is the end of an accepted connection that its binding closed
@@ -112,21 +149,20 @@ func (c *IncomingConnection) handle(handler stream.Flow[*Request, *Response], pa
 		b.stats.connOpened()
 	}
 	b.mu.Unlock()
-	if !live { // refused: done is closed already
-		if c.release != nil {
-			c.release()
-		}
+	if !live { // refused: it has ended already
+		c.release()
 		return
 	}
 	_, rawOK := c.conn.(poller.Conn)
 	_, isTLS := c.conn.(*tls.Conn)
-	park = park && rawOK && !isTLS && b.s.ParkIdleAfter > 0
-	go c.start(handler, park)
+	c.handler = handler
+	c.parkable = park && rawOK && !isTLS && b.s.ParkIdleAfter > 0
+	go c.start()
 }
 
 // start serves the connection, after its PROXY protocol header when the
 // binding reads one.
-func (c *IncomingConnection) start(handler stream.Flow[*Request, *Response], park bool) {
+func (c *IncomingConnection) start() {
 	b := c.b
 	if b.s.ProxyProtocol.Mode != ProxyProtocolOff {
 		raw := c.conn
@@ -151,22 +187,29 @@ func (c *IncomingConnection) start(handler stream.Flow[*Request, *Response], par
 			}
 		}
 	}
-	c.serve(handler, park, 0, time.Time{})
+	c.serve()
 }
 
 // serve serves the connection until it ends or is parked.
-func (c *IncomingConnection) serve(handler stream.Flow[*Request, *Response], park bool, seq uint64, lastIO time.Time) {
+func (c *IncomingConnection) serve() {
 	b := c.b
 	ready := b.readyFor(c.served)
 	for {
-		o := connOpts{stats: b.stats, track: c.track, park: park, seq: seq, lastIO: lastIO, ready: ready, pipelining: c.pipelining, lingering: c.releaseSlot, earnSlot: c.earnSlot}
-		err := serveConn(b.ctx, c.served, handler, b.s, &o)
+		o := connOpts{stats: b.stats, track: c.track, park: c.parkable, seq: c.seq, ready: ready,
+			pipelining: int(c.pipelining), lingering: c.release}
+		if c.adm != nil {
+			o.earnSlot = c.earnSlot
+		}
+		if c.lastIO != 0 {
+			o.lastIO = time.Unix(0, c.lastIO)
+		}
+		err := serveConn(b.ctx, c.served, c.handler, b.s, &o)
 		if !o.parked {
 			c.end(err)
 			return
 		}
-		seq, lastIO = o.seq, o.lastIO
-		switch c.park(func() { c.serve(handler, park, seq, lastIO) }, lastIO) {
+		c.seq, c.lastIO = o.seq, o.lastIO.UnixNano()
+		switch c.park() {
 		case parkOK:
 			return // the poller serves it again when it is readable
 		case parkClose:
@@ -174,8 +217,18 @@ func (c *IncomingConnection) serve(handler stream.Flow[*Request, *Response], par
 			c.end(nil)
 			return
 		case parkFailed:
-			park = false // serve on in this goroutine
+			c.parkable = false // serve on in this goroutine
 		}
+	}
+}
+
+// parkWaker is the parked connection's poller.Waker: it serves the
+// connection again.
+type parkWaker IncomingConnection
+
+func (w *parkWaker) Wake() {
+	if c := (*IncomingConnection)(w); c.unpark(true) {
+		c.serve()
 	}
 }
 
@@ -186,19 +239,9 @@ func (c *IncomingConnection) end(err error) {
 		err = errEvicted
 	}
 	c.b.mu.Unlock()
-	c.err = err
 	c.b.release(c, true)
-	c.releaseSlot()
-	close(c.done)
-}
-
-// releaseSlot gives the connection's MaxConnections slot back, once: when
-// it begins to linger, or when it ends. Called by the serving goroutine.
-func (c *IncomingConnection) releaseSlot() {
-	if f := c.release; f != nil {
-		c.release = nil
-		f()
-	}
+	c.release()
+	c.finish(err)
 }
 
 type parkResult int
@@ -209,8 +252,8 @@ const (
 	parkFailed            // the connection cannot be parked: serve it in its goroutine
 )
 
-// park parks the idle connection; resume serves it again.
-func (c *IncomingConnection) park(resume func(), lastIO time.Time) parkResult {
+// park parks the idle connection, which its parkWaker serves again.
+func (c *IncomingConnection) park() parkResult {
 	b := c.b
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -219,7 +262,7 @@ func (c *IncomingConnection) park(resume func(), lastIO time.Time) parkResult {
 	}
 	var idleLeft time.Duration
 	if t := b.s.IdleTimeout; t > 0 {
-		if idleLeft = t - time.Since(lastIO); idleLeft <= 0 {
+		if idleLeft = t - time.Duration(time.Now().UnixNano()-c.lastIO); idleLeft <= 0 {
 			return parkClose
 		}
 	}
@@ -227,15 +270,19 @@ func (c *IncomingConnection) park(resume func(), lastIO time.Time) parkResult {
 	if p == nil {
 		return parkFailed
 	}
-	w, err := p.Park(c.conn.(poller.Conn), func() {
-		if c.unpark(true) {
-			resume()
-		}
-	})
-	if err != nil {
+	if b.s.WriteTimeout > 0 {
+		// The last answer's write deadline would stay armed for
+		// WriteTimeout: a runtime timer per parked connection, and a timer
+		// heap that long lets the stopped timers of ended runs (which hold
+		// their runs) wait there until their own times come. The next run
+		// sets a deadline anew before it writes. Cleared before the
+		// parking: once parked, a wake-up may start that run.
+		c.conn.SetWriteDeadline(time.Time{})
+	}
+	if err := p.Park(&c.waiter, c.conn.(poller.Conn), (*parkWaker)(c)); err != nil {
 		return parkFailed
 	}
-	c.parked = w
+	c.parked = true
 	c.parkDeadline = 0
 	if idleLeft > 0 {
 		c.parkDeadline = time.Now().Add(idleLeft).UnixNano()
@@ -251,14 +298,13 @@ func (c *IncomingConnection) unpark(woken bool) bool {
 	b := c.b
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	w := c.parked
-	if w == nil {
+	if !c.parked {
 		return woken
 	}
-	if !woken && !w.Stop() {
+	if !woken && !c.waiter.Stop() {
 		return false // woken meanwhile: the wake-up serves it
 	}
-	c.parked, c.parkDeadline = nil, 0
+	c.parked, c.parkDeadline = false, 0
 	return true
 }
 
@@ -317,8 +363,7 @@ func (c *IncomingConnection) refuse() {
 	b.checkEndedLocked()
 	b.mu.Unlock()
 	c.conn.Close()
-	c.err = errRefused
-	close(c.done)
+	c.finish(errRefused)
 }
 
 // terminate is Terminate's part for the connection: the graceful end
@@ -326,7 +371,7 @@ func (c *IncomingConnection) refuse() {
 func (c *IncomingConnection) terminate(hard bool) {
 	b := c.b
 	b.mu.Lock()
-	handled, cio, parked := c.handled, c.cio, c.parked != nil
+	handled, cio, parked := c.handled, c.cio, c.parked
 	if !hard {
 		c.drained = true
 	}
@@ -362,7 +407,7 @@ func (c *IncomingConnection) HandleWithSyncHandler(f func(*Request) *Response) {
 // with 500 and closes the connection.
 func (c *IncomingConnection) HandleWithAsyncHandler(f func(context.Context, *Request) (*Response, error), parallelism int) {
 	limit := c.b.s.pipeliningFor(parallelism)
-	c.pipelining = limit
+	c.pipelining = int32(limit)
 	c.handle(handlerFlow(f, parallelism, limit), true)
 }
 
@@ -462,7 +507,14 @@ func (s *inlineCall) Cancel(cause error) {
 }
 
 // Done is closed when the connection has been served and closed.
-func (c *IncomingConnection) Done() <-chan struct{} { return c.done }
+func (c *IncomingConnection) Done() <-chan struct{} {
+	c.b.mu.Lock()
+	defer c.b.mu.Unlock()
+	if c.done == nil {
+		c.done = make(chan struct{}) // ended: closedChan instead
+	}
+	return c.done
+}
 
 // Err returns how serving the connection ended (nil for an orderly end);
 // valid once Done is closed.

@@ -32,6 +32,18 @@ var ErrAgain = errors.New("poller: nothing to read")
 // Ready set.
 var ErrClosed = errors.New("poller: closed")
 
+// errParked is Park's answer for a Waiter that is parked already.
+var errParked = errors.New("poller: the waiter is parked already")
+
+// Waker is what a parked connection calls when it becomes readable.
+type Waker interface{ Wake() }
+
+// WakeFunc is a function as a Waker.
+type WakeFunc func()
+
+// Wake calls f.
+func (f WakeFunc) Wake() { f() }
+
 // Conn is what a parked connection must offer: its raw file descriptor
 // (net.TCPConn, net.UnixConn and os.File have it).
 type Conn = syscall.Conn

@@ -21,12 +21,15 @@ type Poller struct {
 	done    chan struct{} // closed when the loop has ended
 }
 
-// Waiter is a parked connection.
+// Waiter is a parked connection. Its zero value is ready for Park, and it
+// may be parked again once it has been woken or stopped. It is meant to be
+// a field of what owns the connection, so that parking allocates nothing
+// that stays while the connection is parked.
 type Waiter struct {
 	p  *Poller
-	id uint64
-	rc syscall.RawConn
-	fn func()
+	id uint64 // its key in p.waiting while parked
+	c  Conn
+	wk Waker
 }
 
 // wakeID is the epoll data of the wake pipe; connections get ids from 1.
@@ -79,22 +82,26 @@ func (p *Poller) closeFDs() {
 	syscall.Close(p.epfd)
 }
 
-// Park parks c until it is readable (or its peer hangs up, or it fails),
-// then runs fn in a new goroutine, once. The caller must not read from c
-// while it is parked, nor close it without Stop.
-func (p *Poller) Park(c Conn, fn func()) (*Waiter, error) {
+// Park parks c in w until c is readable (or its peer hangs up, or it
+// fails), then calls wk.Wake in a new goroutine, once. The caller must not
+// read from c while it is parked, nor close it without Stop, nor park w
+// again before then.
+func (p *Poller) Park(w *Waiter, c Conn, wk Waker) error {
 	rc, err := c.SyscallConn()
 	if err != nil {
-		return nil, err
+		return err
 	}
 	// The registration happens under mu, so that Close cannot release the
 	// epoll descriptor under it.
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {
-		return nil, ErrClosed
+		return ErrClosed
 	}
-	w := &Waiter{p: p, id: p.nextID, rc: rc, fn: fn}
+	if w.p != nil && w.p.waiting[w.id] == w {
+		return errParked
+	}
+	*w = Waiter{p: p, id: p.nextID, c: c, wk: wk}
 	p.nextID++
 	// Level-triggered and one-shot: bytes that arrived before the
 	// registration are reported at once, and each registration is reported
@@ -102,14 +109,14 @@ func (p *Poller) Park(c Conn, fn func()) (*Waiter, error) {
 	ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLRDHUP | syscall.EPOLLONESHOT}
 	setID(&ev, w.id)
 	if err := epollCtl(p.epfd, syscall.EPOLL_CTL_ADD, rc, &ev); err != nil {
-		return nil, err
+		return err
 	}
 	p.waiting[w.id] = w
 	if !p.loopOn {
 		p.loopOn = true
 		go p.loop()
 	}
-	return w, nil
+	return nil
 }
 
 // Stop unparks w without running its function and reports whether it did:
@@ -117,9 +124,12 @@ func (p *Poller) Park(c Conn, fn func()) (*Waiter, error) {
 // and owns the connection.
 func (w *Waiter) Stop() bool {
 	p := w.p
+	if p == nil {
+		return false // never parked
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	_, ok := p.waiting[w.id]
+	ok := p.waiting[w.id] == w
 	if ok {
 		delete(p.waiting, w.id)
 		w.unregisterLocked()
@@ -130,7 +140,9 @@ func (w *Waiter) Stop() bool {
 // unregisterLocked removes the connection from the epoll set (a no-op when
 // it has been closed meanwhile: closing removes it). Called with p.mu held.
 func (w *Waiter) unregisterLocked() {
-	epollCtl(w.p.epfd, syscall.EPOLL_CTL_DEL, w.rc, nil)
+	if rc, err := w.c.SyscallConn(); err == nil {
+		epollCtl(w.p.epfd, syscall.EPOLL_CTL_DEL, rc, nil)
+	}
 }
 
 // Len returns how many connections are parked.
@@ -198,15 +210,16 @@ func (p *Poller) loop() {
 				}
 				continue
 			}
+			var wk Waker
 			p.mu.Lock()
-			w := p.waiting[id]
-			if w != nil {
+			if w := p.waiting[id]; w != nil {
 				delete(p.waiting, id)
 				w.unregisterLocked()
+				wk = w.wk
 			}
 			p.mu.Unlock()
-			if w != nil {
-				go w.fn()
+			if wk != nil {
+				go wk.Wake()
 			}
 		}
 	}

@@ -12,7 +12,7 @@ type Waiter struct{}
 func New() (*Poller, error) { return nil, ErrUnsupported }
 
 // Park is never called: there is no Poller.
-func (p *Poller) Park(Conn, func()) (*Waiter, error) { return nil, ErrUnsupported }
+func (p *Poller) Park(*Waiter, Conn, Waker) error { return ErrUnsupported }
 
 // Stop reports false.
 func (w *Waiter) Stop() bool { return false }

@@ -49,7 +49,8 @@ func TestWakesOnData(t *testing.T) {
 	p := newPoller(t)
 	server, client := pair(t)
 	woke := make(chan struct{})
-	if _, err := p.Park(server.(Conn), func() { close(woke) }); err != nil {
+	var w Waiter
+	if err := p.Park(&w, server.(Conn), WakeFunc(func() { close(woke) })); err != nil {
 		t.Fatal(err)
 	}
 	select {
@@ -69,8 +70,9 @@ func TestWakesOnData(t *testing.T) {
 	if _, err := server.Read(buf); err != nil || buf[0] != 'x' {
 		t.Fatalf("read %q, %v", buf, err)
 	}
+	// The same Waiter, once woken, parks the connection again.
 	again := make(chan struct{})
-	if _, err := p.Park(server.(Conn), func() { close(again) }); err != nil {
+	if err := p.Park(&w, server.(Conn), WakeFunc(func() { close(again) })); err != nil {
 		t.Fatalf("parking again: %v", err)
 	}
 	client.Close() // a hang-up wakes too
@@ -87,7 +89,7 @@ func TestWakesOnDataAlreadyThere(t *testing.T) {
 	client.Write([]byte("early"))
 	time.Sleep(20 * time.Millisecond) // let it arrive
 	woke := make(chan struct{})
-	if _, err := p.Park(server.(Conn), func() { close(woke) }); err != nil {
+	if err := p.Park(new(Waiter), server.(Conn), WakeFunc(func() { close(woke) })); err != nil {
 		t.Fatal(err)
 	}
 	select {
@@ -101,12 +103,19 @@ func TestStop(t *testing.T) {
 	p := newPoller(t)
 	server, client := pair(t)
 	woke := make(chan struct{}, 1)
-	w, err := p.Park(server.(Conn), func() { woke <- struct{}{} })
+	w := new(Waiter)
+	err := p.Park(w, server.(Conn), WakeFunc(func() { woke <- struct{}{} }))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if p.Len() != 1 {
 		t.Errorf("Len = %d, want 1", p.Len())
+	}
+	if err := p.Park(w, server.(Conn), WakeFunc(func() {})); err != errParked {
+		t.Errorf("parking a parked Waiter: %v, want errParked", err)
+	}
+	if (&Waiter{}).Stop() {
+		t.Error("Stop of a Waiter never parked reported true")
 	}
 	if !w.Stop() {
 		t.Fatal("Stop of a parked connection reported false")
@@ -129,7 +138,8 @@ func TestStopAfterWake(t *testing.T) {
 	p := newPoller(t)
 	server, client := pair(t)
 	woke := make(chan struct{})
-	w, err := p.Park(server.(Conn), func() { close(woke) })
+	w := new(Waiter)
+	err := p.Park(w, server.(Conn), WakeFunc(func() { close(woke) }))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,7 +158,7 @@ func TestManyAndClose(t *testing.T) {
 	for i := range n {
 		server, client := pair(t)
 		clients = append(clients, client)
-		if _, err := p.Park(server.(Conn), func() { woke <- i }); err != nil {
+		if err := p.Park(new(Waiter), server.(Conn), WakeFunc(func() { woke <- i })); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -177,7 +187,7 @@ func TestManyAndClose(t *testing.T) {
 		t.Fatal("the loop did not end")
 	}
 	server, _ := pair(t)
-	if _, err := p.Park(server.(Conn), func() {}); err != ErrClosed {
+	if err := p.Park(new(Waiter), server.(Conn), WakeFunc(func() {})); err != ErrClosed {
 		t.Errorf("Park after Close: %v, want ErrClosed", err)
 	}
 }
