@@ -203,10 +203,6 @@ func parkConnsMeasured(t testing.TB, pc parkMemCase, n int, profile string) park
 		fds = append(fds, fd)
 	}
 	waitParked(n)
-	if d := os.Getenv("PARKMEM_SLEEP"); d != "" {
-		dd, _ := time.ParseDuration(d)
-		time.Sleep(dd)
-	}
 	after := heapAfterGC()
 	if profile != "" {
 		// The profile shows the heap as of the last GC but one: one more
