@@ -274,7 +274,7 @@ func (b *ServerBinding) startSweeperLocked(parkAfter time.Duration) {
 			if sweepParked {
 				lastParkedSweep = now
 				for c := range b.conns {
-					if c.parked && c.parkDeadline != 0 && now.UnixNano() >= c.parkDeadline {
+					if c.parked && c.idleExpired(now.UnixNano()) {
 						expired = append(expired, c)
 					}
 				}

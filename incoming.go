@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/streamhttp/streamhttp/internal/poller"
@@ -37,7 +38,9 @@ type IncomingConnection struct {
 	accepted int64
 	// Carried from a run to the next across parkings, by the goroutine
 	// that serves: how many requests have been read, and when bytes last
-	// moved (unix nanoseconds; 0 before the first run).
+	// moved (unix nanoseconds; 0 before the first run). While the
+	// connection is parked, the binding's sweeper reads lastIO (under b.mu)
+	// for its idle timeout.
 	seq    uint64
 	lastIO int64
 	// pipelining is the connection's PipeliningLimit when its handler
@@ -48,16 +51,13 @@ type IncomingConnection struct {
 
 	// Guarded by b.mu.
 	handled bool
-	ended   bool    // Err is set; done is closed once made
-	drained bool    // Terminate reached it before its layer did
-	evicted bool    // closed to make room before it sent a head (admission)
-	parked  bool    // in waiter
-	cio     *connIO // while it is served
-	// parkDeadline is when a parked connection reaches its idle timeout
-	// (unix nanoseconds; 0: none); the binding's sweeper closes it then.
-	parkDeadline int64
-	done         chan struct{} // made by Done (or closedChan once ended)
-	waiter       poller.Waiter // the parking
+	ended   bool          // Err is set; done is closed once made
+	drained bool          // Terminate reached it before its layer did
+	evicted bool          // closed to make room before it sent a head (admission)
+	parked  bool          // in waiter
+	cio     *connIO       // while it is served
+	done    chan struct{} // made by Done (or closedChan once ended)
+	waiter  poller.Waiter // the parking
 }
 
 func newIncoming(b *ServerBinding, c net.Conn) *IncomingConnection {
@@ -96,7 +96,7 @@ func (c *IncomingConnection) LocalAddr() net.Addr { return c.conn.LocalAddr() }
 // address on the balancer's side.
 func (c *IncomingConnection) RemoteAddr() net.Addr {
 	if p := c.proxied.Load(); p != nil {
-		return p.client
+		return p.RemoteAddr()
 	}
 	return c.conn.RemoteAddr()
 }
@@ -222,9 +222,12 @@ func (c *IncomingConnection) serve() {
 	}
 }
 
-// parkWaker is the parked connection's poller.Waker: it serves the
-// connection again.
+// parkWaker is the connection as poller.Parked: woken, it is served again.
 type parkWaker IncomingConnection
+
+func (w *parkWaker) SyscallConn() (syscall.RawConn, error) {
+	return w.conn.(poller.Conn).SyscallConn()
+}
 
 func (w *parkWaker) Wake() {
 	if c := (*IncomingConnection)(w); c.unpark(true) {
@@ -260,11 +263,8 @@ func (c *IncomingConnection) park() parkResult {
 	if b.terminating || c.drained || b.ctx.Err() != nil {
 		return parkClose
 	}
-	var idleLeft time.Duration
-	if t := b.s.IdleTimeout; t > 0 {
-		if idleLeft = t - time.Duration(time.Now().UnixNano()-c.lastIO); idleLeft <= 0 {
-			return parkClose
-		}
+	if c.idleExpired(time.Now().UnixNano()) {
+		return parkClose
 	}
 	p := b.pollerLocked()
 	if p == nil {
@@ -279,15 +279,19 @@ func (c *IncomingConnection) park() parkResult {
 		// parking: once parked, a wake-up may start that run.
 		c.conn.SetWriteDeadline(time.Time{})
 	}
-	if err := p.Park(&c.waiter, c.conn.(poller.Conn), (*parkWaker)(c)); err != nil {
+	if err := p.Park(&c.waiter, (*parkWaker)(c)); err != nil {
 		return parkFailed
 	}
 	c.parked = true
-	c.parkDeadline = 0
-	if idleLeft > 0 {
-		c.parkDeadline = time.Now().Add(idleLeft).UnixNano()
-	}
 	return parkOK
+}
+
+// idleExpired reports whether the connection has been idle for
+// IdleTimeout at now (unix nanoseconds), when it has one: a parked
+// connection closes then.
+func (c *IncomingConnection) idleExpired(now int64) bool {
+	t := c.b.s.IdleTimeout
+	return t > 0 && now-c.lastIO >= int64(t)
 }
 
 // unpark takes the connection out of the parked state; woken says that the
@@ -301,10 +305,10 @@ func (c *IncomingConnection) unpark(woken bool) bool {
 	if !c.parked {
 		return woken
 	}
-	if !woken && !c.waiter.Stop() {
+	if !woken && !b.poller.Stop(&c.waiter) {
 		return false // woken meanwhile: the wake-up serves it
 	}
-	c.parked, c.parkDeadline = false, 0
+	c.parked = false
 	return true
 }
 

@@ -109,12 +109,30 @@ func (p *ProxyProtocolSettings) trusts(remote net.Addr) bool {
 // source is its remote address. It keeps the methods of the connection it
 // holds that the server uses (the descriptor, for parking and readiness
 // sets; CloseWrite; deadlines).
+//
+// It lasts as long as the connection, parked or not, so it keeps a TCP
+// source compactly and makes its net.Addr when asked (once per run).
 type proxiedConn struct {
 	net.Conn
-	client net.Addr
+	tcp   netip.AddrPort // the source, when it is TCP
+	other net.Addr       // the source otherwise (UDP, Unix)
 }
 
-func (c *proxiedConn) RemoteAddr() net.Addr { return c.client }
+func newProxiedConn(c net.Conn, source net.Addr) *proxiedConn {
+	if ta, ok := source.(*net.TCPAddr); ok && ta.Zone == "" {
+		if ap := ta.AddrPort(); ap.IsValid() {
+			return &proxiedConn{Conn: c, tcp: ap}
+		}
+	}
+	return &proxiedConn{Conn: c, other: source}
+}
+
+func (c *proxiedConn) RemoteAddr() net.Addr {
+	if c.other != nil {
+		return c.other
+	}
+	return net.TCPAddrFromAddrPort(c.tcp)
+}
 
 // SyscallConn is the held connection's.
 func (c *proxiedConn) SyscallConn() (syscall.RawConn, error) {
@@ -180,7 +198,7 @@ func readProxyHeader(ctx context.Context, conn net.Conn, ps *ProxyProtocolSettin
 	if h == nil || h.Command == proxyproto.Local || h.Source == nil {
 		return served, nil
 	}
-	return &proxiedConn{Conn: served, client: h.Source}, nil
+	return newProxiedConn(served, h.Source), nil
 }
 
 // readHeader reads the header (nil: none) and returns the connection to

@@ -35,14 +35,14 @@ var ErrClosed = errors.New("poller: closed")
 // errParked is Park's answer for a Waiter that is parked already.
 var errParked = errors.New("poller: the waiter is parked already")
 
-// Waker is what a parked connection calls when it becomes readable.
-type Waker interface{ Wake() }
-
-// WakeFunc is a function as a Waker.
-type WakeFunc func()
-
-// Wake calls f.
-func (f WakeFunc) Wake() { f() }
+// Parked is what Park parks: a connection, and what it does once it is
+// readable.
+type Parked interface {
+	Conn
+	// Wake is called in a goroutine of its own when the connection has
+	// become readable.
+	Wake()
+}
 
 // Conn is what a parked connection must offer: its raw file descriptor
 // (net.TCPConn, net.UnixConn and os.File have it).

@@ -26,10 +26,8 @@ type Poller struct {
 // a field of what owns the connection, so that parking allocates nothing
 // that stays while the connection is parked.
 type Waiter struct {
-	p  *Poller
-	id uint64 // its key in p.waiting while parked
-	c  Conn
-	wk Waker
+	id uint64 // its key in the Poller's waiting while parked
+	x  Parked
 }
 
 // wakeID is the epoll data of the wake pipe; connections get ids from 1.
@@ -82,12 +80,12 @@ func (p *Poller) closeFDs() {
 	syscall.Close(p.epfd)
 }
 
-// Park parks c in w until c is readable (or its peer hangs up, or it
-// fails), then calls wk.Wake in a new goroutine, once. The caller must not
-// read from c while it is parked, nor close it without Stop, nor park w
+// Park parks x in w until x is readable (or its peer hangs up, or it
+// fails), then calls x.Wake in a new goroutine, once. The caller must not
+// read from x while it is parked, nor close it without Stop, nor park w
 // again before then.
-func (p *Poller) Park(w *Waiter, c Conn, wk Waker) error {
-	rc, err := c.SyscallConn()
+func (p *Poller) Park(w *Waiter, x Parked) error {
+	rc, err := x.SyscallConn()
 	if err != nil {
 		return err
 	}
@@ -98,10 +96,10 @@ func (p *Poller) Park(w *Waiter, c Conn, wk Waker) error {
 	if p.closed {
 		return ErrClosed
 	}
-	if w.p != nil && w.p.waiting[w.id] == w {
+	if w.id != 0 && p.waiting[w.id] == w {
 		return errParked
 	}
-	*w = Waiter{p: p, id: p.nextID, c: c, wk: wk}
+	*w = Waiter{id: p.nextID, x: x}
 	p.nextID++
 	// Level-triggered and one-shot: bytes that arrived before the
 	// registration are reported at once, and each registration is reported
@@ -119,29 +117,25 @@ func (p *Poller) Park(w *Waiter, c Conn, wk Waker) error {
 	return nil
 }
 
-// Stop unparks w without running its function and reports whether it did:
-// false means that the function has been started (or the Poller closed)
-// and owns the connection.
-func (w *Waiter) Stop() bool {
-	p := w.p
-	if p == nil {
-		return false // never parked
-	}
+// Stop unparks w without running its Wake and reports whether it did:
+// false means that Wake has been started (or the Poller closed, or w was
+// not parked here) and owns the connection.
+func (p *Poller) Stop(w *Waiter) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	ok := p.waiting[w.id] == w
+	ok := w.id != 0 && p.waiting[w.id] == w
 	if ok {
 		delete(p.waiting, w.id)
-		w.unregisterLocked()
+		p.unregisterLocked(w)
 	}
 	return ok
 }
 
 // unregisterLocked removes the connection from the epoll set (a no-op when
 // it has been closed meanwhile: closing removes it). Called with p.mu held.
-func (w *Waiter) unregisterLocked() {
-	if rc, err := w.c.SyscallConn(); err == nil {
-		epollCtl(w.p.epfd, syscall.EPOLL_CTL_DEL, rc, nil)
+func (p *Poller) unregisterLocked(w *Waiter) {
+	if rc, err := w.x.SyscallConn(); err == nil {
+		epollCtl(p.epfd, syscall.EPOLL_CTL_DEL, rc, nil)
 	}
 }
 
@@ -210,16 +204,16 @@ func (p *Poller) loop() {
 				}
 				continue
 			}
-			var wk Waker
+			var x Parked
 			p.mu.Lock()
 			if w := p.waiting[id]; w != nil {
 				delete(p.waiting, id)
-				w.unregisterLocked()
-				wk = w.wk
+				p.unregisterLocked(w)
+				x = w.x
 			}
 			p.mu.Unlock()
-			if wk != nil {
-				go wk.Wake()
+			if x != nil {
+				go x.Wake()
 			}
 		}
 	}

@@ -12,10 +12,10 @@ type Waiter struct{}
 func New() (*Poller, error) { return nil, ErrUnsupported }
 
 // Park is never called: there is no Poller.
-func (p *Poller) Park(*Waiter, Conn, Waker) error { return ErrUnsupported }
+func (p *Poller) Park(*Waiter, Parked) error { return ErrUnsupported }
 
 // Stop reports false.
-func (w *Waiter) Stop() bool { return false }
+func (p *Poller) Stop(*Waiter) bool { return false }
 
 // Len returns 0.
 func (p *Poller) Len() int { return 0 }

@@ -32,6 +32,16 @@ func pair(t *testing.T) (server, client net.Conn) {
 	return server, client
 }
 
+// funcParked is a connection that calls wake when it is readable.
+type funcParked struct {
+	Conn
+	wake func()
+}
+
+func (f funcParked) Wake() { f.wake() }
+
+func parked(c net.Conn, wake func()) Parked { return funcParked{c.(Conn), wake} }
+
 func newPoller(t *testing.T) *Poller {
 	t.Helper()
 	p, err := New()
@@ -50,7 +60,7 @@ func TestWakesOnData(t *testing.T) {
 	server, client := pair(t)
 	woke := make(chan struct{})
 	var w Waiter
-	if err := p.Park(&w, server.(Conn), WakeFunc(func() { close(woke) })); err != nil {
+	if err := p.Park(&w, parked(server, func() { close(woke) })); err != nil {
 		t.Fatal(err)
 	}
 	select {
@@ -72,7 +82,7 @@ func TestWakesOnData(t *testing.T) {
 	}
 	// The same Waiter, once woken, parks the connection again.
 	again := make(chan struct{})
-	if err := p.Park(&w, server.(Conn), WakeFunc(func() { close(again) })); err != nil {
+	if err := p.Park(&w, parked(server, func() { close(again) })); err != nil {
 		t.Fatalf("parking again: %v", err)
 	}
 	client.Close() // a hang-up wakes too
@@ -89,7 +99,7 @@ func TestWakesOnDataAlreadyThere(t *testing.T) {
 	client.Write([]byte("early"))
 	time.Sleep(20 * time.Millisecond) // let it arrive
 	woke := make(chan struct{})
-	if err := p.Park(new(Waiter), server.(Conn), WakeFunc(func() { close(woke) })); err != nil {
+	if err := p.Park(new(Waiter), parked(server, func() { close(woke) })); err != nil {
 		t.Fatal(err)
 	}
 	select {
@@ -104,23 +114,23 @@ func TestStop(t *testing.T) {
 	server, client := pair(t)
 	woke := make(chan struct{}, 1)
 	w := new(Waiter)
-	err := p.Park(w, server.(Conn), WakeFunc(func() { woke <- struct{}{} }))
+	err := p.Park(w, parked(server, func() { woke <- struct{}{} }))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if p.Len() != 1 {
 		t.Errorf("Len = %d, want 1", p.Len())
 	}
-	if err := p.Park(w, server.(Conn), WakeFunc(func() {})); err != errParked {
+	if err := p.Park(w, parked(server, func() {})); err != errParked {
 		t.Errorf("parking a parked Waiter: %v, want errParked", err)
 	}
-	if (&Waiter{}).Stop() {
+	if p.Stop(&Waiter{}) {
 		t.Error("Stop of a Waiter never parked reported true")
 	}
-	if !w.Stop() {
+	if !p.Stop(w) {
 		t.Fatal("Stop of a parked connection reported false")
 	}
-	if w.Stop() {
+	if p.Stop(w) {
 		t.Error("a second Stop reported true")
 	}
 	client.Write([]byte("x"))
@@ -139,13 +149,13 @@ func TestStopAfterWake(t *testing.T) {
 	server, client := pair(t)
 	woke := make(chan struct{})
 	w := new(Waiter)
-	err := p.Park(w, server.(Conn), WakeFunc(func() { close(woke) }))
+	err := p.Park(w, parked(server, func() { close(woke) }))
 	if err != nil {
 		t.Fatal(err)
 	}
 	client.Write([]byte("x"))
 	<-woke
-	if w.Stop() {
+	if p.Stop(w) {
 		t.Error("Stop after the wake-up reported true")
 	}
 }
@@ -158,7 +168,7 @@ func TestManyAndClose(t *testing.T) {
 	for i := range n {
 		server, client := pair(t)
 		clients = append(clients, client)
-		if err := p.Park(new(Waiter), server.(Conn), WakeFunc(func() { woke <- i })); err != nil {
+		if err := p.Park(new(Waiter), parked(server, func() { woke <- i })); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -187,7 +197,7 @@ func TestManyAndClose(t *testing.T) {
 		t.Fatal("the loop did not end")
 	}
 	server, _ := pair(t)
-	if err := p.Park(new(Waiter), server.(Conn), WakeFunc(func() {})); err != ErrClosed {
+	if err := p.Park(new(Waiter), parked(server, func() {})); err != ErrClosed {
 		t.Errorf("Park after Close: %v, want ErrClosed", err)
 	}
 }
