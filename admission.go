@@ -52,10 +52,14 @@ type admission struct {
 	max, maxPending int
 
 	mu      sync.Mutex
-	earned  int           // connections holding a slot
-	waiting int           // connections waiting for a slot
-	pending list.List     // of *IncomingConnection, oldest first
-	freed   chan struct{} // closed and replaced when a slot frees
+	earned  int       // connections holding a slot
+	waiting int       // connections waiting for a slot
+	pending list.List // of *IncomingConnection, oldest first
+	// freed is closed and replaced when a slot frees while sleepers (in
+	// awaitSlot) wait on it: a connection that ends makes no channel when
+	// nobody waits.
+	freed    chan struct{}
+	sleepers int
 }
 
 func newAdmission(maxConns, maxPending int) *admission {
@@ -150,8 +154,12 @@ func (a *admission) earn(ctx context.Context, c *IncomingConnection) error {
 // it waits; it returns with a.mu held, false when ctx ended first.
 func (a *admission) awaitSlot(ctx context.Context, b *ServerBinding) bool {
 	freed := a.freed
+	a.sleepers++
 	a.mu.Unlock()
-	defer a.mu.Lock()
+	defer func() {
+		a.mu.Lock()
+		a.sleepers--
+	}()
 	b.evictParked()
 	select {
 	case <-freed:
@@ -171,8 +179,10 @@ func (a *admission) release(c *IncomingConnection) {
 		c.admElem = nil
 	case admitEarned:
 		a.earned--
-		close(a.freed)
-		a.freed = make(chan struct{})
+		if a.sleepers > 0 {
+			close(a.freed)
+			a.freed = make(chan struct{})
+		}
 	}
 	c.admState = admitNone
 }

@@ -779,9 +779,13 @@ func (c *connIO) close(ctx context.Context) {
 		c.dl.SetReadDeadline(time.Now().Add(linger))
 		stop := context.AfterFunc(ctx, func() { c.dl.SetReadDeadline(time.Unix(1, 0)) })
 		defer stop()
-		var discard [2048]byte
+		// A pooled read buffer (the run has returned its own): a local
+		// array would escape to the heap, 2 KiB for every connection.
+		rbuf := readBuffers.Get().(*[]byte)
+		defer readBuffers.Put(rbuf)
+		discard := (*rbuf)[:2048]
 		for read := int64(0); read <= c.s.MaxLingerBytes; {
-			n, err := c.rwc.Read(discard[:])
+			n, err := c.rwc.Read(discard)
 			if err != nil {
 				break
 			}

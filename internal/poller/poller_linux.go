@@ -14,6 +14,7 @@ type Poller struct {
 	wake [2]int // a pipe whose read end is registered: Close writes to it
 
 	mu      sync.Mutex
+	ctl     ctl // for registrations, under mu
 	closed  bool
 	nextID  uint64
 	waiting map[uint64]*Waiter
@@ -41,6 +42,7 @@ func New() (*Poller, error) {
 		return nil, err
 	}
 	p := &Poller{epfd: epfd, nextID: 1, waiting: make(map[uint64]*Waiter), done: make(chan struct{})}
+	p.ctl.init(epfd)
 	if err := syscall.Pipe2(p.wake[:], syscall.O_NONBLOCK|syscall.O_CLOEXEC); err != nil {
 		syscall.Close(epfd)
 		return nil, err
@@ -54,16 +56,30 @@ func New() (*Poller, error) {
 	return p, nil
 }
 
-// epollCtl applies op to the connection behind rc in the set epfd.
-func epollCtl(epfd, op int, rc syscall.RawConn, ev *syscall.EpollEvent) error {
-	var cerr error
-	err := rc.Control(func(fd uintptr) {
-		cerr = syscall.EpollCtl(epfd, op, int(fd), ev)
-	})
-	if err != nil {
+// ctl makes the epoll_ctl calls of a set on its connections' descriptors,
+// through their RawConns, without allocating per call: a set has one and
+// uses it under its lock.
+type ctl struct {
+	epfd, op int
+	ev       syscall.EpollEvent
+	err      error
+	fn       func(fd uintptr) // call, made once
+}
+
+func (c *ctl) init(epfd int) {
+	c.epfd = epfd
+	c.fn = c.call
+}
+
+func (c *ctl) call(fd uintptr) { c.err = syscall.EpollCtl(c.epfd, c.op, int(fd), &c.ev) }
+
+// do applies op, with ev, to the connection behind rc.
+func (c *ctl) do(op int, rc syscall.RawConn, ev syscall.EpollEvent) error {
+	c.op, c.ev, c.err = op, ev, nil
+	if err := rc.Control(c.fn); err != nil {
 		return err
 	}
-	return cerr
+	return c.err
 }
 
 func setID(ev *syscall.EpollEvent, id uint64) {
@@ -106,7 +122,7 @@ func (p *Poller) Park(w *Waiter, x Parked) error {
 	// at most once.
 	ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLRDHUP | syscall.EPOLLONESHOT}
 	setID(&ev, w.id)
-	if err := epollCtl(p.epfd, syscall.EPOLL_CTL_ADD, rc, &ev); err != nil {
+	if err := p.ctl.do(syscall.EPOLL_CTL_ADD, rc, ev); err != nil {
 		return err
 	}
 	p.waiting[w.id] = w
@@ -135,7 +151,7 @@ func (p *Poller) Stop(w *Waiter) bool {
 // it has been closed meanwhile: closing removes it). Called with p.mu held.
 func (p *Poller) unregisterLocked(w *Waiter) {
 	if rc, err := w.x.SyscallConn(); err == nil {
-		epollCtl(p.epfd, syscall.EPOLL_CTL_DEL, rc, nil)
+		p.ctl.do(syscall.EPOLL_CTL_DEL, rc, syscall.EpollEvent{})
 	}
 }
 

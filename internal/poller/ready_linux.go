@@ -31,6 +31,7 @@ type Ready struct {
 	rc   syscall.RawConn
 
 	mu     sync.RWMutex // guards the fields below; read by the loop
+	ctl    ctl          // for Add and Remove, under mu
 	closed bool
 	loopOn bool
 	slots  []*Sub
@@ -78,7 +79,9 @@ func NewReady() (*Ready, error) {
 		f.Close()
 		return nil, err
 	}
-	return &Ready{epfd: epfd, file: f, rc: rc, done: make(chan struct{})}, nil
+	r := &Ready{epfd: epfd, file: f, rc: rc, done: make(chan struct{})}
+	r.ctl.init(epfd)
+	return r, nil
 }
 
 // Add puts c in the set. Bytes that are already waiting mark it at once.
@@ -110,7 +113,7 @@ func (r *Ready) Add(c Conn) (*Sub, error) {
 	s.gen = r.gens[s.slot]
 	ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLRDHUP | epollET}
 	setID(&ev, uint64(s.slot)|uint64(s.gen)<<32)
-	if err := epollCtl(r.epfd, syscall.EPOLL_CTL_ADD, rc, &ev); err != nil {
+	if err := r.ctl.do(syscall.EPOLL_CTL_ADD, rc, ev); err != nil {
 		r.free = append(r.free, s.slot)
 		return nil, err
 	}
@@ -130,7 +133,7 @@ func (s *Sub) Remove() {
 	if int(s.slot) >= len(r.slots) || r.slots[s.slot] != s {
 		return // removed already, or the set is closed (and empty)
 	}
-	epollCtl(r.epfd, syscall.EPOLL_CTL_DEL, s.rc, nil)
+	r.ctl.do(syscall.EPOLL_CTL_DEL, s.rc, syscall.EpollEvent{})
 	r.slots[s.slot] = nil
 	r.free = append(r.free, s.slot)
 }
