@@ -133,6 +133,27 @@ var (
 	rawProxyGet = []byte("PROXY TCP4 192.0.2.7 127.0.0.1 40000 80\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n")
 )
 
+// startParkMemCase binds a server as pc says, with s, until the end of
+// the test, and returns it with a client for it.
+func startParkMemCase(tb testing.TB, pc parkMemCase, s ServerSettings) (*ServerBinding, *rawClient) {
+	tb.Helper()
+	if pc.ready {
+		old := readySetAlways.Swap(true)
+		tb.Cleanup(func() { readySetAlways.Store(old) })
+	}
+	s.DisableSignals = true
+	b, err := pc.bind(context.Background(), s)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		ctx, stop := context.WithTimeout(context.Background(), 10*time.Second)
+		defer stop()
+		b.Close(ctx)
+	})
+	return b, &rawClient{port: b.LocalAddr().(*net.TCPAddr).Port, proxy: pc.proxy}
+}
+
 // parkedMemory is what parkConnsMeasured found.
 type parkedMemory struct {
 	bytes, objects float64 // live heap per parked connection, after GC
@@ -153,23 +174,8 @@ func heapAfterGC() runtime.MemStats {
 // every allocation while they are parked.
 func parkConnsMeasured(t testing.TB, pc parkMemCase, n int, profile string) parkedMemory {
 	t.Helper()
-	if pc.ready {
-		old := readySetAlways.Swap(true)
-		defer readySetAlways.Store(old)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	b, err := pc.bind(ctx, ServerSettings{DisableSignals: true, ParkIdleAfter: 5 * time.Millisecond,
+	b, rc := startParkMemCase(t, pc, ServerSettings{ParkIdleAfter: 5 * time.Millisecond,
 		MaxConnections: n + 10, MaxPendingConnections: n + 10})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		closeCtx, stop := context.WithTimeout(context.Background(), 10*time.Second)
-		defer stop()
-		b.Close(closeCtx)
-	}()
-	rc := &rawClient{port: b.LocalAddr().(*net.TCPAddr).Port, proxy: pc.proxy}
 	fds := make([]int, 0, n)
 	defer func() {
 		for _, fd := range fds {
@@ -192,15 +198,17 @@ func parkConnsMeasured(t testing.TB, pc parkMemCase, n int, profile string) park
 	// A first round of connections makes the binding's poller, readiness
 	// set and sweeper, which the connections share, and the goroutines the
 	// runtime keeps for reuse (a goroutine's record stays in the heap).
-	warm := min(n, 100)
-	for range warm {
-		fd, err := rc.open()
-		if err != nil {
-			t.Fatal(err)
+	open := func(k int) {
+		for range k {
+			fd, err := rc.open()
+			if err != nil {
+				t.Fatal(err)
+			}
+			fds = append(fds, fd)
 		}
-		fds = append(fds, fd)
+		waitParked(len(fds))
 	}
-	waitParked(warm)
+	open(min(n, 100))
 	for _, fd := range fds {
 		syscall.Close(fd)
 	}
@@ -213,14 +221,7 @@ func parkConnsMeasured(t testing.TB, pc parkMemCase, n int, profile string) park
 		defer func() { runtime.MemProfileRate = old }()
 	}
 	before := heapAfterGC()
-	for range n {
-		fd, err := rc.open()
-		if err != nil {
-			t.Fatal(err)
-		}
-		fds = append(fds, fd)
-	}
-	waitParked(n)
+	open(n)
 	// The request timers of the ended runs were stopped, but a stopped
 	// timer stays in the runtime's timer heap, holding its run, until its
 	// time comes (or the runtime sweeps such timers out): wait a timer
@@ -300,22 +301,7 @@ func TestParkedConnMemory(t *testing.T) {
 func BenchmarkConnFirstRequest(b *testing.B) {
 	for _, pc := range parkMemCases {
 		b.Run(pc.name, func(b *testing.B) {
-			if pc.ready {
-				old := readySetAlways.Swap(true)
-				defer readySetAlways.Store(old)
-			}
-			ctx, cancel := context.WithCancel(context.Background())
-			defer cancel()
-			bd, err := pc.bind(ctx, ServerSettings{DisableSignals: true})
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer func() {
-				closeCtx, stop := context.WithTimeout(context.Background(), 10*time.Second)
-				defer stop()
-				bd.Close(closeCtx)
-			}()
-			rc := &rawClient{port: bd.LocalAddr().(*net.TCPAddr).Port, proxy: pc.proxy}
+			bd, rc := startParkMemCase(b, pc, ServerSettings{})
 			b.ReportAllocs()
 			for b.Loop() {
 				fd, err := rc.open()
