@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"sync"
 	"syscall"
 	"time"
 
@@ -215,14 +216,18 @@ func readHeader(conn net.Conn, ps *ProxyProtocolSettings, deadline time.Time) (*
 		return readHeaderAhead(conn, ps)
 	}
 	// Peek, and take from the socket only bytes that are the header's:
-	// nothing past it is read, so the socket is handed on as it is.
+	// nothing past it is read, so the socket is handed on as it is. The
+	// buffer is pooled: the peek's closure would move a local one to the
+	// heap for every connection.
+	bp := peekBuffers.Get().(*[256]byte)
+	defer peekBuffers.Put(bp)
 	var (
-		buf     [256]byte
+		buf     = bp[:]
 		acc     []byte // header bytes taken so far
 		backoff time.Duration
 	)
 	for {
-		m, err := peek(rc, buf[:])
+		m, err := peek(rc, buf)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -242,6 +247,9 @@ func readHeader(conn net.Conn, ps *ProxyProtocolSettings, deadline time.Time) (*
 			if n > ps.MaxHeaderBytes {
 				return nil, nil, ErrProxyHeaderTooLong
 			}
+			// The read overwrites what the TLVs alias (a pooled buffer):
+			// the server uses only the addresses.
+			h.TLVs = nil
 			_, err := io.ReadFull(conn, buf[:n-len(acc)])
 			return h, conn, err
 		case errors.Is(perr, proxyproto.ErrNotProxy):
@@ -289,6 +297,9 @@ func readHeader(conn net.Conn, ps *ProxyProtocolSettings, deadline time.Time) (*
 		}
 	}
 }
+
+// peekBuffers holds the buffers readHeader peeks into.
+var peekBuffers = sync.Pool{New: func() any { return new([256]byte) }}
 
 // signatureKnown reports whether b holds a whole signature, so that the
 // bytes are a header's (or a malformed one's), not a request's.
