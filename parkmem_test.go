@@ -32,7 +32,11 @@ var (
 type parkMemCase struct {
 	name  string
 	proxy bool // connections start with a PROXY v1 header
-	ready bool // served through readiness sets, as with one P
+	// ready serves through readiness sets, as with one P: a run's reader
+	// then has a deadline timer, stopped when the run ends, which keeps
+	// the run in the runtime's timer heap for as long as the connection's
+	// write deadline keeps the heap long (so parking clears it).
+	ready bool
 	bind  func(ctx context.Context, s ServerSettings) (*ServerBinding, error)
 }
 
