@@ -403,7 +403,7 @@ func (r *connReader) Pull() ([]byte, error) {
 				r.done = errBodyTooSlow // the layer answers 408
 				return nil, r.done
 			}
-			if c.parkAfter > 0 && !inBody && c.idleFor() >= c.parkAfter && c.parkable() {
+			if c.parkAfter > 0 && !inBody && c.idleFor() >= c.parkAfter && c.parkable() && !c.pendingInput() {
 				// Idle long enough to give up this run: the layer sees the
 				// input end between requests and completes; ServeConn
 				// leaves the connection open.
@@ -426,6 +426,23 @@ func (r *connReader) Pull() ([]byte, error) {
 		}
 		return nil, r.done
 	}
+}
+
+// pendingInput reports whether the client's bytes wait on the socket: a
+// connection whose goroutine was held up (a busy server) may look idle
+// for ParkIdleAfter while its next request is there. Parking it would cost
+// a wake-up and a new run at once; it reads instead, and its read deadline
+// (set in the past by the nudge) is set again.
+func (c *connIO) pendingInput() bool {
+	pc, ok := c.rwc.(poller.Conn)
+	if !ok || !poller.Readable(pc) {
+		return false
+	}
+	c.deadline = time.Time{}
+	if c.dl != nil {
+		c.dl.SetReadDeadline(time.Time{})
+	}
+	return true
 }
 
 // setDeadline moves the read deadline to the earliest of the idle timeout,
