@@ -281,7 +281,11 @@ func (b *ServerBinding) startSweeperLocked(parkAfter time.Duration) {
 			}
 			b.mu.Unlock()
 			for i, cio := range idle {
-				cio.nudge()
+				// Bytes waiting: its goroutine was held up, not idle (the
+				// reader checks again when nudged).
+				if !cio.inputWaiting() {
+					cio.nudge()
+				}
 				idle[i] = nil
 			}
 			idle = idle[:0]

@@ -434,8 +434,7 @@ func (r *connReader) Pull() ([]byte, error) {
 // a wake-up and a new run at once; it reads instead, and its read deadline
 // (set in the past by the nudge) is set again.
 func (c *connIO) pendingInput() bool {
-	pc, ok := c.rwc.(poller.Conn)
-	if !ok || !poller.Readable(pc) {
+	if !c.inputWaiting() {
 		return false
 	}
 	c.deadline = time.Time{}
@@ -443,6 +442,13 @@ func (c *connIO) pendingInput() bool {
 		c.dl.SetReadDeadline(time.Time{})
 	}
 	return true
+}
+
+// inputWaiting reports whether bytes wait on the socket for the reader
+// (or its end has come), without reading them.
+func (c *connIO) inputWaiting() bool {
+	pc, ok := c.rwc.(poller.Conn)
+	return ok && poller.Readable(pc)
 }
 
 // setDeadline moves the read deadline to the earliest of the idle timeout,
