@@ -285,6 +285,11 @@ type connIO struct {
 	// parked is set by the reader when it ends the input to park.
 	parkAfter time.Duration
 	parked    bool
+	// heldAt is the lastIO at which the binding's sweeper last found the
+	// client's bytes waiting (0: never): until the connection moves bytes
+	// again, its goroutine is held up, not idle, and it is not looked at
+	// again. Owned by the sweeper.
+	heldAt int64
 	// In a readiness set (connOpts.ready) the reader, once it has answered,
 	// reads only when the set marks the connection readable; ready is nil
 	// where it reads at once. The deadline's timer wakes its wait.
