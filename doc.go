@@ -69,9 +69,7 @@
 // socket (epoll, on Linux); the next request starts a new run of the
 // handler. An idle connection then costs little more than its socket, and
 // at MaxConnections a parked connection is closed to make room for a new
-// one. A connection whose next request is waiting on its socket is not
-// idle, however long a busy server took to get to it: it is not parked.
-// A handler flow may keep per-connection state, so connections served
+// one. A handler flow may keep per-connection state, so connections served
 // with HandleWith are never parked; nor are TLS connections.
 //
 // Between requests, a plain TCP connection of a binding that has answered

@@ -79,12 +79,13 @@ type ServerSettings struct {
 	// goroutine. After that it is parked: its goroutines and buffers are
 	// released and the kernel watches it (epoll; Linux only), so an idle
 	// connection costs little more than its file descriptor. Its next
-	// request is served by a new run of the handler. A connection whose
-	// next request is waiting on its socket is not parked, however long
-	// its goroutine waited to run (a busy server). Connections served by
+	// request is served by a new run of the handler. Connections served by
 	// a handler flow (HandleWith, BindAndHandle) and TLS connections are
 	// never parked: a flow may keep per-connection state. Default 10 ms;
 	// negative: never.
+	//
+	// A connection whose next request is waiting on its socket is not
+	// parked, however long its goroutine waited to run (a busy server).
 	ParkIdleAfter time.Duration
 	// DisableKeepAlive closes every connection after its first response.
 	DisableKeepAlive bool
