@@ -29,6 +29,11 @@ import (
 // that takes its time gets; a handler that blocks until another request of
 // the same connection arrives in it must take its time to begin with.
 //
+// Ownership: Pull, Cancel and the fields not under mu belong to the
+// goroutine that pulls; mu guards ready and waiting, which the handlers'
+// goroutines append to and read. While no handler runs in a goroutine
+// (outstanding is 0), a request costs no lock.
+//
 // Reading ahead: while handlers run, the stage takes further requests only
 // when the layer holds a complete head already (it never waits for the
 // socket then, which would hold back the answers of the running handlers:
@@ -43,14 +48,19 @@ type asyncCall struct {
 
 	mu      sync.Mutex
 	ready   []*Response // answers of handlers that ran in goroutines
-	running int         // handlers running in goroutines
 	waiting bool        // Pull waits on wake
 	wake    chan struct{}
 
-	upErr   error // the input's end (owned by Pull)
-	yielded bool  // Pull has let the handlers run once before it waits
+	// outstanding is how many requests were handed to goroutines and their
+	// answers not yet taken from ready (owned by Pull): the handlers
+	// running are outstanding less len(ready).
+	outstanding int
+	upErr       error // the input's end (owned by Pull)
+	yielded     bool  // Pull has let the handlers run once before it waits
 	// fast: the last handler call took at most quick; pipelined requests
-	// then run inline, one after the other.
+	// then run inline, one after the other. Each run (connection, or run
+	// after a parking) learns it anew: a handler quick for one request may
+	// block for another, until requests behind it arrive.
 	fast atomic.Bool
 	done error
 	wg   sync.WaitGroup
@@ -92,17 +102,21 @@ func (s *asyncCall) Pull() (*Response, error) {
 		return nil, s.done
 	}
 	for {
-		s.mu.Lock()
-		if n := len(s.ready); n > 0 {
-			resp := s.ready[0]
-			copy(s.ready, s.ready[1:])
-			s.ready[n-1] = nil
-			s.ready = s.ready[:n-1]
+		running := 0
+		if s.outstanding > 0 {
+			s.mu.Lock()
+			if n := len(s.ready); n > 0 {
+				resp := s.ready[0]
+				copy(s.ready, s.ready[1:])
+				s.ready[n-1] = nil
+				s.ready = s.ready[:n-1]
+				s.mu.Unlock()
+				s.outstanding--
+				return resp, nil
+			}
 			s.mu.Unlock()
-			return resp, nil
+			running = s.outstanding
 		}
-		running := s.running
-		s.mu.Unlock()
 		// While handlers run, another request is taken only when it is in
 		// already (never wait for the socket with answers on their way) and
 		// the handler is not quick (a quick one drains first, then runs
@@ -182,11 +196,18 @@ const quick = time.Millisecond
 // timedAnswer is answer, timed: the stage runs pipelined requests inline
 // while the handler is quick (fast), and concurrently once a call was not.
 func (s *asyncCall) timedAnswer(r *Request) *Response {
-	start := time.Now()
+	start := monotonic()
 	resp := s.answer(r)
-	s.fast.Store(time.Since(start) <= quick)
+	s.fast.Store(monotonic()-start <= quick)
 	return resp
 }
+
+// clockBase is the origin of monotonic.
+var clockBase = time.Now()
+
+// monotonic reads the monotonic clock alone (time.Now reads the wall
+// clock too, which costs as much again): for measuring durations.
+func monotonic() time.Duration { return time.Since(clockBase) }
 
 // answer runs the handler for r and returns its answer, linked to r.
 func (s *asyncCall) answer(r *Request) *Response {
@@ -204,15 +225,12 @@ func (s *asyncCall) answer(r *Request) *Response {
 
 // start runs the handler for r in a goroutine of its own.
 func (s *asyncCall) start(r *Request) {
-	s.mu.Lock()
-	s.running++
-	s.mu.Unlock()
+	s.outstanding++
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
 		resp := s.timedAnswer(r)
 		s.mu.Lock()
-		s.running--
 		s.ready = append(s.ready, resp) // nil too: the layer reports it
 
 		wake := s.waiting

@@ -281,7 +281,16 @@ func (b *ServerBinding) startSweeperLocked(parkAfter time.Duration) {
 			}
 			b.mu.Unlock()
 			for i, cio := range idle {
-				cio.nudge()
+				// Bytes waiting: its goroutine was held up, not idle (the
+				// reader checks again when nudged). Looked at once until
+				// it moves bytes again.
+				switch last := cio.lastIO.Load(); {
+				case last != 0 && last == cio.heldAt:
+				case cio.inputWaiting():
+					cio.heldAt = last
+				default:
+					cio.nudge()
+				}
 				idle[i] = nil
 			}
 			idle = idle[:0]

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"testing"
 	"time"
 
@@ -132,5 +133,54 @@ func TestParkedEvictedAtLimit(t *testing.T) {
 	}
 	if st := b.Stats(); st.OpenConnections != 2 || st.TotalConnections != 3 {
 		t.Errorf("stats %+v: want 2 open of 3", st)
+	}
+}
+
+// TestPendingInputNotParked: a reader nudged for parking (its read
+// deadline set in the past) while its client's next request waits on the
+// socket does not park: pendingInput sees the bytes without reading them
+// and clears the deadline, so that the next read returns them.
+func TestPendingInputNotParked(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	client, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	server, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer server.Close()
+	c := &connIO{rwc: server, dl: server}
+	if c.inputWaiting() || c.pendingInput() {
+		t.Fatal("input waiting on a quiet connection")
+	}
+	io.WriteString(client, get("/"))
+	c.deadline = time.Unix(1, 0) // the nudge
+	server.SetReadDeadline(c.deadline)
+	deadline := time.Now().Add(5 * time.Second)
+	for !c.inputWaiting() {
+		if time.Now().After(deadline) {
+			t.Fatal("the request sent is not seen waiting")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if !c.pendingInput() {
+		t.Fatal("pendingInput: false with a request waiting")
+	}
+	if !c.deadline.IsZero() {
+		t.Errorf("deadline %v after pendingInput, want it cleared", c.deadline)
+	}
+	buf := make([]byte, 256)
+	// No deadline set again: the bytes wait, and a deadline left in the
+	// past would fail this read at once.
+	n, err := io.ReadAtLeast(server, buf, len(get("/")))
+	if err != nil || string(buf[:n]) != get("/") {
+		t.Fatalf("read %q, %v; want the request, unconsumed by the peek", buf[:n], err)
 	}
 }

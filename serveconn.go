@@ -285,6 +285,11 @@ type connIO struct {
 	// parked is set by the reader when it ends the input to park.
 	parkAfter time.Duration
 	parked    bool
+	// heldAt is the lastIO at which the binding's sweeper last found the
+	// client's bytes waiting (0: never): until the connection moves bytes
+	// again, its goroutine is held up, not idle, and it is not looked at
+	// again. Owned by the sweeper.
+	heldAt int64
 	// In a readiness set (connOpts.ready) the reader, once it has answered,
 	// reads only when the set marks the connection readable; ready is nil
 	// where it reads at once. The deadline's timer wakes its wait.
@@ -403,7 +408,7 @@ func (r *connReader) Pull() ([]byte, error) {
 				r.done = errBodyTooSlow // the layer answers 408
 				return nil, r.done
 			}
-			if c.parkAfter > 0 && !inBody && c.idleFor() >= c.parkAfter && c.parkable() {
+			if c.parkAfter > 0 && !inBody && c.idleFor() >= c.parkAfter && c.parkable() && !c.pendingInput() {
 				// Idle long enough to give up this run: the layer sees the
 				// input end between requests and completes; ServeConn
 				// leaves the connection open.
@@ -426,6 +431,29 @@ func (r *connReader) Pull() ([]byte, error) {
 		}
 		return nil, r.done
 	}
+}
+
+// pendingInput reports whether the client's bytes wait on the socket: a
+// connection whose goroutine was held up (a busy server) may look idle
+// for ParkIdleAfter while its next request is there. Parking it would cost
+// a wake-up and a new run at once; it reads instead, and its read deadline
+// (set in the past by the nudge) is set again.
+func (c *connIO) pendingInput() bool {
+	if !c.inputWaiting() {
+		return false
+	}
+	c.deadline = time.Time{}
+	if c.dl != nil {
+		c.dl.SetReadDeadline(time.Time{})
+	}
+	return true
+}
+
+// inputWaiting reports whether bytes wait on the socket for the reader
+// (or its end has come), without reading them.
+func (c *connIO) inputWaiting() bool {
+	pc, ok := c.rwc.(poller.Conn)
+	return ok && poller.Readable(pc)
 }
 
 // setDeadline moves the read deadline to the earliest of the idle timeout,

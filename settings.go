@@ -83,6 +83,9 @@ type ServerSettings struct {
 	// a handler flow (HandleWith, BindAndHandle) and TLS connections are
 	// never parked: a flow may keep per-connection state. Default 10 ms;
 	// negative: never.
+	//
+	// A connection whose next request is waiting on its socket is not
+	// parked, however long its goroutine waited to run (a busy server).
 	ParkIdleAfter time.Duration
 	// DisableKeepAlive closes every connection after its first response.
 	DisableKeepAlive bool

@@ -234,3 +234,19 @@ func (p *Poller) loop() {
 		}
 	}
 }
+
+// Readable reports whether c, a socket, has bytes to read or has reached
+// its end, without reading anything and without waiting; false when it
+// cannot tell. It bypasses the connection's read deadline.
+func Readable(c Conn) bool {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return false
+	}
+	var b [1]byte
+	var perr error
+	err = rc.Control(func(fd uintptr) {
+		_, _, perr = syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+	})
+	return err == nil && perr == nil
+}

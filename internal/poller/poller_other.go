@@ -75,3 +75,6 @@ func (s *Sub) TakePoke() bool { return false }
 
 // Read returns ErrUnsupported.
 func (s *Sub) Read([]byte) (int, error) { return 0, ErrUnsupported }
+
+// Readable returns false: it cannot tell.
+func Readable(Conn) bool { return false }

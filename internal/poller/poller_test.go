@@ -201,3 +201,37 @@ func TestManyAndClose(t *testing.T) {
 		t.Errorf("Park after Close: %v, want ErrClosed", err)
 	}
 }
+
+// TestReadable: Readable sees bytes waiting (past a read deadline that
+// has expired, without consuming them) and the peer's end, and nothing on
+// a quiet connection.
+func TestReadable(t *testing.T) {
+	server, client := pair(t)
+	if Readable(server.(Conn)) {
+		t.Fatal("readable before any data")
+	}
+	client.Write([]byte("xy"))
+	server.SetReadDeadline(time.Unix(1, 0))
+	deadline := time.Now().Add(5 * time.Second)
+	for !Readable(server.(Conn)) {
+		if time.Now().After(deadline) {
+			t.Fatal("not readable with bytes sent")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	server.SetReadDeadline(time.Time{})
+	buf := make([]byte, 4)
+	if n, err := server.Read(buf); err != nil || string(buf[:n]) != "xy" {
+		t.Fatalf("read %q, %v after Readable; want the bytes unconsumed", buf[:n], err)
+	}
+	if Readable(server.(Conn)) {
+		t.Fatal("readable with nothing left")
+	}
+	client.Close()
+	for !Readable(server.(Conn)) {
+		if time.Now().After(deadline) {
+			t.Fatal("not readable at the peer's end")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
