@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/streamhttp/streamhttp/internal/h2"
 	"github.com/streamhttp/streamhttp/internal/poller"
 	"github.com/streamhttp/streamhttp/stream"
 )
@@ -41,6 +42,9 @@ type IncomingConnection struct {
 	// parkDeadline is when a parked connection reaches its idle timeout
 	// (unix nanoseconds; 0: none); the binding's sweeper closes it then.
 	parkDeadline int64
+	// h2park is the HTTP/2 state of a parked HTTP/2 connection (owned by
+	// whoever owns the parked connection).
+	h2park *h2.Parked
 }
 
 func newIncoming(b *ServerBinding, c net.Conn) *IncomingConnection {
@@ -159,8 +163,9 @@ func (c *IncomingConnection) serve(handler stream.Flow[*Request, *Response], par
 	b := c.b
 	ready := b.readyFor(c.served)
 	for {
-		o := connOpts{stats: b.stats, track: c.track, park: park, seq: seq, lastIO: lastIO, ready: ready, pipelining: c.pipelining, lingering: c.releaseSlot, earnSlot: c.earnSlot}
+		o := connOpts{stats: b.stats, track: c.track, park: park, seq: seq, lastIO: lastIO, ready: ready, pipelining: c.pipelining, lingering: c.releaseSlot, earnSlot: c.earnSlot, h2: c.h2park}
 		err := serveConn(b.ctx, c.served, handler, b.s, &o)
+		c.h2park = o.h2
 		if !o.parked {
 			c.end(err)
 			return
@@ -170,7 +175,7 @@ func (c *IncomingConnection) serve(handler stream.Flow[*Request, *Response], par
 		case parkOK:
 			return // the poller serves it again when it is readable
 		case parkClose:
-			c.conn.Close()
+			c.closeIdle()
 			c.end(nil)
 			return
 		case parkFailed:
@@ -266,9 +271,17 @@ func (c *IncomingConnection) unpark(woken bool) bool {
 // binding closing).
 func (c *IncomingConnection) closeParked() {
 	if c.unpark(false) {
-		c.conn.Close()
+		c.closeIdle()
 		c.end(nil)
 	}
+}
+
+// closeIdle closes an idle connection, an HTTP/2 one after its GOAWAY.
+func (c *IncomingConnection) closeIdle() {
+	if p := c.h2park; p != nil {
+		goAwayParked(c.served, p)
+	}
+	c.conn.Close()
 }
 
 // track learns of the connIO serving c (nil when it is done).

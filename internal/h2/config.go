@@ -68,6 +68,10 @@ type Config struct {
 	RequestStarted, RequestDone func()
 	// Context is the parent of the requests' contexts; nil: the run's.
 	Context context.Context
+	// Resume, if set, is the state of a parked connection (Conn.Park) that
+	// this run goes on serving: the client's preface and SETTINGS came in
+	// an earlier run.
+	Resume *Parked
 }
 
 // Defaults of Config.

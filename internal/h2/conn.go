@@ -52,7 +52,7 @@ type Conn struct {
 	// (valid until the next Output call).
 	out, spare []byte
 	henc       *hpack.Encoder
-	hbuf       bytes.Buffer
+	hbuf       *bytes.Buffer // henc's output
 
 	// The peer's settings.
 	peerMaxFrame   uint32
@@ -88,8 +88,12 @@ type Conn struct {
 	timer      *time.Timer
 	ticks      uint64 // how often the timer has fired: the request timeout's clock
 
-	// goBody starts a response body pump (set by the layer).
+	// goBody starts a response body pump (set by the layer); pumps counts
+	// those running.
 	goBody func(func(*stream.Materializer))
+	pumps  int
+	// parked is the state kept by Park (park.go).
+	parked *Parked
 }
 
 // ErrClosed is the failure of a request body whose stream or connection
@@ -108,8 +112,9 @@ func (e *ConnError) Error() string {
 }
 
 // NewConn returns the state of a new server connection, with our SETTINGS
-// and the connection window's WINDOW_UPDATE already in its output. cfg must
-// be resolved (Config.Resolved).
+// and the connection window's WINDOW_UPDATE already in its output, or of a
+// parked one resuming (Config.Resume). cfg must be resolved
+// (Config.Resolved).
 func NewConn(cfg Config) *Conn {
 	if cfg.Context == nil {
 		cfg.Context = context.Background()
@@ -132,9 +137,15 @@ func NewConn(cfg Config) *Conn {
 	c.tokensAt, c.lastActive = c.start, c.start
 	c.fr = http2.NewFramer((*outWriter)(c), (*inReader)(c))
 	c.fr.SetMaxReadFrameSize(cfg.MaxFrameSize)
-	c.fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
 	c.fr.MaxHeaderListSize = cfg.MaxHeaderListSize
-	c.henc = hpack.NewEncoder(&c.hbuf)
+	if p := cfg.Resume; p != nil {
+		c.resume(p)
+		c.timer = time.AfterFunc(c.tickPeriod(), c.tick)
+		return c
+	}
+	c.fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
+	c.hbuf = new(bytes.Buffer)
+	c.henc = hpack.NewEncoder(c.hbuf)
 	c.fr.WriteSettings(
 		http2.Setting{ID: http2.SettingMaxConcurrentStreams, Val: cfg.MaxConcurrentStreams},
 		http2.Setting{ID: http2.SettingInitialWindowSize, Val: uint32(cfg.StreamWindow)},

@@ -181,7 +181,11 @@ func (c *Conn) writeResponse(s *strm, resp *httpcore.Response) {
 		signal(c.outWake)
 		return
 	}
-	c.goBody(func(m *stream.Materializer) { c.pumpBody(m, s, e) })
+	c.pumps++
+	c.goBody(func(m *stream.Materializer) {
+		defer c.pumpDone()
+		c.pumpBody(m, s, e)
+	})
 }
 
 // encodeResponseHead HPACK-encodes the response's fields into hbuf.
@@ -327,6 +331,13 @@ func (c *Conn) pumpBody(m *stream.Materializer, s *strm, e entity.Entity) {
 		signal(c.outWake)
 		c.mu.Unlock()
 	}
+}
+
+// pumpDone records the end of a response body pump.
+func (c *Conn) pumpDone() {
+	c.mu.Lock()
+	c.pumps--
+	c.mu.Unlock()
 }
 
 // maxBatch bounds the DATA one Output call writes, so that the transport
