@@ -69,8 +69,11 @@
 // socket (epoll, on Linux); the next request starts a new run of the
 // handler. An idle connection then costs little more than its socket, and
 // at MaxConnections a parked connection is closed to make room for a new
-// one. A handler flow may keep per-connection state, so connections served
-// with HandleWith are never parked; nor are TLS connections.
+// one. HTTP/2 connections park too, between streams, keeping only their
+// HPACK and flow-control state; a parked one gets its GOAWAY when it times
+// out or the server terminates. A handler flow may keep per-connection
+// state, so connections served with HandleWith are never parked; nor are
+// TLS connections.
 //
 // Between requests, a plain TCP connection of a binding that has answered
 // does not read at once: the read a server usually makes right after an

@@ -79,8 +79,13 @@ type ServerSettings struct {
 	// goroutine. After that it is parked: its goroutines and buffers are
 	// released and the kernel watches it (epoll; Linux only), so an idle
 	// connection costs little more than its file descriptor. Its next
-	// request is served by a new run of the handler. Connections served by
-	// a handler flow (HandleWith, BindAndHandle) and TLS connections are
+	// request is served by a new run of the handler. An HTTP/2 connection
+	// parks the same way once it has no open stream, no unanswered request
+	// and nothing left to write; it keeps its HPACK decoder (the client's
+	// table), the client's settings, its windows and stream ids (a few
+	// hundred bytes), and a parked one still gets its GOAWAY at its idle
+	// timeout or when the server terminates. Connections served by a
+	// handler flow (HandleWith, BindAndHandle) and TLS connections are
 	// never parked: a flow may keep per-connection state. Default 10 ms;
 	// negative: never.
 	ParkIdleAfter time.Duration
