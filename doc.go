@@ -153,7 +153,8 @@
 // are ready, in any order. Flow control is the backpressure: a request
 // body is credited back to the client as the handler pulls it, a response
 // body is pulled as the client's window allows. Terminate sends GOAWAY and
-// lets the streams in flight finish. [HTTP2ServerLayer] is the HTTP/2
+// lets the streams in flight finish; at its hard deadline the requests
+// still unanswered get 503, as on HTTP/1.1. [HTTP2ServerLayer] is the HTTP/2
 // layer as a bidi flow over any byte stream, [ServeHTTP2Conn] serves one
 // connection, and ServerSettings.HTTP2 holds the limits (streams, windows,
 // frame and header sizes, the flood budget that answers Rapid Reset,

@@ -29,6 +29,11 @@ import (
 // the GOAWAY before the client has read it.
 const h2Goaway = time.Second
 
+// h2LastWrite bounds the writes of a connection whose server stops at once
+// (Close, Terminate's hard deadline): its last frames go out if the client
+// reads them, and a client that does not read holds nothing up.
+const h2LastWrite = 100 * time.Millisecond
+
 // dispatchH2 reports whether the connection is to be served as HTTP/2, and
 // for a plain one the bytes read while deciding (in a pooled read buffer,
 // for the HTTP/1.1 layer to read first). err ends the connection (nothing
@@ -137,6 +142,11 @@ func serveH2(ctx context.Context, rwc io.ReadWriteCloser, rbuf *[]byte, n int, h
 	if o.track != nil {
 		o.track(cio)
 		defer o.track(nil)
+	}
+	// The server stopping at once ends a write that blocks, too (the sink
+	// bounds the writes that follow).
+	if wd, ok := rwc.(interface{ SetWriteDeadline(time.Time) error }); ok {
+		defer context.AfterFunc(ctx, func() { wd.SetWriteDeadline(time.Now().Add(h2LastWrite)) })()
 	}
 	flow := bidi.JoinLeft(handler, h2.Layer(cfg, started))
 	src := h2Source(cio, rbuf, n)
@@ -274,6 +284,12 @@ func h2Sink(cio *connIO) stream.Sink[[]byte, stream.NotUsed] {
 			}
 			if dl != nil && s.WriteTimeout > 0 {
 				dl.SetWriteDeadline(time.Now().Add(s.WriteTimeout))
+			}
+			if dl != nil && m.Context().Err() != nil {
+				// The server stops (Close, Terminate's hard deadline): the
+				// last frames get a moment, not WriteTimeout. Checked after
+				// the line above, which may have undone serveH2's bound.
+				dl.SetWriteDeadline(time.Now().Add(h2LastWrite))
 			}
 			n, err := cio.rwc.Write(p)
 			if stats != nil {

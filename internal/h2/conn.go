@@ -588,22 +588,50 @@ func (c *Conn) shutdown() {
 	c.checkDone()
 }
 
-// Abort is a terminating server's hard deadline: every stream still open
-// is cancelled (RST_STREAM(CANCEL)) and the connection ends after a GOAWAY.
+// Abort is a terminating server's hard deadline. Every request not yet
+// answered, whether its handler has it or it still waits for one, gets the
+// timeout response (TimeoutResponse, or 503) on its stream, as HTTP/1.1
+// requests do; a response already under way gets what its window lets out
+// now and is then reset (RST_STREAM(CANCEL)). The connection ends after a
+// GOAWAY(NO_ERROR); the handler's late answers are dropped.
 func (c *Conn) Abort() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.finished {
 		return
 	}
+	for _, s := range c.queue {
+		s.handed = true // the handler never gets it: it is answered here
+	}
+	c.queue = nil
 	for _, s := range c.streamList() {
-		c.fr.WriteRSTStream(s.id, http2.ErrCodeCancel)
+		if s.req != nil && !s.answered && !s.late {
+			s.late = true
+			c.writeResponse(s, c.timeoutResponse(s.req, "the server stopped before the handler answered"))
+		}
+	}
+	c.writeData()
+	for _, s := range c.streamList() {
+		if !s.localClosed {
+			c.fr.WriteRSTStream(s.id, http2.ErrCodeCancel)
+		}
 	}
 	if !c.goAway {
 		c.goAway = true
 		c.fr.WriteGoAway(c.maxID, http2.ErrCodeNo, nil)
 	}
 	c.finish(nil)
+}
+
+// timeoutResponse is the answer to req when the server answers in the
+// handler's place: TimeoutResponse, or 503 saying why.
+func (c *Conn) timeoutResponse(req *httpcore.Request, why string) *httpcore.Response {
+	if c.cfg.TimeoutResponse != nil {
+		if resp := c.cfg.TimeoutResponse(req); resp != nil {
+			return resp
+		}
+	}
+	return httpcore.Text(httpcore.StatusServiceUnavailable, "Service Unavailable: "+why+"\n")
 }
 
 // checkDone ends a connection that is going away once nothing is left.
@@ -682,14 +710,7 @@ func (c *Conn) expireRequests() {
 			continue
 		}
 		s.late = true
-		var resp *httpcore.Response
-		if c.cfg.TimeoutResponse != nil {
-			resp = c.cfg.TimeoutResponse(s.req)
-		}
-		if resp == nil {
-			resp = httpcore.Text(httpcore.StatusServiceUnavailable, "Service Unavailable: the server did not answer within RequestTimeout\n")
-		}
-		c.writeResponse(s, resp)
+		c.writeResponse(s, c.timeoutResponse(s.req, "the server did not answer within RequestTimeout"))
 	}
 }
 

@@ -156,8 +156,14 @@ func (o *outPuller) Pull() ([]byte, error) {
 		select {
 		case <-c.OutputWake():
 		case <-o.m.Done():
+			// The run ends (the server closes, or its hard deadline): the
+			// last frames (the 503s and GOAWAY of Abort) still go out, as
+			// far as the transport takes them at once.
 			o.done = o.m.Cause()
 			c.Abort()
+			if p, _ := c.Output(); len(p) > 0 {
+				return p, nil
+			}
 			return nil, o.done
 		}
 	}

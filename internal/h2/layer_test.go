@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/streamhttp/streamhttp/entity"
@@ -456,5 +458,60 @@ func TestAnsweredListBounded(t *testing.T) {
 	c.srv.mu.Unlock()
 	if n > 40 {
 		t.Errorf("%d requests listed as handed with one unanswered", n)
+	}
+}
+
+// TestAbortAnswers503: at a terminating server's hard deadline (Abort)
+// every request not answered gets 503 on its stream, the one the handler
+// holds and the one still queued for it alike; a response already under
+// way is reset; a GOAWAY(NO_ERROR) ends the connection.
+func TestAbortAnswers503(t *testing.T) {
+	chunks := make(chan []byte, 1)
+	chunks <- []byte("partial")
+	h := mapHandler(func(r *httpcore.Request) *httpcore.Response {
+		if r.Target == "/stream" {
+			return httpcore.NewResponse(httpcore.StatusOK, entity.NewDefault("", 100, stream.FromChannel(chunks)))
+		}
+		<-r.Context().Done() // holds /wait until the end; /queued waits behind it
+		return httpcore.Text(httpcore.StatusOK, "late")
+	})
+	c := newClient(t, Config{}, h)
+	c.get(1, "/stream")
+	head := c.until("HEADERS", func(e event) bool { return e.Type == http2.FrameHeaders && e.Stream == 1 })
+	if head.field(":status") != "200" {
+		t.Fatalf("stream 1: %+v", head)
+	}
+	c.until("DATA", func(e event) bool { return e.Type == http2.FrameData && e.Stream == 1 })
+	c.get(3, "/wait")
+	c.get(5, "/queued")
+	// Once both are in (a PING answered after them), the deadline.
+	c.write(func(f *http2.Framer) error { return f.WritePing(false, [8]byte{1}) })
+	c.until("PING", func(e event) bool { return e.Type == http2.FramePing })
+	c.srv.Abort()
+	var got []string
+	for {
+		var e event
+		var ok bool
+		select {
+		case e, ok = <-c.events:
+		case <-time.After(c.wait()):
+			t.Fatalf("the connection did not end; frames so far %q", got)
+		}
+		if !ok {
+			break
+		}
+		switch e.Type {
+		case http2.FrameHeaders:
+			got = append(got, fmt.Sprintf("HEADERS %d %s", e.Stream, e.field(":status")))
+		case http2.FrameData:
+			got = append(got, fmt.Sprintf("DATA %d end %v", e.Stream, e.End))
+		case http2.FrameRSTStream, http2.FrameGoAway:
+			got = append(got, fmt.Sprintf("%v %d %v", e.Type, e.Stream, e.Code))
+		}
+	}
+	slices.Sort(got[:len(got)-1]) // the streams' frames in any order, GOAWAY last
+	want := []string{"DATA 3 end true", "DATA 5 end true", "HEADERS 3 503", "HEADERS 5 503", "RST_STREAM 1 CANCEL", "GOAWAY 0 NO_ERROR"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("frames after Abort (-want +got):\n%s", diff)
 	}
 }
