@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/streamhttp/streamhttp/entity"
 	"github.com/streamhttp/streamhttp/httpcore"
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
@@ -46,12 +47,18 @@ func dialH2(t *testing.T, addr net.Addr) *h2Raw {
 // get sends GET path on stream id with the extra fields (name, value...).
 func (h *h2Raw) get(id uint32, path string, extra ...string) {
 	h.t.Helper()
+	h.headers(id, true, append([]string{":method", "GET", ":scheme", "http", ":path", path, ":authority", "test"}, extra...)...)
+}
+
+// headers opens stream id with the fields kv (name, value...); end ends
+// the stream.
+func (h *h2Raw) headers(id uint32, end bool, kv ...string) {
+	h.t.Helper()
 	h.hbuf.Reset()
-	kv := append([]string{":method", "GET", ":scheme", "http", ":path", path, ":authority", "test"}, extra...)
 	for i := 0; i < len(kv); i += 2 {
 		h.enc.WriteField(hpack.HeaderField{Name: kv[i], Value: kv[i+1]})
 	}
-	if err := h.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: h.hbuf.Bytes(), EndStream: true, EndHeaders: true}); err != nil {
+	if err := h.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: h.hbuf.Bytes(), EndStream: end, EndHeaders: true}); err != nil {
 		h.t.Fatal(err)
 	}
 }
@@ -195,5 +202,33 @@ func TestHTTP2ParkedTerminate(t *testing.T) {
 	}
 	if diff := cmp.Diff([]string{"GOAWAY NO_ERROR last 1"}, h.frames()); diff != "" {
 		t.Errorf("frames (-want +got):\n%s", diff)
+	}
+}
+
+// TestHTTP2MinRequestBodyRate: ServerSettings.MinRequestBodyRate applies
+// to HTTP/2 request bodies: a stalled upload gets 408 on its stream, and
+// the connection serves on.
+func TestHTTP2MinRequestBodyRate(t *testing.T) {
+	b, err := BindAndHandleAsync(context.Background(), "127.0.0.1:0", func(ctx context.Context, r *Request) (*Response, error) {
+		if r.Method == httpcore.MethodPost {
+			if _, err := entity.ToStrict(ctx, r.Entity, 1<<20); err != nil {
+				return httpcore.Text(httpcore.StatusBadRequest, err.Error()), nil
+			}
+		}
+		return httpcore.Text(httpcore.StatusOK, "ok"), nil
+	}, 4, ServerSettings{DisableSignals: true, MinRequestBodyRate: 1000, RequestBodyGrace: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close(context.Background()) })
+	h := dialH2(t, b.LocalAddr())
+	h.headers(1, false, ":method", "POST", ":scheme", "http", ":path", "/", ":authority", "test")
+	h.fr.WriteData(1, false, []byte("a start"))
+	got := []string{h.answer(1)}
+	h.get(3, "/")
+	got = append(got, h.answer(3))
+	want := []string{"408 streamhttp Request Timeout: the request body arrived slower than MinRequestBodyRate\n", "200 streamhttp ok"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("answers (-want +got):\n%s", diff)
 	}
 }

@@ -94,8 +94,12 @@ type ServerSettings struct {
 	// MinRequestBodyRate is the slowest a client may send a request body
 	// that the handler is reading, in bytes per second, once
 	// RequestBodyGrace has passed: a slower one (a slow-body attack) gets
-	// 408 and the connection closes. Only the time the server spends
-	// waiting for body bytes counts. Default 240 B/s; negative: no limit.
+	// 408 and the connection closes. On HTTP/2 the rule is per stream: the
+	// stream gets 408 (or RST_STREAM(CANCEL) once its response has begun),
+	// the handler's body read fails, and the connection serves on. Only
+	// the time the server spends waiting for body bytes counts (on HTTP/2,
+	// the time the handler waits for them). Default 240 B/s; negative: no
+	// limit.
 	MinRequestBodyRate int64
 	// RequestBodyGrace is how long a body may trickle before
 	// MinRequestBodyRate applies. Default 5 s.

@@ -1,8 +1,13 @@
 package h2
 
 import (
+	"errors"
+	"time"
+
 	"github.com/streamhttp/streamhttp/entity"
+	"github.com/streamhttp/streamhttp/httpcore"
 	"github.com/streamhttp/streamhttp/stream"
+	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
 )
 
@@ -66,19 +71,61 @@ func (b *bodyPuller) Pull() ([]byte, error) {
 		if b.done != nil {
 			return nil, b.done
 		}
+		if c.cfg.MinBodyRate > 0 {
+			s.waitingSince = time.Now()
+		}
 		c.mu.Unlock()
 		b.m.WillBlock()
 		select {
 		case <-s.bodyWake:
 		case <-b.m.Done():
 			c.mu.Lock()
+			s.stopWaiting()
 			if b.done == nil {
 				b.done = b.m.Cause()
 			}
 			continue
 		}
 		c.mu.Lock()
+		s.stopWaiting()
 	}
+}
+
+// ErrBodyTooSlow is the failure of a request body that arrived slower than
+// Config.MinBodyRate.
+var ErrBodyTooSlow = errors.New("h2: the request body arrived slower than MinRequestBodyRate")
+
+// stopWaiting ends a wait of the body's reader.
+func (s *strm) stopWaiting() {
+	if !s.waitingSince.IsZero() {
+		s.waited += time.Since(s.waitingSince)
+		s.waitingSince = time.Time{}
+	}
+}
+
+// tooSlow reports whether s's body, which its reader waits for, is behind
+// Config.MinBodyRate: the reader has waited longer than BodyGrace plus the
+// time the bytes received so far are worth at that rate.
+func (c *Conn) tooSlow(s *strm, now time.Time) bool {
+	if c.cfg.MinBodyRate <= 0 || s.waitingSince.IsZero() || s.remoteClosed || s.closed {
+		return false
+	}
+	waited := s.waited + now.Sub(s.waitingSince)
+	return waited > c.cfg.BodyGrace+time.Duration(s.received*int64(time.Second)/c.cfg.MinBodyRate)
+}
+
+// bodyTooSlow ends the body of s, which arrives too slowly: the stream is
+// answered 408 (the handler's answer is dropped), or reset when its
+// response has begun; the reader fails with ErrBodyTooSlow.
+func (c *Conn) bodyTooSlow(s *strm) {
+	s.bodyErr = ErrBodyTooSlow
+	signal(s.bodyWake)
+	if s.answered || s.late {
+		c.resetStream(s.id, http2.ErrCodeCancel, false)
+		return
+	}
+	s.late = true
+	c.writeResponse(s, httpcore.Text(httpcore.StatusRequestTimeout, "Request Timeout: the request body arrived slower than MinRequestBodyRate\n"))
 }
 
 // Cancel drops the rest of the body: DATA still arriving is refunded at

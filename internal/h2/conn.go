@@ -648,7 +648,11 @@ func (c *Conn) checkDone() {
 // tickPeriod is how often the connection's timer looks at its deadlines.
 func (c *Conn) tickPeriod() time.Duration {
 	d := time.Second
-	for _, t := range []time.Duration{c.cfg.IdleTimeout, c.cfg.SendTimeout, c.cfg.PrefaceTimeout, c.cfg.RequestTimeout} {
+	var grace time.Duration
+	if c.cfg.MinBodyRate > 0 {
+		grace = c.cfg.BodyGrace
+	}
+	for _, t := range []time.Duration{c.cfg.IdleTimeout, c.cfg.SendTimeout, c.cfg.PrefaceTimeout, c.cfg.RequestTimeout, grace} {
 		if t > 0 {
 			d = min(d, t/4)
 		}
@@ -674,6 +678,9 @@ func (c *Conn) tick() {
 		c.shutdown()
 	}
 	for _, s := range c.streamList() {
+		if c.tooSlow(s, now) {
+			c.bodyTooSlow(s)
+		}
 		if s.localClosed && !s.lingerAt.IsZero() && now.Sub(s.lingerAt) >= bodyLinger {
 			c.fr.WriteRSTStream(s.id, http2.ErrCodeNo)
 			signal(c.outWake)

@@ -3,6 +3,7 @@ package h2
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -513,5 +514,56 @@ func TestAbortAnswers503(t *testing.T) {
 	want := []string{"DATA 3 end true", "DATA 5 end true", "HEADERS 3 503", "HEADERS 5 503", "RST_STREAM 1 CANCEL", "GOAWAY 0 NO_ERROR"}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("frames after Abort (-want +got):\n%s", diff)
+	}
+}
+
+// TestMinBodyRate: a request body that the handler waits for and that
+// arrives slower than MinBodyRate (after BodyGrace) gets 408 on its
+// stream, its reader fails with ErrBodyTooSlow, and the connection serves
+// on; a body the handler does not wait for is not timed.
+func TestMinBodyRate(t *testing.T) {
+	bodyErr := make(chan error, 1)
+	release := make(chan struct{})
+	h := stream.MapAsyncUnordered(4, func(ctx context.Context, r *httpcore.Request) (*httpcore.Response, error) {
+		if r.Target == "/later" {
+			<-release // the body is not read meanwhile: its pace does not count
+			r.Target = "/upload"
+		}
+		if r.Target == "/upload" {
+			_, err := entity.ToStrict(ctx, r.Entity, 1<<20)
+			bodyErr <- err
+			return httpcore.Text(httpcore.StatusOK, "read it all").ForRequest(r), nil
+		}
+		return httpcore.Text(httpcore.StatusOK, r.Target).ForRequest(r), nil
+	})
+	c := newClient(t, Config{MinBodyRate: 1000, BodyGrace: 100 * time.Millisecond}, h)
+	c.headers(1, false, ":method", "POST", ":scheme", "http", ":path", "/upload", ":authority", "example.com")
+	c.write(func(f *http2.Framer) error { return f.WriteData(1, false, []byte("ten bytes.")) })
+	start := time.Now()
+	head, body := c.response(1)
+	if got := head.field(":status"); got != "408" || !bytes.Contains(body, []byte("MinRequestBodyRate")) {
+		t.Errorf("the stalled upload: %s %q, want 408", got, body)
+	}
+	// 10 bytes at 1000 B/s are worth 10 ms: 110 ms of waiting in all.
+	if waited := time.Since(start); waited < 100*time.Millisecond {
+		t.Errorf("408 after %v, before BodyGrace", waited)
+	}
+	if err := <-bodyErr; !errors.Is(err, ErrBodyTooSlow) {
+		t.Errorf("the handler's body read: %v, want ErrBodyTooSlow", err)
+	}
+	c.get(3, "/next")
+	if head, body := c.response(3); head.field(":status") != "200" || string(body) != "/next" {
+		t.Errorf("the next stream: %s %q", head.field(":status"), body)
+	}
+	c.headers(5, false, ":method", "POST", ":scheme", "http", ":path", "/later", ":authority", "example.com")
+	c.write(func(f *http2.Framer) error { return f.WriteData(5, false, []byte("ten bytes.")) })
+	time.Sleep(300 * time.Millisecond)
+	c.write(func(f *http2.Framer) error { return f.WriteData(5, true, []byte("the rest")) })
+	close(release)
+	if head, body := c.response(5); head.field(":status") != "200" || string(body) != "read it all" {
+		t.Errorf("a body read late: %s %q, want 200", head.field(":status"), body)
+	}
+	if err := <-bodyErr; err != nil {
+		t.Errorf("a body read late: %v", err)
 	}
 }

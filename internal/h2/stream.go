@@ -37,6 +37,10 @@ type strm struct {
 	recvUnsent int32 // credit earned and not yet returned
 	expect100  bool  // send 100 Continue on the first pull of the body
 	bodyWake   chan struct{}
+	// The body's pace (Config.MinBodyRate): since when the handler waits
+	// for body bytes (zero: it does not), and how long it waited before.
+	waitingSince time.Time
+	waited       time.Duration
 
 	// The response: window, the chunk waiting for it, the end.
 	sendWindow int64
