@@ -26,6 +26,30 @@ func (c *Conn) chunkSource(s *strm) stream.Source[entity.ChunkPart] {
 	})
 }
 
+// strictBody makes the body of s, whose request is about to be handed to
+// the handler, a Strict entity when it has arrived whole and without
+// trailers: the handler reads it at once, as HTTP/1.1 hands over a body
+// that came with its head, and an answer made from it needs no body pump.
+// The bytes count as consumed (their connection credit returns).
+func (c *Conn) strictBody(s *strm) {
+	if s.bodyBytes == 0 || s.bodyErr != nil || len(s.trailer) > 0 {
+		return
+	}
+	data := s.body[0]
+	if len(s.body) > 1 {
+		data = make([]byte, 0, s.bodyBytes)
+		for _, p := range s.body {
+			data = append(data, p...)
+		}
+	}
+	n := s.bodyBytes
+	clear(s.body)
+	s.body, s.bodyBytes = nil, 0
+	s.expect100 = false
+	s.req.Entity = entity.NewStrict(s.req.ContentType, data)
+	c.credit(s, int32(n))
+}
+
 // bodyPuller hands a stream's DATA to the handler. Each pulled chunk is
 // credited back to the client's windows (Conn.credit): the client sends
 // at the pace the handler reads, with at most a window buffered.

@@ -38,10 +38,19 @@ func (c *Conn) NextRequest() (req *httpcore.Request, more bool) {
 		}
 		if s.remoteClosed {
 			s.readyTick = c.ticks
+			c.strictBody(s)
 		}
 		return s.req, true
 	}
 	return nil, !(c.finished || c.goAway || c.inputDone || c.noMoreReqs)
+}
+
+// HandlerBusy reports whether the handler holds requests it has not
+// answered yet.
+func (c *Conn) HandlerBusy() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.bySeq) > len(c.queue)
 }
 
 // HasRequest reports whether a request waits for the handler.
