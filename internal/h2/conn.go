@@ -38,11 +38,14 @@ type Conn struct {
 
 	mu sync.Mutex
 
-	// Input: buffered bytes from inOff on; the Framer reads them through
+	// Input: the bytes from inOff on; the Framer reads them through
 	// inReader, and only ever whole frames (or whole header blocks), so it
-	// never runs dry.
+	// never runs dry. During Feed, in is the caller's bytes when nothing
+	// was left over before; what is left of them after a Feed (a partial
+	// frame) is copied into inBuf, which in is then a view of.
 	in       []byte
 	inOff    int
+	inBuf    []byte
 	fr       *http2.Framer
 	preface  bool // the client preface has arrived
 	settings bool // the client's first SETTINGS has arrived
@@ -135,6 +138,7 @@ func NewConn(cfg Config) *Conn {
 	}
 	c.start = time.Now()
 	c.tokensAt, c.lastActive = c.start, c.start
+	c.out, c.spare = getOutBuffer(), getOutBuffer()
 	c.fr = http2.NewFramer((*outWriter)(c), (*inReader)(c))
 	c.fr.SetMaxReadFrameSize(cfg.MaxFrameSize)
 	c.fr.MaxHeaderListSize = cfg.MaxHeaderListSize
@@ -208,15 +212,22 @@ func (c *Conn) Feed(p []byte) {
 	}
 	c.lastActive = time.Now()
 	if c.inOff == len(c.in) {
-		c.in, c.inOff = c.in[:0], 0
-	} else if c.inOff > 0 {
-		c.in = append(c.in[:0], c.in[c.inOff:]...)
-		c.inOff = 0
+		c.in, c.inOff = p, 0 // nothing left over: the frames are read in place
+	} else {
+		c.inBuf = append(append(c.inBuf[:0], c.in[c.inOff:]...), p...)
+		c.in, c.inOff = c.inBuf, 0
 	}
-	c.in = append(c.in, p...)
 	c.process()
-	if c.inOff == len(c.in) && cap(c.in) > 64<<10 {
-		c.in, c.inOff = nil, 0 // a large header block or frame has passed
+	rest := c.in[c.inOff:]
+	switch {
+	case len(rest) == 0 || c.stopRead || c.finished:
+		c.in, c.inOff = nil, 0 // p is not kept
+		if cap(c.inBuf) > 64<<10 {
+			c.inBuf = nil // a large header block or frame has passed
+		}
+	default: // a partial frame: kept (rest may overlap inBuf; append moves it down)
+		c.inBuf = append(c.inBuf[:0], rest...)
+		c.in, c.inOff = c.inBuf, 0
 	}
 }
 

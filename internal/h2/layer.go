@@ -154,6 +154,9 @@ func (o *outPuller) Pull() ([]byte, error) {
 			return p, nil
 		}
 		if finished {
+			// The transport has written what came before (it pulled
+			// again): the buffers can serve another connection.
+			c.ReleaseBuffers()
 			o.done = stream.EOS
 			if err := c.Err(); err != nil {
 				if _, ok := err.(*ContractError); ok {
