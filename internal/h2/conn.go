@@ -326,6 +326,12 @@ func (c *Conn) process() {
 		if typ == http2.FrameContinuation && length == 0 && !c.charge() {
 			return
 		}
+		if typ == http2.FrameData {
+			// Most of the input: read in place, without the Framer's copy.
+			c.inOff += need
+			c.readData(id, flags, b[9:need])
+			continue
+		}
 		f, err := c.fr.ReadFrame()
 		if err != nil {
 			c.frameError(typ, id, err)
@@ -403,7 +409,7 @@ func (c *Conn) handleFrame(f http2.Frame) {
 	case *http2.MetaHeadersFrame:
 		c.handleHeaders(f)
 	case *http2.DataFrame:
-		c.handleData(f)
+		c.handleData(f.StreamID, int32(f.Length), f.Data(), f.StreamEnded())
 	case *http2.WindowUpdateFrame:
 		c.handleWindowUpdate(f)
 	case *http2.RSTStreamFrame:
