@@ -3,6 +3,7 @@ package h2
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strconv"
 	"strings"
@@ -88,7 +89,11 @@ func (c *Conn) HandlerEnded(err error) {
 		return // the end of the run ends the handler too
 	}
 	if err != nil && err != stream.EOS {
-		c.cfg.Logger.Warn("h2: the handler flow failed", "err", err)
+		level := slog.LevelWarn
+		if c.cfg.Context.Err() != nil {
+			level = slog.LevelDebug // the server closed the connection: the flow was cancelled
+		}
+		c.cfg.Logger.Log(c.cfg.Context, level, "h2: the handler flow failed", "err", err)
 		c.connError(http2.ErrCodeInternal, "handler flow failed")
 		if c.err == nil || !errors.Is(err, stream.ErrCancelled) {
 			c.err = err
