@@ -567,3 +567,41 @@ func TestMinBodyRate(t *testing.T) {
 		t.Errorf("a body read late: %v", err)
 	}
 }
+
+// TestCompleteBodyIsStrict: a request body that has arrived whole when the
+// handler takes the request is handed over as a Strict entity (its bytes
+// credited back); one still arriving is streamed.
+func TestCompleteBodyIsStrict(t *testing.T) {
+	took := make(chan struct{}, 1)
+	h := mapHandler(func(r *httpcore.Request) *httpcore.Response {
+		_, strict := r.Entity.(*entity.Strict)
+		took <- struct{}{}
+		data, err := entity.ToStrict(r.Context(), r.Entity, 1<<20)
+		if err != nil {
+			return httpcore.Text(httpcore.StatusBadRequest, err.Error())
+		}
+		return httpcore.Text(httpcore.StatusOK, fmt.Sprintf("strict %v: %s", strict, data.Data))
+	})
+	c := newClient(t, Config{}, h)
+	// HEADERS and DATA in one write: the server has both before the
+	// handler can take the request.
+	var buf bytes.Buffer
+	fr := http2.NewFramer(&buf, nil)
+	fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, EndHeaders: true,
+		BlockFragment: c.block(":method", "POST", ":scheme", "http", ":path", "/", ":authority", "example.com", "content-length", "5")})
+	fr.WriteData(1, true, []byte("whole"))
+	if _, err := c.conn.Write(buf.Bytes()); err != nil {
+		t.Fatal(err)
+	}
+	if _, body := c.response(1); string(body) != "strict true: whole" {
+		t.Errorf("a body complete with its head: %q", body)
+	}
+	<-took
+	c.headers(3, false, ":method", "POST", ":scheme", "http", ":path", "/", ":authority", "example.com")
+	<-took // the handler has the request before any of its body
+	c.write(func(f *http2.Framer) error { return f.WriteData(3, false, []byte("in ")) })
+	c.write(func(f *http2.Framer) error { return f.WriteData(3, true, []byte("parts")) })
+	if _, body := c.response(3); string(body) != "strict false: in parts" {
+		t.Errorf("a body that arrives later: %q", body)
+	}
+}
