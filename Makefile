@@ -55,9 +55,10 @@ vet:
 # Load benchmark over loopback: the echo example (inline and async) against
 # fasthttp (defaults and with timeouts), net/http and hertz peers
 # (bench/peers, a module of its own), every scenario for every server in one
-# run; one table with the goal lines on stdout and in results/bench-*.txt.
+# run (HTTP/2 too: h2load against net/http's HTTP/2); one table with the goal
+# lines on stdout and in results/bench-*.txt.
 # BENCH_DUR, BENCH_ROUNDS, BENCH_ONLY and BENCH_SERVERS tune it (see
-# scripts/bench.sh); the default run takes 10 to 12 minutes. Installs wrk,
+# scripts/bench.sh); the default run takes 11 to 13 minutes. Installs wrk,
 # h2load, strace and linux-perf when missing.
 bench:
 	@GO='$(GO)' bash scripts/bench.sh

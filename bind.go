@@ -348,7 +348,8 @@ func (b *ServerBinding) Unbind(ctx context.Context) error {
 //     further request is read from it;
 //   - when ctx ends, every request still unanswered gets 503 (or the
 //     TimeoutResponse), written together with the answers already in for
-//     the requests behind it, and every connection closes.
+//     the requests behind it (on HTTP/2, on its stream; a response already
+//     under way is reset), and every connection closes.
 //
 // Terminate returns nil once every connection has ended, or ctx's error
 // when the deadline came first (handlers that ignore their request's

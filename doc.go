@@ -71,8 +71,11 @@
 // (besides the kernel's and the runtime's share of the socket, about 200
 // bytes of heap of its own: no goroutine, buffer, context, timer or
 // closure stays), and at MaxConnections a parked connection is closed to
-// make room for a new one. A handler flow may keep per-connection state, so connections served
-// with HandleWith are never parked; nor are TLS connections.
+// make room for a new one. HTTP/2 connections park too, between streams,
+// keeping only their HPACK and flow-control state; a parked one gets its
+// GOAWAY when it times out or the server terminates. A handler flow may
+// keep per-connection state, so connections served with HandleWith are
+// never parked; nor are TLS connections.
 //
 // Between requests, a plain TCP connection of a binding that has answered
 // does not read at once: the read a server usually makes right after an
@@ -152,7 +155,8 @@
 // are ready, in any order. Flow control is the backpressure: a request
 // body is credited back to the client as the handler pulls it, a response
 // body is pulled as the client's window allows. Terminate sends GOAWAY and
-// lets the streams in flight finish. [HTTP2ServerLayer] is the HTTP/2
+// lets the streams in flight finish; at its hard deadline the requests
+// still unanswered get 503, as on HTTP/1.1. [HTTP2ServerLayer] is the HTTP/2
 // layer as a bidi flow over any byte stream, [ServeHTTP2Conn] serves one
 // connection, and ServerSettings.HTTP2 holds the limits (streams, windows,
 // frame and header sizes, the flood budget that answers Rapid Reset,

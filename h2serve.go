@@ -29,13 +29,21 @@ import (
 // the GOAWAY before the client has read it.
 const h2Goaway = time.Second
 
+// h2LastWrite bounds the writes of a connection whose server stops at once
+// (Close, Terminate's hard deadline): its last frames go out if the client
+// reads them, and a client that does not read holds nothing up.
+const h2LastWrite = 100 * time.Millisecond
+
 // dispatchH2 reports whether the connection is to be served as HTTP/2, and
 // for a plain one the bytes read while deciding (in a pooled read buffer,
 // for the HTTP/1.1 layer to read first). err ends the connection (nothing
 // arrived within HeadTimeout, or ctx ended).
 func dispatchH2(ctx context.Context, rwc io.ReadWriteCloser, s *ServerSettings, o *connOpts) (isH2 bool, rbuf *[]byte, n int, err error) {
-	if s.HTTP2.Disable || !o.lastIO.IsZero() {
-		return false, nil, 0, nil // a parked connection wakes: it speaks HTTP/1.1
+	if !o.lastIO.IsZero() {
+		return o.h2 != nil, nil, 0, nil // a parked connection wakes: it speaks as before
+	}
+	if s.HTTP2.Disable {
+		return false, nil, 0, nil
 	}
 	if s.HTTP2.Only {
 		return true, nil, 0, nil
@@ -99,6 +107,7 @@ func serveH2(ctx context.Context, rwc io.ReadWriteCloser, rbuf *[]byte, n int, h
 	cfg := h2Config(s)
 	cfg.RemoteAddr, cfg.LocalAddr, cfg.TLS = info.remote, info.local, info.tls
 	cfg.Context = cctx
+	cfg.Resume, o.h2 = o.h2, nil
 	if st := o.stats; st != nil {
 		cfg.RequestStarted, cfg.RequestDone = st.requestStarted, st.requestDone
 	}
@@ -109,6 +118,21 @@ func serveH2(ctx context.Context, rwc io.ReadWriteCloser, rbuf *[]byte, n int, h
 	// HTTP/1.1: Terminate drains (GOAWAY) or expires it.
 	cio := &connIO{rwc: rwc, s: s, cancel: cancel, stats: o.stats}
 	cio.hooks = &connHooks{ctx: cctx, info: info, stop: cancel}
+	cio.dl, _ = rwc.(interface{ SetReadDeadline(time.Time) error })
+	if o.lastIO.IsZero() {
+		cio.touch()
+	} else {
+		// Woken: the end of the run that parked it set the deadline.
+		cio.lastIO.Store(o.lastIO.UnixNano())
+		if cio.dl != nil {
+			cio.dl.SetReadDeadline(time.Time{})
+		}
+	}
+	if o.park && s.ParkIdleAfter > 0 && cio.dl != nil {
+		// Idle for ParkIdleAfter, the binding's sweeper nudges the reader,
+		// which parks the connection (h2Reader).
+		cio.parkAfter = s.ParkIdleAfter
+	}
 	started := func(c *h2.Conn) {
 		cio.h2.Store(c)
 		if cio.hooks.draining.Load() {
@@ -119,11 +143,26 @@ func serveH2(ctx context.Context, rwc io.ReadWriteCloser, rbuf *[]byte, n int, h
 		o.track(cio)
 		defer o.track(nil)
 	}
+	// The server stopping at once ends a write that blocks, too (the sink
+	// bounds the writes that follow).
+	if wd, ok := rwc.(interface{ SetWriteDeadline(time.Time) error }); ok {
+		defer context.AfterFunc(ctx, func() { wd.SetWriteDeadline(time.Now().Add(h2LastWrite)) })()
+	}
 	flow := bidi.JoinLeft(handler, h2.Layer(cfg, started))
-	src := h2Source(rwc, rbuf, n, o.stats)
-	_, err := stream.RunWith(cctx, stream.Via(src, flow), h2Sink(rwc, s, o.stats))
+	src := h2Source(cio, rbuf, n)
+	_, err := stream.RunWith(cctx, stream.Via(src, flow), h2Sink(cio))
+	c := cio.h2.Load()
+	if p := c.ParkedState(); p != nil {
+		if err == nil && !cio.hooks.draining.Load() {
+			// Idle: the connection stays open, without this run.
+			o.parked, o.lastIO, o.h2 = true, time.Unix(0, cio.lastIO.Load()), p
+			return nil
+		}
+		// Parked as the server began to terminate: say so before closing.
+		goAwayParked(rwc, p)
+	}
 	closeH2(ctx, rwc, s, o.lingering)
-	if c := cio.h2.Load(); c != nil && err == nil {
+	if c != nil && err == nil {
 		var ce *h2.ConnError
 		if cerr := c.Err(); cerr != nil && !errors.As(cerr, &ce) {
 			err = cerr
@@ -138,15 +177,15 @@ func serveH2(ctx context.Context, rwc io.ReadWriteCloser, rbuf *[]byte, n int, h
 // h2Source reads the connection: the n bytes in rbuf first, then chunks
 // of that pooled buffer, each valid until the next pull (the layer copies
 // what it keeps).
-func h2Source(rwc io.ReadWriteCloser, rbuf *[]byte, n int, stats *serverStats) stream.Source[[]byte] {
+func h2Source(cio *connIO, rbuf *[]byte, n int) stream.Source[[]byte] {
 	return stream.FromPuller(func(m *stream.Materializer) stream.Puller[[]byte] {
-		r := &h2Reader{rwc: rwc, buf: rbuf, pre: n, stats: stats}
+		r := &h2Reader{cio: cio, m: m, buf: rbuf, pre: n}
 		// A read blocked when the run ends must return.
 		r.stop = context.AfterFunc(m.Context(), func() {
-			if dl, ok := rwc.(interface{ SetReadDeadline(time.Time) error }); ok {
-				dl.SetReadDeadline(time.Unix(1, 0))
+			if cio.dl != nil {
+				cio.dl.SetReadDeadline(time.Unix(1, 0))
 			} else {
-				rwc.Close()
+				cio.rwc.Close()
 			}
 		})
 		return r
@@ -154,22 +193,23 @@ func h2Source(rwc io.ReadWriteCloser, rbuf *[]byte, n int, stats *serverStats) s
 }
 
 type h2Reader struct {
-	rwc   io.ReadWriteCloser
-	buf   *[]byte
-	pre   int          // bytes in buf read before the run
-	stats *serverStats // nil outside a binding
-	stop  func() bool
-	done  error
+	cio  *connIO
+	m    *stream.Materializer
+	buf  *[]byte
+	pre  int // bytes in buf read before the run
+	stop func() bool
+	done error
 }
 
 func (r *h2Reader) Pull() ([]byte, error) {
 	if r.done != nil {
 		return nil, r.done
 	}
+	c := r.cio
 	if n := r.pre; n > 0 {
 		r.pre = 0
-		if r.stats != nil {
-			r.stats.bytesIn.Add(int64(n))
+		if c.stats != nil {
+			c.stats.bytesIn.Add(int64(n))
 		}
 		return (*r.buf)[:n], nil
 	}
@@ -177,22 +217,39 @@ func (r *h2Reader) Pull() ([]byte, error) {
 		r.buf = readBuffers.Get().(*[]byte)
 	}
 	for {
-		n, err := r.rwc.Read(*r.buf)
+		n, err := c.rwc.Read(*r.buf)
 		if n > 0 {
-			if r.stats != nil {
-				r.stats.bytesIn.Add(int64(n))
+			if c.stats != nil {
+				c.stats.bytesIn.Add(int64(n))
 			}
+			c.touch()
 			return (*r.buf)[:n], nil
 		}
-		if err != nil {
-			r.release()
-			if err == io.EOF || errors.Is(err, os.ErrDeadlineExceeded) {
-				r.done = stream.EOS
-			} else {
-				r.done = err
-			}
-			return nil, r.done
+		if err == nil {
+			continue
 		}
+		if errors.Is(err, os.ErrDeadlineExceeded) && r.m.Context().Err() == nil {
+			// A nudge from the binding's sweeper: park when idle (the
+			// connection's state then ends the run), read on otherwise.
+			if h := c.h2.Load(); c.parkAfter > 0 && c.idleFor() >= c.parkAfter && h != nil && h.Park() {
+				c.parked = true
+				r.release()
+				r.done = stream.EOS
+				return nil, r.done
+			}
+			c.dl.SetReadDeadline(time.Time{})
+			if r.m.Context().Err() == nil {
+				continue
+			}
+			// The run ended meanwhile: its deadline may have been cleared.
+		}
+		r.release()
+		if err == io.EOF || errors.Is(err, os.ErrDeadlineExceeded) {
+			r.done = stream.EOS
+		} else {
+			r.done = err
+		}
+		return nil, r.done
 	}
 }
 
@@ -213,8 +270,9 @@ func (r *h2Reader) Cancel(error) {
 
 // h2Sink writes the layer's output; a write that takes longer than
 // WriteTimeout fails (a client that reads nothing).
-func h2Sink(rwc io.ReadWriteCloser, s *ServerSettings, stats *serverStats) stream.Sink[[]byte, stream.NotUsed] {
-	dl, _ := rwc.(interface{ SetWriteDeadline(time.Time) error })
+func h2Sink(cio *connIO) stream.Sink[[]byte, stream.NotUsed] {
+	dl, _ := cio.rwc.(interface{ SetWriteDeadline(time.Time) error })
+	s, stats := cio.s, cio.stats
 	return stream.NewSink(func(m *stream.Materializer, up stream.Puller[[]byte]) (stream.NotUsed, error) {
 		for {
 			p, err := up.Pull()
@@ -227,16 +285,33 @@ func h2Sink(rwc io.ReadWriteCloser, s *ServerSettings, stats *serverStats) strea
 			if dl != nil && s.WriteTimeout > 0 {
 				dl.SetWriteDeadline(time.Now().Add(s.WriteTimeout))
 			}
-			n, err := rwc.Write(p)
+			if dl != nil && m.Context().Err() != nil {
+				// The server stops (Close, Terminate's hard deadline): the
+				// last frames get a moment, not WriteTimeout. Checked after
+				// the line above, which may have undone serveH2's bound.
+				dl.SetWriteDeadline(time.Now().Add(h2LastWrite))
+			}
+			n, err := cio.rwc.Write(p)
 			if stats != nil {
 				stats.bytesOut.Add(int64(n))
 			}
+			cio.touch()
 			if err != nil {
 				up.Cancel(err)
 				return stream.NotUsed{}, err
 			}
 		}
 	})
+}
+
+// goAwayParked writes the GOAWAY of a parked connection that is closed
+// (idle timeout, a terminating server): the write is small and the
+// client idle, so it does not wait.
+func goAwayParked(rwc io.Writer, p *h2.Parked) {
+	if dl, ok := rwc.(interface{ SetWriteDeadline(time.Time) error }); ok {
+		dl.SetWriteDeadline(time.Now().Add(h2Goaway))
+	}
+	rwc.Write(p.GoAway())
 }
 
 // closeH2 closes the connection after its GOAWAY: the write side first,

@@ -14,7 +14,8 @@ import (
 // HTTP2Settings configures HTTP/2 (RFC 9113). The zero value means the
 // documented defaults; so does a zero field. The request limits shared
 // with HTTP/1.1 (ServerSettings.Parser: URI length, header sizes and
-// count, body size) apply to HTTP/2 requests too.
+// count, body size; RequestTimeout; MinRequestBodyRate, per stream) apply
+// to HTTP/2 requests too.
 type HTTP2Settings struct {
 	// Disable serves HTTP/1.1 only: TLS bindings offer no "h2" in ALPN and
 	// a cleartext client preface is answered as HTTP/1.1 would.
@@ -84,6 +85,8 @@ func h2Config(s *ServerSettings) h2.Config {
 		PrefaceTimeout:       s.HeadTimeout,
 		RequestTimeout:       s.RequestTimeout,
 		TimeoutResponse:      s.TimeoutResponse,
+		MinBodyRate:          s.MinRequestBodyRate,
+		BodyGrace:            s.RequestBodyGrace,
 		Parser:               s.Parser,
 		ServerHeader:         s.ServerHeader,
 		TransparentHEAD:      s.TransparentHEAD,

@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/streamhttp/streamhttp/internal/h2"
 	"github.com/streamhttp/streamhttp/internal/poller"
 	"github.com/streamhttp/streamhttp/stream"
 )
@@ -58,6 +59,9 @@ type IncomingConnection struct {
 	cio     *connIO       // while it is served
 	done    chan struct{} // made by Done (or closedChan once ended)
 	waiter  poller.Waiter // the parking
+	// h2park is the HTTP/2 state of a parked HTTP/2 connection (owned by
+	// whoever owns the parked connection).
+	h2park *h2.Parked
 }
 
 func newIncoming(b *ServerBinding, c net.Conn) *IncomingConnection {
@@ -196,7 +200,7 @@ func (c *IncomingConnection) serve() {
 	ready := b.readyFor(c.served)
 	for {
 		o := connOpts{stats: b.stats, track: c.track, park: c.parkable, seq: c.seq, ready: ready,
-			pipelining: int(c.pipelining), lingering: c.release}
+			pipelining: int(c.pipelining), lingering: c.release, h2: c.h2park}
 		if c.adm != nil {
 			o.earnSlot = c.earnSlot
 		}
@@ -204,6 +208,7 @@ func (c *IncomingConnection) serve() {
 			o.lastIO = time.Unix(0, c.lastIO)
 		}
 		err := serveConn(b.ctx, c.served, c.handler, b.s, &o)
+		c.h2park = o.h2
 		if !o.parked {
 			c.end(err)
 			return
@@ -213,7 +218,7 @@ func (c *IncomingConnection) serve() {
 		case parkOK:
 			return // the poller serves it again when it is readable
 		case parkClose:
-			c.conn.Close()
+			c.closeIdle()
 			c.end(nil)
 			return
 		case parkFailed:
@@ -316,9 +321,17 @@ func (c *IncomingConnection) unpark(woken bool) bool {
 // binding closing).
 func (c *IncomingConnection) closeParked() {
 	if c.unpark(false) {
-		c.conn.Close()
+		c.closeIdle()
 		c.end(nil)
 	}
+}
+
+// closeIdle closes an idle connection, an HTTP/2 one after its GOAWAY.
+func (c *IncomingConnection) closeIdle() {
+	if p := c.h2park; p != nil {
+		goAwayParked(c.served, p)
+	}
+	c.conn.Close()
 }
 
 // track learns of the connIO serving c (nil when it is done).

@@ -114,6 +114,7 @@ type connOpts struct {
 	// requests have been read.
 	lastIO time.Time
 	seq    uint64
+	h2     *h2.Parked // the HTTP/2 state of a parked HTTP/2 connection
 	// pipelining, when not 0, is the connection's PipeliningLimit in place
 	// of the settings' (see ServerSettings.pipeliningFor).
 	pipelining int
@@ -628,6 +629,9 @@ func (c *connIO) nudge() {
 // mayPark reports whether the layer has no request under way, so that
 // nudging its reader could park it (the reader checks the rest).
 func (c *connIO) mayPark() bool {
+	if h := c.h2.Load(); h != nil { // HTTP/2 dispatch
+		return h.Idle()
+	}
 	l := c.hooks.layer.Load()
 	return l != nil && l.between()
 }

@@ -79,8 +79,13 @@ type ServerSettings struct {
 	// goroutine. After that it is parked: its goroutines and buffers are
 	// released and the kernel watches it (epoll; Linux only), so an idle
 	// connection costs little more than its file descriptor. Its next
-	// request is served by a new run of the handler. Connections served by
-	// a handler flow (HandleWith, BindAndHandle) and TLS connections are
+	// request is served by a new run of the handler. An HTTP/2 connection
+	// parks the same way once it has no open stream, no unanswered request
+	// and nothing left to write; it keeps its HPACK decoder (the client's
+	// table), the client's settings, its windows and stream ids (a few
+	// hundred bytes), and a parked one still gets its GOAWAY at its idle
+	// timeout or when the server terminates. Connections served by a
+	// handler flow (HandleWith, BindAndHandle) and TLS connections are
 	// never parked: a flow may keep per-connection state. Default 10 ms;
 	// negative: never.
 	//
@@ -92,8 +97,12 @@ type ServerSettings struct {
 	// MinRequestBodyRate is the slowest a client may send a request body
 	// that the handler is reading, in bytes per second, once
 	// RequestBodyGrace has passed: a slower one (a slow-body attack) gets
-	// 408 and the connection closes. Only the time the server spends
-	// waiting for body bytes counts. Default 240 B/s; negative: no limit.
+	// 408 and the connection closes. On HTTP/2 the rule is per stream: the
+	// stream gets 408 (or RST_STREAM(CANCEL) once its response has begun),
+	// the handler's body read fails, and the connection serves on. Only
+	// the time the server spends waiting for body bytes counts (on HTTP/2,
+	// the time the handler waits for them). Default 240 B/s; negative: no
+	// limit.
 	MinRequestBodyRate int64
 	// RequestBodyGrace is how long a body may trickle before
 	// MinRequestBodyRate applies. Default 5 s.

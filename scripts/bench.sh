@@ -69,6 +69,13 @@
 #      unpinned on both cores, the server with GOMAXPROCS=2; req/s and the
 #      server's CPU time per request (utime + stime from /proc/PID/stat over
 #      the measured run, divided by the requests wrk counted).
+#   i  HTTP/2 with prior knowledge (cleartext): h2load -c 64 -m 16 -t 1, GET
+#      /plaintext and POST /echo with a 4 KiB body, streamhttp-async against
+#      net/http's HTTP/2 (bench/peers/nethttp -h2c: http.Server with
+#      Protocols set for unencrypted HTTP/2), pinned and in rounds as a..e;
+#      and the idle cost of an HTTP/2 connection to streamhttp-inline
+#      (idleconns -h2: preface, SETTINGS, one GET, then idle; BENCH_IDLE
+#      connections), as in f.
 #
 # Environment:
 #   BENCH_DUR        seconds per measured run of a..e and h (default 3)
@@ -87,9 +94,9 @@
 #                    go tool pprof; profiling costs a few per cent, so the
 #                    report marks those rows (default none)
 #
-# The defaults take about 11 minutes on the project's 2-core machine (the
+# The defaults take about 12 minutes on the project's 2-core machine (the
 # planned duration is printed first): 37 server runs per round of a..e and
-# h, three rounds, plus f and g for six servers.
+# h, three rounds, plus f and g for six servers, plus i (HTTP/2).
 #
 # Needs root (or sudo) to install what is missing (wrk, h2load from
 # nghttp2-client, strace, linux-perf; apt-get update first when the package lists are
@@ -111,7 +118,7 @@ BENCH_IDLE=${BENCH_IDLE:-10000}
 BENCH_TRACE_DUR=${BENCH_TRACE_DUR:-3}
 BENCH_TRACER=${BENCH_TRACER:-}
 BENCH_PORT=${BENCH_PORT:-18091}
-BENCH_ONLY=${BENCH_ONLY:-a b c d e f g h}
+BENCH_ONLY=${BENCH_ONLY:-a b c d e f g h i}
 ALL_SERVERS="streamhttp-inline streamhttp-async streamhttp-p4 streamhttp-proxy fasthttp fasthttp-timeouts net/http hertz"
 BENCH_SERVERS=${BENCH_SERVERS:-$ALL_SERVERS}
 BENCH_PROFILE=${BENCH_PROFILE:-}
@@ -127,7 +134,7 @@ done
 case $BENCH_TRACER in "" | perf | strace) ;; *) die "BENCH_TRACER is perf or strace, not '$BENCH_TRACER'" ;; esac
 if [ "$BENCH_PORT" -lt 1024 ] || [ "$BENCH_PORT" -gt 65528 ]; then die "BENCH_PORT must be from 1024 to 65528 (it uses eight ports)"; fi
 for s in $BENCH_ONLY; do
-	[[ $s =~ ^[a-h]$ ]] || die "BENCH_ONLY names scenarios a to h, not '$s'"
+	[[ $s =~ ^[a-i]$ ]] || die "BENCH_ONLY names scenarios a to i, not '$s'"
 done
 only() { [[ " $BENCH_ONLY " == *" $1 "* ]]; }
 for s in $BENCH_PROFILE; do
@@ -224,6 +231,7 @@ n_srv=$(count_words $(servers_for f))
 plan=$((40 + n_wrk * BENCH_ROUNDS * (2 * (BENCH_WARMUP + BENCH_DUR) + 1) / 2))
 only f && plan=$((plan + n_srv * (1 + BENCH_IDLE / 2500)))
 only g && plan=$((plan + n_srv * 2 * (BENCH_TRACE_DUR + 3)))
+only i && plan=$((plan + 4 * BENCH_ROUNDS * (2 * (BENCH_WARMUP + BENCH_DUR) + 1) / 2 + 1 + BENCH_IDLE / 2500))
 printf 'bench: scenarios %s, servers %s, %s round(s) of %ss (+%ss warm-up), %s idle connections: about %dm%02ds\n' \
 	"$BENCH_ONLY" "$BENCH_SERVERS" "$BENCH_ROUNDS" "$BENCH_DUR" "$BENCH_WARMUP" "$BENCH_IDLE" $((plan / 60)) $((plan % 60)) >&2
 started=$SECONDS
@@ -320,6 +328,7 @@ server_cmd() {
 	fasthttp) echo "fasthttp $a" ;;
 	fasthttp-timeouts) echo "fasthttp $a -read-timeout 10s -write-timeout 30s -idle-timeout 60s" ;;
 	net/http) echo "nethttp $a" ;;
+	net/http-h2c) echo "nethttp $a -h2c" ;; # scenario i
 	hertz) echo "hertz $a" ;;
 	esac
 }
@@ -705,6 +714,46 @@ if only g; then
 	done
 fi
 
+# --- i: HTTP/2 ------------------------------------------------------------
+
+# Keys "i-plaintext|SERVER" and "i-echo|SERVER" in RPS; the idle figure in
+# IDLE[streamhttp-inline-h2].
+if only i; then
+	head -c 4096 /dev/zero | tr '\0' x >"$tmp/body4k"
+	PORT[net/http-h2c]=${PORT[net/http]}
+	list=()
+	picked streamhttp-async && list+=(streamhttp-async)
+	picked net/http && list+=(net/http-h2c)
+	for sc in plaintext echo; do
+		for ((r = 0; r < BENCH_ROUNDS && ${#list[@]} > 0; r++)); do
+			for ((k = 0; k < ${#list[@]}; k++)); do
+				srv=${list[$(((r + k) % ${#list[@]}))]}
+				key="i-$sc|$srv" tag="[i $sc round $((r + 1)) $srv]" out=$tmp/load.txt
+				start_server "$srv" || { NOTE[$key]="did not start"; continue; }
+				url=http://127.0.0.1:${PORT[$srv]}
+				args=(-c 64 -m 16 -t 1 "$url/plaintext")
+				[ "$sc" = plaintext ] || args=(-c 64 -m 16 -t 1 -d "$tmp/body4k" "$url/echo")
+				run_h2load "$BENCH_DUR" "$BENCH_WARMUP" "${args[@]}" >"$out"
+				stop_server "$srv"
+				{ echo "=== $tag $(server_cmd "$srv" "${PORT[$srv]}"); h2load -D $BENCH_DUR ${args[*]}"; cat "$out"; } >>"$RAW"
+				read -r rps p50 _ errs _ < <(parse_h2load "$out")
+				[ -z "$CRASH" ] || NOTE[$key]=$CRASH
+				[ "$rps" != - ] || { NOTE[$key]="${NOTE[$key]:-no h2load result}"; cat "$out" >&2; continue; }
+				record "$key" "$rps" "$p50" - "$errs"
+				echo "bench: $tag $rps req/s  mean $p50 errors $errs" >&2
+			done
+		done
+	done
+	if picked streamhttp-inline && start_server streamhttp-inline; then
+		line=$(timeout -k 5 200 taskset -c 1 "$tmp/idleconns" -h2 -addr "127.0.0.1:${PORT[streamhttp-inline]}" -pid "$SERVER_PID" \
+			-n "$BENCH_IDLE" -timeout 180s 2>"$tmp/idle.err") || true
+		stop_server streamhttp-inline
+		{ echo "=== [i idle h2 streamhttp-inline] idleconns -h2 -n $BENCH_IDLE"; echo "$line"; cat "$tmp/idle.err"; } >>"$RAW"
+		IDLE[streamhttp-inline-h2]="$line${CRASH:+ $CRASH}"
+		echo "bench: [i idle h2 streamhttp-inline] ${line:-no result} $CRASH" >&2
+	fi
+fi
+
 # --- report ----------------------------------------------------------------
 
 # ratio A B prints A/B with two decimals ("-" when either is missing);
@@ -866,6 +915,22 @@ report() {
 		[ "$TRACER" = perf ] || echo "strace slows the server about 15-fold, which inflates the runtime's share; req/s under strace means nothing."
 		echo
 	fi
+	if only i; then
+		echo "i: HTTP/2 with prior knowledge, h2load -c 64 -m 16 -t 1 (server on core 0, GOMAXPROCS 1); mean: h2load's time per request"
+		printf '%-20s %-17s %9s %6s %9s %6s %11s  %s\n' scenario server req/s spread mean errors "vs net/http" note
+		for s in plaintext echo; do
+			for srv in streamhttp-async net/http-h2c; do
+				key="i-$s|$srv"
+				m=$(med "$key")
+				# shellcheck disable=SC2086
+				printf '%-20s %-17s %9s %6s %9s %6s %11s  %s\n' "i h2 $s$([ $s = echo ] && echo ' 4KiB')" "$srv" \
+					"$([ -n "$m" ] && printf '%.0f' "$m" || echo -)" "$(spread ${RPS[$key]:-})" "$(fmt_lat "$(median ${P50[$key]:-})")" \
+					"${ERRS[$key]:--}" "$(ratio "$m" "$(med "i-$s|net/http-h2c")")" "${NOTE[$key]:-}"
+			done
+		done
+		echo "idle HTTP/2 connection, streamhttp-inline: ${IDLE[streamhttp-inline-h2]:-no result}"
+		echo
+	fi
 	echo "goals: ratios of this run's medians (inline = streamhttp-inline, async = streamhttp-async, fasthttp = its defaults)"
 	printf '%-52s %9s %9s  %s\n' goal target measured result
 	local i f n a
@@ -890,6 +955,9 @@ report() {
 	goal "f idle connection, async: KiB/conn" le 4 "$(idle_kib "$a")" KiB
 	goal "g keep-alive, inline: all syscalls/req" le 2.1 "$(sys_all "$i")" n
 	goal "g keep-alive, async: all syscalls/req" le 2.1 "$(sys_all "$a")" n
+	goal "i h2 plaintext: async / net/http" ge 2.0 "$(ratio "$(med "i-plaintext|$a")" "$(med "i-plaintext|net/http-h2c")" 6)"
+	goal "i h2 echo 4KiB: async / net/http" ge 2.0 "$(ratio "$(med "i-echo|$a")" "$(med "i-echo|net/http-h2c")" 6)"
+	goal "i idle HTTP/2 connection, inline: KiB/conn" le 8 "$(idle_kib "$i-h2")" KiB
 	echo
 	echo "took $((SECONDS - started)) s (planned about $plan s); load average $load_start at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end"
 	echo "raw output in $RAW"

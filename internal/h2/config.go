@@ -35,6 +35,15 @@ type Config struct {
 	// TimeoutResponse) on its stream; the connection goes on.
 	RequestTimeout  time.Duration
 	TimeoutResponse func(*httpcore.Request) *httpcore.Response
+	// MinBodyRate and BodyGrace are ServerSettings' MinRequestBodyRate
+	// and RequestBodyGrace: once BodyGrace has passed, a request body that
+	// the handler waits for must have arrived at MinBodyRate bytes per
+	// second of that waiting, or the stream is answered 408 (RST_STREAM
+	// (CANCEL) when its response has begun) and the body fails with
+	// ErrBodyTooSlow. Only the time the handler spends waiting for body
+	// bytes counts. 0: no limit.
+	MinBodyRate int64
+	BodyGrace   time.Duration
 
 	// FirstRequest, if set, is called once, by the handler's side, before
 	// the connection's first request is handed out (a binding's connection
@@ -68,6 +77,10 @@ type Config struct {
 	RequestStarted, RequestDone func()
 	// Context is the parent of the requests' contexts; nil: the run's.
 	Context context.Context
+	// Resume, if set, is the state of a parked connection (Conn.Park) that
+	// this run goes on serving: the client's preface and SETTINGS came in
+	// an earlier run.
+	Resume *Parked
 }
 
 // Defaults of Config.

@@ -38,11 +38,14 @@ type Conn struct {
 
 	mu sync.Mutex
 
-	// Input: buffered bytes from inOff on; the Framer reads them through
+	// Input: the bytes from inOff on; the Framer reads them through
 	// inReader, and only ever whole frames (or whole header blocks), so it
-	// never runs dry.
+	// never runs dry. During Feed, in is the caller's bytes when nothing
+	// was left over before; what is left of them after a Feed (a partial
+	// frame) is copied into inBuf, which in is then a view of.
 	in       []byte
 	inOff    int
+	inBuf    []byte
 	fr       *http2.Framer
 	preface  bool // the client preface has arrived
 	settings bool // the client's first SETTINGS has arrived
@@ -52,7 +55,7 @@ type Conn struct {
 	// (valid until the next Output call).
 	out, spare []byte
 	henc       *hpack.Encoder
-	hbuf       bytes.Buffer
+	hbuf       *bytes.Buffer // henc's output
 
 	// The peer's settings.
 	peerMaxFrame   uint32
@@ -88,8 +91,12 @@ type Conn struct {
 	timer      *time.Timer
 	ticks      uint64 // how often the timer has fired: the request timeout's clock
 
-	// goBody starts a response body pump (set by the layer).
+	// goBody starts a response body pump (set by the layer); pumps counts
+	// those running.
 	goBody func(func(*stream.Materializer))
+	pumps  int
+	// parked is the state kept by Park (park.go).
+	parked *Parked
 }
 
 // ErrClosed is the failure of a request body whose stream or connection
@@ -108,8 +115,9 @@ func (e *ConnError) Error() string {
 }
 
 // NewConn returns the state of a new server connection, with our SETTINGS
-// and the connection window's WINDOW_UPDATE already in its output. cfg must
-// be resolved (Config.Resolved).
+// and the connection window's WINDOW_UPDATE already in its output, or of a
+// parked one resuming (Config.Resume). cfg must be resolved
+// (Config.Resolved).
 func NewConn(cfg Config) *Conn {
 	if cfg.Context == nil {
 		cfg.Context = context.Background()
@@ -130,11 +138,18 @@ func NewConn(cfg Config) *Conn {
 	}
 	c.start = time.Now()
 	c.tokensAt, c.lastActive = c.start, c.start
+	c.out, c.spare = getOutBuffer(), getOutBuffer()
 	c.fr = http2.NewFramer((*outWriter)(c), (*inReader)(c))
 	c.fr.SetMaxReadFrameSize(cfg.MaxFrameSize)
-	c.fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
 	c.fr.MaxHeaderListSize = cfg.MaxHeaderListSize
-	c.henc = hpack.NewEncoder(&c.hbuf)
+	if p := cfg.Resume; p != nil {
+		c.resume(p)
+		c.timer = time.AfterFunc(c.tickPeriod(), c.tick)
+		return c
+	}
+	c.fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
+	c.hbuf = new(bytes.Buffer)
+	c.henc = hpack.NewEncoder(c.hbuf)
 	c.fr.WriteSettings(
 		http2.Setting{ID: http2.SettingMaxConcurrentStreams, Val: cfg.MaxConcurrentStreams},
 		http2.Setting{ID: http2.SettingInitialWindowSize, Val: uint32(cfg.StreamWindow)},
@@ -197,15 +212,22 @@ func (c *Conn) Feed(p []byte) {
 	}
 	c.lastActive = time.Now()
 	if c.inOff == len(c.in) {
-		c.in, c.inOff = c.in[:0], 0
-	} else if c.inOff > 0 {
-		c.in = append(c.in[:0], c.in[c.inOff:]...)
-		c.inOff = 0
+		c.in, c.inOff = p, 0 // nothing left over: the frames are read in place
+	} else {
+		c.inBuf = append(append(c.inBuf[:0], c.in[c.inOff:]...), p...)
+		c.in, c.inOff = c.inBuf, 0
 	}
-	c.in = append(c.in, p...)
 	c.process()
-	if c.inOff == len(c.in) && cap(c.in) > 64<<10 {
-		c.in, c.inOff = nil, 0 // a large header block or frame has passed
+	rest := c.in[c.inOff:]
+	switch {
+	case len(rest) == 0 || c.stopRead || c.finished:
+		c.in, c.inOff = nil, 0 // p is not kept
+		if cap(c.inBuf) > 64<<10 {
+			c.inBuf = nil // a large header block or frame has passed
+		}
+	default: // a partial frame: kept (rest may overlap inBuf; append moves it down)
+		c.inBuf = append(c.inBuf[:0], rest...)
+		c.in, c.inOff = c.inBuf, 0
 	}
 }
 
@@ -304,6 +326,12 @@ func (c *Conn) process() {
 		if typ == http2.FrameContinuation && length == 0 && !c.charge() {
 			return
 		}
+		if typ == http2.FrameData {
+			// Most of the input: read in place, without the Framer's copy.
+			c.inOff += need
+			c.readData(id, flags, b[9:need])
+			continue
+		}
 		f, err := c.fr.ReadFrame()
 		if err != nil {
 			c.frameError(typ, id, err)
@@ -381,7 +409,7 @@ func (c *Conn) handleFrame(f http2.Frame) {
 	case *http2.MetaHeadersFrame:
 		c.handleHeaders(f)
 	case *http2.DataFrame:
-		c.handleData(f)
+		c.handleData(f.StreamID, int32(f.Length), f.Data(), f.StreamEnded())
 	case *http2.WindowUpdateFrame:
 		c.handleWindowUpdate(f)
 	case *http2.RSTStreamFrame:
@@ -577,22 +605,50 @@ func (c *Conn) shutdown() {
 	c.checkDone()
 }
 
-// Abort is a terminating server's hard deadline: every stream still open
-// is cancelled (RST_STREAM(CANCEL)) and the connection ends after a GOAWAY.
+// Abort is a terminating server's hard deadline. Every request not yet
+// answered, whether its handler has it or it still waits for one, gets the
+// timeout response (TimeoutResponse, or 503) on its stream, as HTTP/1.1
+// requests do; a response already under way gets what its window lets out
+// now and is then reset (RST_STREAM(CANCEL)). The connection ends after a
+// GOAWAY(NO_ERROR); the handler's late answers are dropped.
 func (c *Conn) Abort() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.finished {
 		return
 	}
+	for _, s := range c.queue {
+		s.handed = true // the handler never gets it: it is answered here
+	}
+	c.queue = nil
 	for _, s := range c.streamList() {
-		c.fr.WriteRSTStream(s.id, http2.ErrCodeCancel)
+		if s.req != nil && !s.answered && !s.late {
+			s.late = true
+			c.writeResponse(s, c.timeoutResponse(s.req, "the server stopped before the handler answered"))
+		}
+	}
+	c.writeData()
+	for _, s := range c.streamList() {
+		if !s.localClosed {
+			c.fr.WriteRSTStream(s.id, http2.ErrCodeCancel)
+		}
 	}
 	if !c.goAway {
 		c.goAway = true
 		c.fr.WriteGoAway(c.maxID, http2.ErrCodeNo, nil)
 	}
 	c.finish(nil)
+}
+
+// timeoutResponse is the answer to req when the server answers in the
+// handler's place: TimeoutResponse, or 503 saying why.
+func (c *Conn) timeoutResponse(req *httpcore.Request, why string) *httpcore.Response {
+	if c.cfg.TimeoutResponse != nil {
+		if resp := c.cfg.TimeoutResponse(req); resp != nil {
+			return resp
+		}
+	}
+	return httpcore.Text(httpcore.StatusServiceUnavailable, "Service Unavailable: "+why+"\n")
 }
 
 // checkDone ends a connection that is going away once nothing is left.
@@ -609,7 +665,11 @@ func (c *Conn) checkDone() {
 // tickPeriod is how often the connection's timer looks at its deadlines.
 func (c *Conn) tickPeriod() time.Duration {
 	d := time.Second
-	for _, t := range []time.Duration{c.cfg.IdleTimeout, c.cfg.SendTimeout, c.cfg.PrefaceTimeout, c.cfg.RequestTimeout} {
+	var grace time.Duration
+	if c.cfg.MinBodyRate > 0 {
+		grace = c.cfg.BodyGrace
+	}
+	for _, t := range []time.Duration{c.cfg.IdleTimeout, c.cfg.SendTimeout, c.cfg.PrefaceTimeout, c.cfg.RequestTimeout, grace} {
 		if t > 0 {
 			d = min(d, t/4)
 		}
@@ -635,6 +695,9 @@ func (c *Conn) tick() {
 		c.shutdown()
 	}
 	for _, s := range c.streamList() {
+		if c.tooSlow(s, now) {
+			c.bodyTooSlow(s)
+		}
 		if s.localClosed && !s.lingerAt.IsZero() && now.Sub(s.lingerAt) >= bodyLinger {
 			c.fr.WriteRSTStream(s.id, http2.ErrCodeNo)
 			signal(c.outWake)
@@ -671,14 +734,7 @@ func (c *Conn) expireRequests() {
 			continue
 		}
 		s.late = true
-		var resp *httpcore.Response
-		if c.cfg.TimeoutResponse != nil {
-			resp = c.cfg.TimeoutResponse(s.req)
-		}
-		if resp == nil {
-			resp = httpcore.Text(httpcore.StatusServiceUnavailable, "Service Unavailable: the server did not answer within RequestTimeout\n")
-		}
-		c.writeResponse(s, resp)
+		c.writeResponse(s, c.timeoutResponse(s.req, "the server did not answer within RequestTimeout"))
 	}
 }
 

@@ -16,7 +16,8 @@
 // stream.go (streams, request bodies and their windows), request.go (a
 // header block to a request), body.go (request bodies as sources),
 // respond.go (responses to frames, DATA within the windows), layer.go (the
-// bidi flow), config.go (limits).
+// bidi flow), park.go (an idle connection's state between runs), config.go
+// (limits).
 //
 // # Concurrency
 //
@@ -32,7 +33,18 @@
 // frame with all its CONTINUATION frames: the engine reads each 9-byte
 // header itself first, rejects a frame over MaxFrameSize at once, and
 // bounds a header block's bytes (twice MaxHeaderListSize) and frames
-// (MaxContinuations) before anything is decoded.
+// (MaxContinuations) before anything is decoded. Frames are read in place
+// from the bytes Feed is given (a partial one is kept until the rest
+// comes), and DATA frames are parsed by the engine itself, so that their
+// payload is copied once, into the stream's buffer.
+//
+// # Parking and the end
+//
+// Park ends the run of an idle connection and keeps what the client
+// remembers about it (Parked); Config.Resume goes on from there in a new
+// run. Shutdown is the graceful GOAWAY; Abort, a terminating server's
+// hard deadline, answers every request not yet answered with the timeout
+// response (503) and ends the connection.
 //
 // # Flow control
 //

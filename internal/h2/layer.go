@@ -1,6 +1,7 @@
 package h2
 
 import (
+	"runtime"
 	"sync"
 
 	"github.com/streamhttp/streamhttp/bidi"
@@ -127,10 +128,11 @@ func pumpLoop(c *Conn, m *stream.Materializer, up stream.Puller[*httpcore.Respon
 
 // outPuller is the layer's output: the connection's frames.
 type outPuller struct {
-	sh   *shared
-	m    *stream.Materializer
-	up   stream.Puller[*httpcore.Response]
-	done error
+	sh      *shared
+	m       *stream.Materializer
+	up      stream.Puller[*httpcore.Response]
+	done    error
+	yielded bool // since the last output
 }
 
 func (o *outPuller) Pull() ([]byte, error) {
@@ -139,11 +141,22 @@ func (o *outPuller) Pull() ([]byte, error) {
 	}
 	c := o.sh.conn(o.m, o.up)
 	for {
+		if !o.yielded && c.HandlerBusy() {
+			// The handler has requests in hand: let its goroutines run
+			// first, once, so that the answers ready by then leave in one
+			// write with this one rather than one write each.
+			o.yielded = true
+			runtime.Gosched()
+		}
 		p, finished := c.Output()
 		if len(p) > 0 {
+			o.yielded = false
 			return p, nil
 		}
 		if finished {
+			// The transport has written what came before (it pulled
+			// again): the buffers can serve another connection.
+			c.ReleaseBuffers()
 			o.done = stream.EOS
 			if err := c.Err(); err != nil {
 				if _, ok := err.(*ContractError); ok {
@@ -156,8 +169,14 @@ func (o *outPuller) Pull() ([]byte, error) {
 		select {
 		case <-c.OutputWake():
 		case <-o.m.Done():
+			// The run ends (the server closes, or its hard deadline): the
+			// last frames (the 503s and GOAWAY of Abort) still go out, as
+			// far as the transport takes them at once.
 			o.done = o.m.Cause()
 			c.Abort()
+			if p, _ := c.Output(); len(p) > 0 {
+				return p, nil
+			}
 			return nil, o.done
 		}
 	}

@@ -3,10 +3,13 @@ package h2
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/streamhttp/streamhttp/entity"
@@ -456,5 +459,149 @@ func TestAnsweredListBounded(t *testing.T) {
 	c.srv.mu.Unlock()
 	if n > 40 {
 		t.Errorf("%d requests listed as handed with one unanswered", n)
+	}
+}
+
+// TestAbortAnswers503: at a terminating server's hard deadline (Abort)
+// every request not answered gets 503 on its stream, the one the handler
+// holds and the one still queued for it alike; a response already under
+// way is reset; a GOAWAY(NO_ERROR) ends the connection.
+func TestAbortAnswers503(t *testing.T) {
+	chunks := make(chan []byte, 1)
+	chunks <- []byte("partial")
+	h := mapHandler(func(r *httpcore.Request) *httpcore.Response {
+		if r.Target == "/stream" {
+			return httpcore.NewResponse(httpcore.StatusOK, entity.NewDefault("", 100, stream.FromChannel(chunks)))
+		}
+		<-r.Context().Done() // holds /wait until the end; /queued waits behind it
+		return httpcore.Text(httpcore.StatusOK, "late")
+	})
+	c := newClient(t, Config{}, h)
+	c.get(1, "/stream")
+	head := c.until("HEADERS", func(e event) bool { return e.Type == http2.FrameHeaders && e.Stream == 1 })
+	if head.field(":status") != "200" {
+		t.Fatalf("stream 1: %+v", head)
+	}
+	c.until("DATA", func(e event) bool { return e.Type == http2.FrameData && e.Stream == 1 })
+	c.get(3, "/wait")
+	c.get(5, "/queued")
+	// Once both are in (a PING answered after them), the deadline.
+	c.write(func(f *http2.Framer) error { return f.WritePing(false, [8]byte{1}) })
+	c.until("PING", func(e event) bool { return e.Type == http2.FramePing })
+	c.srv.Abort()
+	var got []string
+	for {
+		var e event
+		var ok bool
+		select {
+		case e, ok = <-c.events:
+		case <-time.After(c.wait()):
+			t.Fatalf("the connection did not end; frames so far %q", got)
+		}
+		if !ok {
+			break
+		}
+		switch e.Type {
+		case http2.FrameHeaders:
+			got = append(got, fmt.Sprintf("HEADERS %d %s", e.Stream, e.field(":status")))
+		case http2.FrameData:
+			got = append(got, fmt.Sprintf("DATA %d end %v", e.Stream, e.End))
+		case http2.FrameRSTStream, http2.FrameGoAway:
+			got = append(got, fmt.Sprintf("%v %d %v", e.Type, e.Stream, e.Code))
+		}
+	}
+	slices.Sort(got[:len(got)-1]) // the streams' frames in any order, GOAWAY last
+	want := []string{"DATA 3 end true", "DATA 5 end true", "HEADERS 3 503", "HEADERS 5 503", "RST_STREAM 1 CANCEL", "GOAWAY 0 NO_ERROR"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("frames after Abort (-want +got):\n%s", diff)
+	}
+}
+
+// TestMinBodyRate: a request body that the handler waits for and that
+// arrives slower than MinBodyRate (after BodyGrace) gets 408 on its
+// stream, its reader fails with ErrBodyTooSlow, and the connection serves
+// on; a body the handler does not wait for is not timed.
+func TestMinBodyRate(t *testing.T) {
+	bodyErr := make(chan error, 1)
+	release := make(chan struct{})
+	h := stream.MapAsyncUnordered(4, func(ctx context.Context, r *httpcore.Request) (*httpcore.Response, error) {
+		if r.Target == "/later" {
+			<-release // the body is not read meanwhile: its pace does not count
+			r.Target = "/upload"
+		}
+		if r.Target == "/upload" {
+			_, err := entity.ToStrict(ctx, r.Entity, 1<<20)
+			bodyErr <- err
+			return httpcore.Text(httpcore.StatusOK, "read it all").ForRequest(r), nil
+		}
+		return httpcore.Text(httpcore.StatusOK, r.Target).ForRequest(r), nil
+	})
+	c := newClient(t, Config{MinBodyRate: 1000, BodyGrace: 100 * time.Millisecond}, h)
+	c.headers(1, false, ":method", "POST", ":scheme", "http", ":path", "/upload", ":authority", "example.com")
+	c.write(func(f *http2.Framer) error { return f.WriteData(1, false, []byte("ten bytes.")) })
+	start := time.Now()
+	head, body := c.response(1)
+	if got := head.field(":status"); got != "408" || !bytes.Contains(body, []byte("MinRequestBodyRate")) {
+		t.Errorf("the stalled upload: %s %q, want 408", got, body)
+	}
+	// 10 bytes at 1000 B/s are worth 10 ms: 110 ms of waiting in all.
+	if waited := time.Since(start); waited < 100*time.Millisecond {
+		t.Errorf("408 after %v, before BodyGrace", waited)
+	}
+	if err := <-bodyErr; !errors.Is(err, ErrBodyTooSlow) {
+		t.Errorf("the handler's body read: %v, want ErrBodyTooSlow", err)
+	}
+	c.get(3, "/next")
+	if head, body := c.response(3); head.field(":status") != "200" || string(body) != "/next" {
+		t.Errorf("the next stream: %s %q", head.field(":status"), body)
+	}
+	c.headers(5, false, ":method", "POST", ":scheme", "http", ":path", "/later", ":authority", "example.com")
+	c.write(func(f *http2.Framer) error { return f.WriteData(5, false, []byte("ten bytes.")) })
+	time.Sleep(300 * time.Millisecond)
+	c.write(func(f *http2.Framer) error { return f.WriteData(5, true, []byte("the rest")) })
+	close(release)
+	if head, body := c.response(5); head.field(":status") != "200" || string(body) != "read it all" {
+		t.Errorf("a body read late: %s %q, want 200", head.field(":status"), body)
+	}
+	if err := <-bodyErr; err != nil {
+		t.Errorf("a body read late: %v", err)
+	}
+}
+
+// TestCompleteBodyIsStrict: a request body that has arrived whole when the
+// handler takes the request is handed over as a Strict entity (its bytes
+// credited back); one still arriving is streamed.
+func TestCompleteBodyIsStrict(t *testing.T) {
+	took := make(chan struct{}, 1)
+	h := mapHandler(func(r *httpcore.Request) *httpcore.Response {
+		_, strict := r.Entity.(*entity.Strict)
+		took <- struct{}{}
+		data, err := entity.ToStrict(r.Context(), r.Entity, 1<<20)
+		if err != nil {
+			return httpcore.Text(httpcore.StatusBadRequest, err.Error())
+		}
+		return httpcore.Text(httpcore.StatusOK, fmt.Sprintf("strict %v: %s", strict, data.Data))
+	})
+	c := newClient(t, Config{}, h)
+	// HEADERS and DATA in one write: the server has both before the
+	// handler can take the request.
+	var buf bytes.Buffer
+	fr := http2.NewFramer(&buf, nil)
+	fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, EndHeaders: true,
+		BlockFragment: c.block(":method", "POST", ":scheme", "http", ":path", "/", ":authority", "example.com", "content-length", "5")})
+	fr.WriteData(1, true, []byte("whole"))
+	if _, err := c.conn.Write(buf.Bytes()); err != nil {
+		t.Fatal(err)
+	}
+	if _, body := c.response(1); string(body) != "strict true: whole" {
+		t.Errorf("a body complete with its head: %q", body)
+	}
+	<-took
+	c.headers(3, false, ":method", "POST", ":scheme", "http", ":path", "/", ":authority", "example.com")
+	<-took // the handler has the request before any of its body
+	c.write(func(f *http2.Framer) error { return f.WriteData(3, false, []byte("in ")) })
+	c.write(func(f *http2.Framer) error { return f.WriteData(3, true, []byte("parts")) })
+	if _, body := c.response(3); string(body) != "strict false: in parts" {
+		t.Errorf("a body that arrives later: %q", body)
 	}
 }

@@ -3,9 +3,11 @@ package h2
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/streamhttp/streamhttp/entity"
@@ -38,10 +40,19 @@ func (c *Conn) NextRequest() (req *httpcore.Request, more bool) {
 		}
 		if s.remoteClosed {
 			s.readyTick = c.ticks
+			c.strictBody(s)
 		}
 		return s.req, true
 	}
 	return nil, !(c.finished || c.goAway || c.inputDone || c.noMoreReqs)
+}
+
+// HandlerBusy reports whether the handler holds requests it has not
+// answered yet.
+func (c *Conn) HandlerBusy() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.bySeq) > len(c.queue)
 }
 
 // HasRequest reports whether a request waits for the handler.
@@ -78,7 +89,11 @@ func (c *Conn) HandlerEnded(err error) {
 		return // the end of the run ends the handler too
 	}
 	if err != nil && err != stream.EOS {
-		c.cfg.Logger.Warn("h2: the handler flow failed", "err", err)
+		level := slog.LevelWarn
+		if c.cfg.Context.Err() != nil {
+			level = slog.LevelDebug // the server closed the connection: the flow was cancelled
+		}
+		c.cfg.Logger.Log(c.cfg.Context, level, "h2: the handler flow failed", "err", err)
 		c.connError(http2.ErrCodeInternal, "handler flow failed")
 		if c.err == nil || !errors.Is(err, stream.ErrCancelled) {
 			c.err = err
@@ -181,7 +196,11 @@ func (c *Conn) writeResponse(s *strm, resp *httpcore.Response) {
 		signal(c.outWake)
 		return
 	}
-	c.goBody(func(m *stream.Materializer) { c.pumpBody(m, s, e) })
+	c.pumps++
+	c.goBody(func(m *stream.Materializer) {
+		defer c.pumpDone()
+		c.pumpBody(m, s, e)
+	})
 }
 
 // encodeResponseHead HPACK-encodes the response's fields into hbuf.
@@ -329,6 +348,13 @@ func (c *Conn) pumpBody(m *stream.Materializer, s *strm, e entity.Entity) {
 	}
 }
 
+// pumpDone records the end of a response body pump.
+func (c *Conn) pumpDone() {
+	c.mu.Lock()
+	c.pumps--
+	c.mu.Unlock()
+}
+
 // maxBatch bounds the DATA one Output call writes, so that the transport
 // writes in steps while the next ones are prepared.
 const maxBatch = 64 << 10
@@ -349,6 +375,49 @@ func (c *Conn) Output() (p []byte, done bool) {
 	return p, c.finished
 }
 
+// appendData writes a DATA frame (RFC 9113 §6.1) straight into the output,
+// without the Framer's copy: the data is copied once, into out.
+func (c *Conn) appendData(id uint32, end bool, data []byte) {
+	var flags http2.Flags
+	if end {
+		flags = http2.FlagDataEndStream
+	}
+	n := len(data)
+	c.out = append(c.out, byte(n>>16), byte(n>>8), byte(n), byte(http2.FrameData), byte(flags),
+		byte(id>>24), byte(id>>16), byte(id>>8), byte(id))
+	c.out = append(c.out, data...)
+}
+
+// outBuffers recycles output buffers between connections and runs: a
+// parked connection that wakes, or a new one, does not grow its own again.
+var outBuffers sync.Pool
+
+// getOutBuffer returns an empty buffer from outBuffers, or nil.
+func getOutBuffer() []byte {
+	if b, ok := outBuffers.Get().(*[]byte); ok {
+		return (*b)[:0]
+	}
+	return nil
+}
+
+// ReleaseBuffers gives the output buffers back for other connections once
+// the run has ended and the transport holds no output any more. What is
+// written after (nothing should be) goes to fresh buffers.
+func (c *Conn) ReleaseBuffers() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, b := range []*[]byte{&c.out, &c.spare} {
+		if cap(*b) > 0 && cap(*b) <= maxPooledOutput {
+			p := (*b)[:0]
+			outBuffers.Put(&p)
+		}
+		*b = nil
+	}
+}
+
+// maxPooledOutput bounds the buffers kept in outBuffers.
+const maxPooledOutput = 256 << 10
+
 // OutputWake is signalled when Output may have something.
 func (c *Conn) OutputWake() <-chan struct{} { return c.outWake }
 
@@ -364,7 +433,7 @@ func (c *Conn) writeData() {
 		for len(s.pending) > 0 && s.sendWindow > 0 && c.sendWindow > 0 && len(c.out) < maxBatch {
 			n := min(int64(len(s.pending)), s.sendWindow, c.sendWindow, int64(c.peerMaxFrame))
 			end := int(n) == len(s.pending) && s.pendEnd && len(s.trailers) == 0
-			c.fr.WriteData(s.id, end, s.pending[:n])
+			c.appendData(s.id, end, s.pending[:n])
 			s.pending = s.pending[n:]
 			s.sendWindow -= n
 			c.sendWindow -= n
@@ -381,7 +450,7 @@ func (c *Conn) writeData() {
 					}
 					c.writeHeaderBlock(s.id, true)
 				} else {
-					c.fr.WriteData(s.id, true, nil)
+					c.appendData(s.id, true, nil)
 				}
 				c.localClose(s)
 			} else {

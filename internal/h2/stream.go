@@ -37,6 +37,10 @@ type strm struct {
 	recvUnsent int32 // credit earned and not yet returned
 	expect100  bool  // send 100 Continue on the first pull of the body
 	bodyWake   chan struct{}
+	// The body's pace (Config.MinBodyRate): since when the handler waits
+	// for body bytes (zero: it does not), and how long it waited before.
+	waitingSince time.Time
+	waited       time.Duration
 
 	// The response: window, the chunk waiting for it, the end.
 	sendWindow int64
@@ -148,9 +152,29 @@ func (c *Conn) endBody(s *strm) {
 	}
 }
 
-func (c *Conn) handleData(f *http2.DataFrame) {
-	id := f.StreamID
-	n := int32(f.Length)
+// readData handles a DATA frame read in place (payload is valid during
+// Feed only), without the Framer's copy, with the Framer's checks (RFC
+// 9113 §6.1).
+func (c *Conn) readData(id uint32, flags http2.Flags, payload []byte) {
+	if id == 0 {
+		c.connError(http2.ErrCodeProtocol, "DATA frame with stream ID 0")
+		return
+	}
+	data := payload
+	if flags.Has(http2.FlagDataPadded) {
+		if len(payload) == 0 || int(payload[0]) >= len(payload) {
+			c.connError(http2.ErrCodeProtocol, "pad size larger than data payload")
+			return
+		}
+		data = payload[1 : len(payload)-int(payload[0])]
+	}
+	c.handleData(id, int32(len(payload)), data, flags.Has(http2.FlagDataEndStream))
+}
+
+// handleData takes a DATA frame of n bytes on stream id (data: its
+// payload without padding; end: END_STREAM). data is valid during the
+// call only.
+func (c *Conn) handleData(id uint32, n int32, data []byte, end bool) {
 	if n > c.recvAvail {
 		c.connError(http2.ErrCodeFlowControl, "DATA beyond the connection window")
 		return
@@ -176,11 +200,10 @@ func (c *Conn) handleData(f *http2.DataFrame) {
 		return
 	}
 	s.recvAvail -= n
-	data := f.Data()
 	if pad := n - int32(len(data)); pad > 0 {
 		c.credit(s, pad) // padding is nobody's to consume
 	}
-	if len(data) == 0 && !f.StreamEnded() && !c.charge() {
+	if len(data) == 0 && !end && !c.charge() {
 		return
 	}
 	s.received += int64(len(data))
@@ -200,7 +223,7 @@ func (c *Conn) handleData(f *http2.DataFrame) {
 			// Nobody reads it: the connection's credit comes back, the
 			// stream's does not.
 			c.refund(int32(len(data)))
-			if s.localClosed && s.recvAvail <= 0 && !f.StreamEnded() {
+			if s.localClosed && s.recvAvail <= 0 && !end {
 				c.fr.WriteRSTStream(s.id, http2.ErrCodeNo)
 				c.closeStream(s, ErrClosed)
 				return
@@ -210,7 +233,7 @@ func (c *Conn) handleData(f *http2.DataFrame) {
 			s.bodyBytes += len(data)
 		}
 	}
-	if f.StreamEnded() {
+	if end {
 		c.endBody(s)
 		return
 	}

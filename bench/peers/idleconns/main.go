@@ -9,6 +9,11 @@
 // (K = (A-B)/M). It exits non-zero when no connection succeeded or the
 // server died. Everything it does is bounded by -timeout.
 //
+// With -h2 each connection speaks HTTP/2 with prior knowledge (RFC 9113
+// §3.3): the client preface and an empty SETTINGS, one GET on stream 1,
+// the answer read to its END_STREAM (the server's SETTINGS acknowledged),
+// then nothing more.
+//
 // The process needs a file descriptor per connection: Go raises the soft
 // RLIMIT_NOFILE to the hard one at start, so raise the hard limit first
 // (ulimit -n) when -n is near it.
@@ -38,6 +43,7 @@ func main() {
 	dialers := flag.Int("dialers", 64, "connections opened at once")
 	path := flag.String("path", "/plaintext", "the path of the one GET sent on each connection")
 	flag.BoolVar(&proxyHeader, "proxy-header", false, "start each connection with a PROXY protocol v1 header, as a load balancer does")
+	flag.BoolVar(&useH2, "h2", false, "speak HTTP/2 with prior knowledge (cleartext) instead of HTTP/1.1")
 	settle := flag.Duration("settle", time.Second, "how long the connections stay idle before the second reading")
 	timeout := flag.Duration("timeout", 2*time.Minute, "bound on the whole measurement")
 	flag.Parse()
@@ -132,8 +138,8 @@ func run(addr string, pid, n, dialers int, path string, settle, timeout time.Dur
 	return nil
 }
 
-// proxyHeader is the -proxy-header flag.
-var proxyHeader bool
+// proxyHeader and useH2 are the -proxy-header and -h2 flags.
+var proxyHeader, useH2 bool
 
 // open dials addr, sends one GET for path and reads the whole answer,
 // leaving the connection open. The deadline is cleared again so that the
@@ -146,6 +152,9 @@ func open(ctx context.Context, addr, path string) (net.Conn, error) {
 	}
 	c.SetDeadline(time.Now().Add(10 * time.Second))
 	req := "GET " + path + " HTTP/1.1\r\nHost: " + addr + "\r\n\r\n"
+	if useH2 {
+		req = h2Request(addr, path)
+	}
 	if proxyHeader {
 		l, r := c.LocalAddr().(*net.TCPAddr), c.RemoteAddr().(*net.TCPAddr)
 		req = fmt.Sprintf("PROXY TCP4 %s %s %d %d\r\n", l.IP, r.IP, l.Port, r.Port) + req
@@ -153,6 +162,14 @@ func open(ctx context.Context, addr, path string) (net.Conn, error) {
 	if _, err := io.WriteString(c, req); err != nil {
 		c.Close()
 		return nil, err
+	}
+	if useH2 {
+		if err := h2Answer(c); err != nil {
+			c.Close()
+			return nil, err
+		}
+		c.SetDeadline(time.Time{})
+		return c, nil
 	}
 	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
 	if err != nil {
