@@ -97,7 +97,7 @@ func TestAdapterAllocs(t *testing.T) {
 		}
 		r.CancelContext()
 	})
-	if n > 17 {
-		t.Errorf("%v allocations per request through the adapter, want at most 17 (2 of them the test's request)", n)
+	if n > 9 {
+		t.Errorf("%v allocations per request through the adapter, want at most 9 (2 of them the test's request)", n)
 	}
 }

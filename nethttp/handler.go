@@ -84,40 +84,42 @@ func (a *adapter) handle(ctx context.Context, r *streamhttp.Request) (*streamhtt
 		// serving, so it hangs on ctx only until then (unlink).
 		parent = context.WithoutCancel(ctx)
 	}
-	w := &responseWriter{a: a, req: r, declared: -1, commit: make(chan result, 1), reqCtx: ctx}
+	st := new(request)
 	// The handler's context: a child of ctx that ServeHTTP's return
-	// cancels. A Request's attached context is exactly that, and costs
-	// nothing (no allocation, no registration with ctx) until someone
-	// waits on it: w.ctx holds it, in the writer's allocation.
-	w.sctx = serverCtx{Context: parent, srv: a.srv, local: r.LocalAddr}
-	w.ctx.AttachContext(&w.sctx)
-	if parent != ctx {
-		w.unlink = context.AfterFunc(ctx, w.ctx.CancelContext)
-	}
-	hr, err := newHTTPRequest(w.ctx.Context(), r)
+	// cancels (st.ctx).
+	st.sctx = serverCtx{Context: parent, srv: a.srv, local: r.LocalAddr}
+	st.ctx.AttachContext(&st.sctx)
+	hr, err := st.newHTTPRequest(st.ctx.Context(), r)
 	if err != nil {
-		w.ctx.CancelContext()
+		st.ctx.CancelContext()
 		return httpcore.Text(httpcore.StatusBadRequest, "Bad Request: "+err.Error()+"\n").ForRequest(r), nil
 	}
-	w.hr = hr
+	w := newWriter(a, r, ctx, st)
+	if parent != ctx {
+		w.unlink = context.AfterFunc(ctx, st.ctx.CancelContext)
+	}
 	if e := r.Entity; e != nil && !e.IsKnownEmpty() {
 		w.body = &bodyReader{ent: e, trailer: declaredTrailer(hr.Header)}
 		hr.Body = w.body
 		hr.Trailer = w.body.trailer
 	}
+	commit := w.commit
 	go a.serve(w, hr)
+	// From here on the writer is the handler's goroutine's, but for
+	// commit, until release.
+	defer w.release()
 	// A quick handler has its answer by the time it has had a turn: then
 	// ctx's Done channel, which costs allocations, is never made.
 	for range 2 {
 		select {
-		case res := <-w.commit:
+		case res := <-commit:
 			return res.resp, res.err
 		default:
 		}
 		runtime.Gosched()
 	}
 	select {
-	case res := <-w.commit:
+	case res := <-commit:
 		return res.resp, res.err
 	case <-ctx.Done():
 		return nil, context.Cause(ctx)
@@ -127,7 +129,9 @@ func (a *adapter) handle(ctx context.Context, r *streamhttp.Request) (*streamhtt
 // serve runs the handler and ends its response. A streamed request body
 // is pulled inside a run of its own, in this goroutine (bodyReader).
 func (a *adapter) serve(w *responseWriter, hr *http.Request) {
-	defer w.ctx.CancelContext()
+	cancel := w.st.ctx.CancelContext
+	defer cancel()
+	defer w.release()
 	var pv any
 	if w.body != nil {
 		if _, strict := w.body.ent.(*entity.Strict); !strict {

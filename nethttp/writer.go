@@ -1,6 +1,7 @@
 package nethttp
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unsafe"
 
@@ -48,15 +50,27 @@ var (
 // The head is committed by the first of: more than commitSize bytes, Flush,
 // Hijack, the handler's return. Until then nothing is decided, so a handler
 // that ends within the buffer gets a Content-Length (a Strict entity).
+//
+// Writers are recycled (writerPool), with their header map, commit buffer
+// and commit channel, once both handle and the handler's goroutine are done
+// with them (refs): net/http's rule that a ResponseWriter, and the map its
+// Header returns, are not used after ServeHTTP returns is what makes that
+// safe. Nothing a handler may keep (the http.Request, its context) is in
+// here.
 type responseWriter struct {
 	mu  sync.Mutex
 	a   *adapter
 	req *streamhttp.Request
 	hr  *http.Request
+	st  *request
+	// refs: handle and the handler's goroutine; the last to release the
+	// writer recycles it.
+	refs atomic.Int32
 
 	header     http.Header // the handler's map; made on the first Header()
 	snap       http.Header // the map as it was at WriteHeader
 	shared     bool        // header is snap: a later Header() copies it
+	spare      http.Header // a cleared map kept from an earlier request
 	status     int
 	wroteFinal bool // a final (non-1xx) status was set
 	declared   int64
@@ -84,8 +98,48 @@ type responseWriter struct {
 	// is asked for only once a body streams (it costs allocations).
 	reqCtx context.Context
 	stop   <-chan struct{}
-	sctx   serverCtx
-	ctx    httpcore.Request // holds the handler's context (see handle)
+}
+
+// writerPool holds writers for reuse (see responseWriter).
+var writerPool = sync.Pool{New: func() any { return &responseWriter{commit: make(chan result, 1)} }}
+
+// Limits of what a recycled writer keeps: a header map or a buffer that
+// grew larger than this is left to the garbage collector.
+const (
+	maxSpareKeys = 32
+	maxSpareBuf  = commitSize
+)
+
+// newWriter returns a writer for r, held twice (see release).
+func newWriter(a *adapter, r *streamhttp.Request, reqCtx context.Context, st *request) *responseWriter {
+	w := writerPool.Get().(*responseWriter)
+	w.a, w.req, w.hr, w.st, w.reqCtx, w.declared = a, r, &st.hr, st, reqCtx, -1
+	w.refs.Store(2)
+	return w
+}
+
+// release drops one hold on w; the last one recycles it.
+func (w *responseWriter) release() {
+	if w.refs.Add(-1) != 0 {
+		return
+	}
+	select {
+	case <-w.commit: // handle left before it took the head
+	default:
+	}
+	spare := w.spare
+	if len(spare) > maxSpareKeys {
+		spare = nil
+	}
+	clear(spare)
+	var buf []byte
+	if w.pipe == nil && cap(w.buf) <= maxSpareBuf {
+		// Nobody else has it: a Strict body is a copy (doCommit), and
+		// without a pipe no piece was handed over.
+		buf = w.buf[:0]
+	}
+	*w = responseWriter{commit: w.commit, spare: spare, buf: buf}
+	writerPool.Put(w)
 }
 
 // Header returns the header map. After WriteHeader it is a copy: changes
@@ -99,7 +153,10 @@ func (w *responseWriter) Header() http.Header {
 			w.header = make(http.Header)
 		}
 	case w.header == nil:
-		w.header = make(http.Header)
+		if w.spare == nil {
+			w.spare = make(http.Header)
+		}
+		w.header = w.spare
 	}
 	return w.header
 }
@@ -130,7 +187,7 @@ func (w *responseWriter) writeHeader(code int) {
 	w.wroteFinal, w.status = true, code
 	// Snapshot the map: the head uses it as it is now.
 	w.snap, w.shared = w.header, w.header != nil
-	if cl := w.snap.Get("Content-Length"); cl != "" {
+	if cl := get(w.snap, "Content-Length"); cl != "" {
 		if v, err := strconv.ParseInt(textproto.TrimString(cl), 10, 64); err == nil && v >= 0 {
 			w.declared = v
 		} else {
@@ -143,6 +200,14 @@ func (w *responseWriter) writeHeader(code int) {
 		w.declared = -1
 	}
 	w.noBody = !bodyAllowed(code)
+}
+
+// get is h.Get for a key in canonical form already: no conversion.
+func get(h http.Header, key string) string {
+	if v := h[key]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
 }
 
 func bodyAllowed(code int) bool {
@@ -229,6 +294,9 @@ func (w *responseWriter) write(p []byte) (int, error) {
 	}
 	if !w.committed {
 		if len(w.buf)+len(p) <= commitSize {
+			if w.buf == nil {
+				w.buf = make([]byte, 0, commitSize)
+			}
 			w.buf = append(w.buf, p...)
 			return len(p), nil
 		}
@@ -340,13 +408,13 @@ func (w *responseWriter) doCommit(ended bool, next []byte) {
 		}
 	}
 	w.trailers = trailerKeys(h)
-	te := h.Get("Transfer-Encoding")
+	te := get(h, "Transfer-Encoding")
 	ct, haveType := h["Content-Type"]
 	ctype := ""
 	if len(ct) > 0 {
 		ctype = ct[0]
 	}
-	if !haveType && h.Get("Content-Encoding") == "" && te == "" && !w.noBody && len(w.buf)+len(next) > 0 {
+	if !haveType && get(h, "Content-Encoding") == "" && te == "" && !w.noBody && len(w.buf)+len(next) > 0 {
 		// What net/http sniffs: the buffer, or the write that spilled it.
 		sniff := w.buf
 		if len(sniff) < sniffLen && len(next) > 0 {
@@ -364,8 +432,8 @@ func (w *responseWriter) doCommit(ended bool, next []byte) {
 		resp = httpcore.Bytes(httpcore.Status(w.status), ctype, nil)
 	case ended && len(w.trailers) == 0 && te == "" && !w.badLength && (w.declared < 0 || w.declared == w.written):
 		// The head and a Strict entity in one allocation.
-		resp = httpcore.Bytes(httpcore.Status(w.status), ctype, w.buf)
-		w.buf = nil
+		// A copy: the writer's buffer is recycled with it.
+		resp = httpcore.Bytes(httpcore.Status(w.status), ctype, bytes.Clone(w.buf))
 	default:
 		resp = &streamhttp.Response{Status: httpcore.Status(w.status)}
 		w.pipe = newPipe()
