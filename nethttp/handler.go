@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"runtime"
+	"time"
 
 	"github.com/streamhttp/streamhttp"
 	"github.com/streamhttp/streamhttp/entity"
@@ -34,6 +35,13 @@ type Options struct {
 	// MaxDrainBytes: see DefaultMaxDrainBytes; 0 means that, negative
 	// means never drain.
 	MaxDrainBytes int64
+	// MaxIdleWorkers is how many of the goroutines that ran handlers wait
+	// for the next requests (see DefaultMaxIdleWorkers); 0 means that,
+	// negative means none: a goroutine per request.
+	MaxIdleWorkers int
+	// WorkerIdleTimeout is how long such a goroutine waits before it
+	// ends (see DefaultWorkerIdleTimeout); 0 or less means that.
+	WorkerIdleTimeout time.Duration
 }
 
 // adapter runs one http.Handler for streamhttp.
@@ -42,6 +50,7 @@ type adapter struct {
 	srv      *http.Server
 	logger   *slog.Logger
 	maxDrain int64
+	workers  workers
 }
 
 // Handler returns h as a streamhttp handler function, for
@@ -50,6 +59,10 @@ type adapter struct {
 // head is decided (see the package doc), and the body streams from the
 // handler's writes after that.
 func Handler(h http.Handler, o Options) func(context.Context, *streamhttp.Request) (*streamhttp.Response, error) {
+	return newAdapter(h, o).handle
+}
+
+func newAdapter(h http.Handler, o Options) *adapter {
 	a := &adapter{h: h, srv: o.Server, logger: o.Logger, maxDrain: o.MaxDrainBytes}
 	if a.srv == nil {
 		a.srv = new(http.Server)
@@ -63,7 +76,14 @@ func Handler(h http.Handler, o Options) func(context.Context, *streamhttp.Reques
 	case a.maxDrain < 0:
 		a.maxDrain = 0
 	}
-	return a.handle
+	a.workers.max, a.workers.timeout = o.MaxIdleWorkers, o.WorkerIdleTimeout
+	if a.workers.max == 0 {
+		a.workers.max = DefaultMaxIdleWorkers
+	}
+	if a.workers.timeout <= 0 {
+		a.workers.timeout = DefaultWorkerIdleTimeout
+	}
+	return a
 }
 
 // Flow returns h as a handler flow that runs up to parallelism requests of
@@ -104,7 +124,7 @@ func (a *adapter) handle(ctx context.Context, r *streamhttp.Request) (*streamhtt
 		hr.Trailer = w.body.trailer
 	}
 	commit := w.commit
-	go a.serve(w, hr)
+	a.dispatch(w)
 	// From here on the writer is the handler's goroutine's, but for
 	// commit, until release.
 	defer w.release()
