@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"net/textproto"
 	"net/url"
@@ -124,6 +125,26 @@ func TestCanonicalKey(t *testing.T) {
 	for _, k := range []string{"Host", "Content-Type", "X-Forwarded-For", "A1b", "Www-Authenticate"} {
 		if !canonical(k) {
 			t.Errorf("canonical(%q) = false", k)
+		}
+	}
+}
+
+// remoteAddrString gives what the address's String gives.
+func TestRemoteAddrString(t *testing.T) {
+	addrs := []net.Addr{
+		&net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 8080},
+		&net.TCPAddr{IP: net.IP{10, 1, 2, 3}, Port: 1},
+		&net.TCPAddr{IP: net.ParseIP("::1"), Port: 65535},
+		&net.TCPAddr{IP: net.ParseIP("2001:db8::ff00:42:8329"), Port: 443},
+		&net.TCPAddr{IP: net.ParseIP("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"), Port: 65535},
+		&net.TCPAddr{IP: net.ParseIP("fe80::1"), Port: 80, Zone: "eth0"},
+		&net.TCPAddr{Port: 80},
+		&net.UnixAddr{Name: "/tmp/s", Net: "unix"},
+	}
+	for _, a := range addrs {
+		var st request
+		if got, want := st.remoteAddrString(a), a.String(); got != want {
+			t.Errorf("%#v: %q, want %q", a, got, want)
 		}
 	}
 }

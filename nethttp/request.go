@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/streamhttp/streamhttp"
 	"github.com/streamhttp/streamhttp/entity"
@@ -42,6 +43,7 @@ type request struct {
 	ctx  httpcore.Request
 	sctx serverCtx
 	vals [8]string // the header values' backing, when they fit
+	addr [48]byte  // RemoteAddr's bytes (see remoteAddrString)
 }
 
 // newHTTPRequest builds the net/http form of r, with ctx its context
@@ -69,9 +71,15 @@ func (st *request) newHTTPRequest(ctx context.Context, r *streamhttp.Request) (*
 		hr.Proto, hr.ProtoMajor, hr.ProtoMinor = protoNames[p].s, protoNames[p].major, protoNames[p].minor
 	}
 	if r.RemoteAddr != nil {
-		hr.RemoteAddr = r.RemoteAddr.String()
+		hr.RemoteAddr = st.remoteAddrString(r.RemoteAddr)
 	}
-	hr.Header = make(http.Header, len(r.Header))
+	n := len(r.Header)
+	for _, f := range r.Header {
+		if strings.EqualFold(f.Name, "Host") {
+			n--
+		}
+	}
+	hr.Header = make(http.Header, n)
 	// One backing array for the values: a key's first value is a slice of
 	// it with no room to grow, so that a second value (or the handler's
 	// Add) reallocates rather than overwrites the next key's.
@@ -104,6 +112,19 @@ func (st *request) newHTTPRequest(ctx context.Context, r *streamhttp.Request) (*
 		hr.Host = u.Host
 	}
 	return hr, nil
+}
+
+// remoteAddrString is a.String(), for a TCP address written into st's
+// own bytes rather than allocated: st is never recycled, so the string
+// stays as it is.
+func (st *request) remoteAddrString(a net.Addr) string {
+	ta, ok := a.(*net.TCPAddr)
+	if !ok || ta.Zone != "" || len(ta.IP) != net.IPv4len && len(ta.IP) != net.IPv6len {
+		return a.String()
+	}
+	ap := ta.AddrPort()
+	b := netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()).AppendTo(st.addr[:0])
+	return unsafe.String(unsafe.SliceData(b), len(b))
 }
 
 // canonical reports whether k is in the canonical form of a header key
