@@ -115,6 +115,7 @@ func (a *adapter) handle(ctx context.Context, r *streamhttp.Request) (*streamhtt
 		return httpcore.Text(httpcore.StatusBadRequest, "Bad Request: "+err.Error()+"\n").ForRequest(r), nil
 	}
 	w := newWriter(a, r, ctx, st)
+	st.rw = handlerWriter{w: w, gen: w.gen}
 	if parent != ctx {
 		w.unlink = context.AfterFunc(ctx, st.ctx.CancelContext)
 	}
@@ -180,7 +181,7 @@ func (a *adapter) serve(w *responseWriter, hr *http.Request) {
 // call runs the handler and returns the value it panicked with.
 func (a *adapter) call(w *responseWriter, hr *http.Request) (pv any) {
 	defer func() { pv = recover() }()
-	a.h.ServeHTTP(w, hr)
+	a.h.ServeHTTP(&w.st.rw, hr)
 	return nil
 }
 

@@ -148,3 +148,64 @@ func TestRemoteAddrString(t *testing.T) {
 		}
 	}
 }
+
+// A ResponseWriter kept past ServeHTTP's return (net/http forbids its use)
+// fails there and never reaches the responses of later requests, which
+// reuse the writer behind it.
+func TestWriterKeptPastReturn(t *testing.T) {
+	kept := make(chan http.ResponseWriter, 1)
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/keep" {
+			kept <- w
+		}
+		io.WriteString(w, r.URL.Path)
+	})
+	base := serve(t, h, streamhttp.ServerSettings{})
+	c := client(t)
+	get := func(path string) string {
+		t.Helper()
+		resp, err := c.Get(base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(resp.Header.Values("X-Late")) > 0 {
+			t.Errorf("%s: a late header reached the response: %v", path, resp.Header)
+		}
+		return string(b)
+	}
+	if got := get("/keep"); got != "/keep" {
+		t.Fatalf("got %q", got)
+	}
+	w := <-kept
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range 200 {
+			w.Header().Set("X-Late", "1")
+			if _, err := w.Write([]byte("late")); err == nil {
+				t.Error("a write after ServeHTTP returned succeeded")
+				return
+			}
+			if err := http.NewResponseController(w).Flush(); err == nil {
+				t.Error("a flush after ServeHTTP returned succeeded")
+				return
+			}
+			w.WriteHeader(http.StatusTeapot)
+		}
+	}()
+	for i := range 100 {
+		path := fmt.Sprintf("/r%d", i)
+		if got := get(path); got != path {
+			t.Fatalf("got %q, want %q", got, path)
+		}
+	}
+	<-done
+	if _, _, err := http.NewResponseController(w).Hijack(); err == nil {
+		t.Error("a hijack after ServeHTTP returned succeeded")
+	}
+}

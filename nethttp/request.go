@@ -42,8 +42,9 @@ type request struct {
 	// on it.
 	ctx  httpcore.Request
 	sctx serverCtx
-	vals [8]string // the header values' backing, when they fit
-	addr [48]byte  // RemoteAddr's bytes (see remoteAddrString)
+	rw   handlerWriter // the handler's ResponseWriter
+	vals [8]string     // the header values' backing, when they fit
+	addr [48]byte      // RemoteAddr's bytes (see remoteAddrString)
 }
 
 // newHTTPRequest builds the net/http form of r, with ctx its context

@@ -59,13 +59,20 @@ var (
 // here.
 type responseWriter struct {
 	mu  sync.Mutex
+	gen uint64 // counts the writer's uses: a handlerWriter of an earlier one is stale
+	// refs: handle and the handler's goroutine; the last to release the
+	// writer recycles it.
+	refs atomic.Int32
+	writerState
+}
+
+// writerState is what recycling resets (under mu, where a late caller
+// finds the writer stale).
+type writerState struct {
 	a   *adapter
 	req *streamhttp.Request
 	hr  *http.Request
 	st  *request
-	// refs: handle and the handler's goroutine; the last to release the
-	// writer recycles it.
-	refs atomic.Int32
 
 	header     http.Header // the handler's map; made on the first Header()
 	snap       http.Header // the map as it was at WriteHeader
@@ -101,7 +108,11 @@ type responseWriter struct {
 }
 
 // writerPool holds writers for reuse (see responseWriter).
-var writerPool = sync.Pool{New: func() any { return &responseWriter{commit: make(chan result, 1)} }}
+var writerPool = sync.Pool{New: func() any {
+	w := new(responseWriter)
+	w.commit = make(chan result, 1)
+	return w
+}}
 
 // Limits of what a recycled writer keeps: a header map or a buffer that
 // grew larger than this is left to the garbage collector.
@@ -138,13 +149,45 @@ func (w *responseWriter) release() {
 		// without a pipe no piece was handed over.
 		buf = w.buf[:0]
 	}
-	*w = responseWriter{commit: w.commit, spare: spare, buf: buf}
+	w.mu.Lock() // a handler that kept its writer past its return finds it stale
+	w.gen++
+	w.writerState = writerState{commit: w.commit, spare: spare, buf: buf}
+	w.mu.Unlock()
 	writerPool.Put(w)
 }
 
+// handlerWriter is the ResponseWriter a handler gets: the writer it was
+// lent for one request (gen). It lives in the request's allocation, which
+// is never recycled; once the writer has been recycled, its methods find
+// it stale and fail with errReturned (or do nothing), so a handler that
+// keeps it past ServeHTTP's return never touches another request's
+// response.
+type handlerWriter struct {
+	w   *responseWriter
+	gen uint64
+}
+
+// lock locks the writer and reports whether it is still this request's;
+// when it is not, it is left unlocked.
+func (x *handlerWriter) lock() (*responseWriter, bool) {
+	w := x.w
+	w.mu.Lock()
+	if w.gen != x.gen {
+		w.mu.Unlock()
+		return nil, false
+	}
+	return w, true
+}
+
 // Header returns the header map. After WriteHeader it is a copy: changes
-// no longer reach the head, except trailers (net/http's rule).
-func (w *responseWriter) Header() http.Header {
+// no longer reach the head, except trailers (net/http's rule). After
+// ServeHTTP has returned, it is a map of its own that nothing reads.
+func (x *handlerWriter) Header() http.Header {
+	w, ok := x.lock()
+	if !ok {
+		return make(http.Header)
+	}
+	defer w.mu.Unlock()
 	switch {
 	case w.shared:
 		// The head keeps the map it was given at WriteHeader.
@@ -163,8 +206,11 @@ func (w *responseWriter) Header() http.Header {
 
 // WriteHeader sends an interim response (1xx but 101) at once, or records
 // the final status; a second final status is ignored, as in net/http.
-func (w *responseWriter) WriteHeader(code int) {
-	w.mu.Lock()
+func (x *handlerWriter) WriteHeader(code int) {
+	w, ok := x.lock()
+	if !ok {
+		return
+	}
 	defer w.mu.Unlock()
 	w.writeHeader(code)
 }
@@ -256,15 +302,21 @@ func toFields(h http.Header, interim bool) httpcore.Headers {
 	return out
 }
 
-func (w *responseWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
+func (x *handlerWriter) Write(p []byte) (int, error) {
+	w, ok := x.lock()
+	if !ok {
+		return 0, errReturned
+	}
 	defer w.mu.Unlock()
 	return w.write(p)
 }
 
 // WriteString is Write without a conversion.
-func (w *responseWriter) WriteString(s string) (int, error) {
-	w.mu.Lock()
+func (x *handlerWriter) WriteString(s string) (int, error) {
+	w, ok := x.lock()
+	if !ok {
+		return 0, errReturned
+	}
 	defer w.mu.Unlock()
 	// No copy: the writer only reads p, and only until it returns.
 	return w.write(unsafe.Slice(unsafe.StringData(s), len(s)))
@@ -328,9 +380,9 @@ func (w *responseWriter) write(p []byte) (int, error) {
 }
 
 // ReadFrom copies from src through the writer's own buffer.
-func (w *responseWriter) ReadFrom(src io.Reader) (int64, error) {
+func (x *handlerWriter) ReadFrom(src io.Reader) (int64, error) {
 	var b [pieceSize]byte
-	return io.CopyBuffer(writerOnly{w}, src, b[:])
+	return io.CopyBuffer(writerOnly{x}, src, b[:])
 }
 
 type writerOnly struct{ io.Writer }
@@ -475,11 +527,14 @@ func trailerKeys(h http.Header) []string {
 
 // Flush commits the head and hands over what is buffered; the connection
 // writes it as soon as it would otherwise wait.
-func (w *responseWriter) Flush() { w.FlushError() }
+func (x *handlerWriter) Flush() { x.FlushError() }
 
 // FlushError is Flush with the write error (http.ResponseController).
-func (w *responseWriter) FlushError() error {
-	w.mu.Lock()
+func (x *handlerWriter) FlushError() error {
+	w, ok := x.lock()
+	if !ok {
+		return errReturned
+	}
 	defer w.mu.Unlock()
 	switch {
 	case w.returned:
@@ -569,8 +624,11 @@ func (w *responseWriter) abortResponse(err error) {
 // SetWriteDeadline bounds the writes that follow; a write blocked past it
 // fails with an error matching os.ErrDeadlineExceeded and aborts the
 // response. A passed deadline is not extended by a later one.
-func (w *responseWriter) SetWriteDeadline(t time.Time) error {
-	w.mu.Lock()
+func (x *handlerWriter) SetWriteDeadline(t time.Time) error {
+	w, ok := x.lock()
+	if !ok {
+		return errReturned
+	}
 	defer w.mu.Unlock()
 	if w.err == errWriteDeadline {
 		return nil
@@ -581,17 +639,26 @@ func (w *responseWriter) SetWriteDeadline(t time.Time) error {
 
 // SetReadDeadline bounds the request body reads that follow (see the
 // package doc: a read already waiting is not interrupted).
-func (w *responseWriter) SetReadDeadline(t time.Time) error {
-	if w.body != nil {
-		w.body.setDeadline(t)
+func (x *handlerWriter) SetReadDeadline(t time.Time) error {
+	w, ok := x.lock()
+	if !ok {
+		return errReturned
+	}
+	body := w.body
+	w.mu.Unlock()
+	if body != nil {
+		body.setDeadline(t)
 	}
 	return nil
 }
 
 // EnableFullDuplex lets the handler read the request body while it writes
 // the response.
-func (w *responseWriter) EnableFullDuplex() error {
-	w.mu.Lock()
+func (x *handlerWriter) EnableFullDuplex() error {
+	w, ok := x.lock()
+	if !ok {
+		return errReturned
+	}
 	defer w.mu.Unlock()
 	w.fullDuplex = true
 	return nil
@@ -599,9 +666,15 @@ func (w *responseWriter) EnableFullDuplex() error {
 
 // CloseNotify is the deprecated http.CloseNotifier: the channel gets a
 // value when the request's context ends.
-func (w *responseWriter) CloseNotify() <-chan bool {
+func (x *handlerWriter) CloseNotify() <-chan bool {
 	ch := make(chan bool, 1)
+	w, ok := x.lock()
+	if !ok {
+		ch <- true
+		return ch
+	}
 	ctx := w.hr.Context()
+	w.mu.Unlock()
 	go func() {
 		<-ctx.Done()
 		ch <- true
@@ -610,8 +683,8 @@ func (w *responseWriter) CloseNotify() <-chan bool {
 }
 
 var (
-	_ http.ResponseWriter = (*responseWriter)(nil)
-	_ http.Flusher        = (*responseWriter)(nil)
-	_ io.StringWriter     = (*responseWriter)(nil)
-	_ io.ReaderFrom       = (*responseWriter)(nil)
+	_ http.ResponseWriter = (*handlerWriter)(nil)
+	_ http.Flusher        = (*handlerWriter)(nil)
+	_ io.StringWriter     = (*handlerWriter)(nil)
+	_ io.ReaderFrom       = (*handlerWriter)(nil)
 )
