@@ -1,7 +1,6 @@
 package nethttp
 
 import (
-	"slices"
 	"sync"
 	"time"
 )
@@ -20,19 +19,23 @@ const (
 // The runtime shrinks the stacks of idle ones at garbage collections.
 //
 // Idle workers wait on a stack, the last one parked first out (its stack is
-// the warmest, and the others may time out); at most max of them wait, each
-// at most timeout.
+// the warmest; the oldest are at the bottom); at most max of them wait.
+// While some wait, a sweeper ticks every timeout/2 and ends those that
+// have seen three ticks since they parked (they have waited between
+// timeout and 1.5 timeout): no timer per request.
 type workers struct {
-	mu      sync.Mutex
-	idle    []*worker
-	max     int
-	timeout time.Duration
+	mu       sync.Mutex
+	idle     []*worker
+	max      int
+	timeout  time.Duration
+	tick     uint64 // the sweeper's ticks
+	sweeping bool   // the sweeper runs
 }
 
 // worker is an idle goroutine's mailbox.
 type worker struct {
-	work  chan *responseWriter // capacity 1: the dispatcher never waits
-	timer *time.Timer
+	work   chan *responseWriter // capacity 1: the sender never waits; nil: leave
+	parked uint64               // the tick at which it parked
 }
 
 // dispatch runs the handler for w in an idle worker, or in a new one.
@@ -60,8 +63,7 @@ func (a *adapter) run(w *responseWriter) {
 			return
 		}
 		if wk == nil {
-			wk = &worker{work: make(chan *responseWriter, 1), timer: time.NewTimer(time.Hour)}
-			wk.timer.Stop()
+			wk = &worker{work: make(chan *responseWriter, 1)}
 		}
 		if w = a.workers.park(wk); w == nil {
 			return
@@ -70,32 +72,47 @@ func (a *adapter) run(w *responseWriter) {
 }
 
 // park waits as an idle worker for the next request; nil means leave (the
-// idle stack is full, or nothing came within the timeout).
+// idle stack is full, or the sweeper ended it).
 func (p *workers) park(wk *worker) *responseWriter {
 	p.mu.Lock()
 	if len(p.idle) >= p.max {
 		p.mu.Unlock()
 		return nil
 	}
+	wk.parked = p.tick
 	p.idle = append(p.idle, wk)
-	p.mu.Unlock()
-	wk.timer.Reset(p.timeout)
-	select {
-	case w := <-wk.work:
-		wk.timer.Stop()
-		return w
-	case <-wk.timer.C:
-	}
-	p.mu.Lock()
-	if i := slices.Index(p.idle, wk); i >= 0 {
-		p.idle = slices.Delete(p.idle, i, i+1)
-		p.mu.Unlock()
-		return nil
+	if !p.sweeping {
+		p.sweeping = true
+		go p.sweep()
 	}
 	p.mu.Unlock()
-	// A dispatcher took it off the stack just now: its request is on its
-	// way.
 	return <-wk.work
+}
+
+// sweep ends the workers that have waited too long, until none waits.
+func (p *workers) sweep() {
+	t := time.NewTicker(p.timeout / 2)
+	defer t.Stop()
+	for range t.C {
+		p.mu.Lock()
+		p.tick++
+		n := 0
+		for n < len(p.idle) && p.idle[n].parked+3 <= p.tick {
+			p.idle[n].work <- nil
+			n++
+		}
+		if n > 0 {
+			rest := copy(p.idle, p.idle[n:])
+			clear(p.idle[rest:])
+			p.idle = p.idle[:rest]
+		}
+		if len(p.idle) == 0 {
+			p.sweeping = false
+			p.mu.Unlock()
+			return
+		}
+		p.mu.Unlock()
+	}
 }
 
 // idleCount is the number of idle workers (tests).
