@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/streamhttp/streamhttp"
+	"github.com/streamhttp/streamhttp/internal/exampletest"
 )
 
 // Writers are recycled: a header field or a body of one response must
@@ -42,15 +43,7 @@ func TestRecycledWriterIsClean(t *testing.T) {
 		if i%3 == 2 {
 			n = ""
 		}
-		resp, err := c.Get(base + "/r?n=" + n)
-		if err != nil {
-			t.Fatal(err)
-		}
-		body, err := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
+		resp, body := exampletest.Get(t, c, base+"/r?n="+n)
 		if n == "" {
 			if resp.StatusCode != http.StatusNoContent || len(body) != 0 || len(resp.Header) != 2 {
 				t.Fatalf("request %d: %d %q %v", i, resp.StatusCode, body, resp.Header)
@@ -63,7 +56,7 @@ func TestRecycledWriterIsClean(t *testing.T) {
 				extra = append(extra, k)
 			}
 		}
-		if resp.StatusCode != 200 || string(body) != strings.Repeat(n, len(n)) || resp.Header.Get("X-N"+n) != n || len(extra) > 0 {
+		if resp.StatusCode != 200 || body != strings.Repeat(n, len(n)) || resp.Header.Get("X-N"+n) != n || len(extra) > 0 {
 			t.Fatalf("request %d: %d %q %v (fields of other responses: %v)", i, resp.StatusCode, body, resp.Header, extra)
 		}
 	}
@@ -164,19 +157,11 @@ func TestWriterKeptPastReturn(t *testing.T) {
 	c := client(t)
 	get := func(path string) string {
 		t.Helper()
-		resp, err := c.Get(base + path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, err := io.ReadAll(resp.Body)
-		if err != nil {
-			t.Fatal(err)
-		}
+		resp, body := exampletest.Get(t, c, base+path)
 		if len(resp.Header.Values("X-Late")) > 0 {
 			t.Errorf("%s: a late header reached the response: %v", path, resp.Header)
 		}
-		return string(b)
+		return body
 	}
 	if got := get("/keep"); got != "/keep" {
 		t.Fatalf("got %q", got)
