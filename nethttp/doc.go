@@ -152,5 +152,9 @@
 //     keep").
 //   - http.ServerContextKey holds Options.Server (a zero http.Server by
 //     default), not a server that serves the request.
-//   - HTTP/2 is not served by this adapter (streamhttp serves HTTP/1.1).
+//   - Over HTTP/2 (which streamhttp serves on the same bindings, and the
+//     adapter with it), 1xx responses are not sent (streamhttp.WriteInterim
+//     writes on HTTP/1.1 connections only; net/http sends them), and
+//     Hijack fails with an error (net/http's HTTP/2 writer has no
+//     Hijacker; http.ResponseController reports ErrNotSupported).
 package nethttp
