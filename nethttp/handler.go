@@ -56,8 +56,9 @@ type adapter struct {
 
 // Handler returns h as a streamhttp handler function, for
 // BindAndHandleAsync or HandleWithAsyncHandler. Each request runs h in a
-// goroutine of its own; the function returns the response as soon as its
-// head is decided (see the package doc), and the body streams from the
+// goroutine other than the caller's (a kept one: see
+// Options.MaxIdleWorkers); the function returns the response as soon as
+// its head is decided (see the package doc), and the body streams from the
 // handler's writes after that.
 func Handler(h http.Handler, o Options) func(context.Context, *streamhttp.Request) (*streamhttp.Response, error) {
 	return newAdapter(h, o).handle
