@@ -40,8 +40,8 @@ type Options struct {
 	// negative means none: a goroutine per request.
 	MaxIdleWorkers int
 	// WorkerIdleTimeout is how long such a goroutine waits before it
-	// ends, at least (at most 1.5 times it; see DefaultWorkerIdleTimeout);
-	// 0 or less means that.
+	// ends, at least (at most 1.5 times it, and 2 ms at the least; see
+	// DefaultWorkerIdleTimeout); 0 or less means that.
 	WorkerIdleTimeout time.Duration
 }
 

@@ -11,6 +11,10 @@ const (
 	DefaultWorkerIdleTimeout = time.Second
 )
 
+// minTick bounds the sweeper's tick from below: a WorkerIdleTimeout under
+// twice it acts as twice it.
+const minTick = time.Millisecond
+
 // workers are the goroutines that run an adapter's handlers, kept for the
 // requests that follow. A goroutine started for each request would begin
 // with a small stack and grow it, copying it each time, on every request
@@ -91,7 +95,7 @@ func (p *workers) park(wk *worker) *responseWriter {
 
 // sweep ends the workers that have waited too long, until none waits.
 func (p *workers) sweep() {
-	t := time.NewTicker(p.timeout / 2)
+	t := time.NewTicker(max(p.timeout/2, minTick))
 	defer t.Stop()
 	for range t.C {
 		p.mu.Lock()
