@@ -55,8 +55,9 @@ vet:
 # Load benchmark over loopback: the echo example (inline and async) against
 # fasthttp (defaults and with timeouts), net/http and hertz peers
 # (bench/peers, a module of its own), every scenario for every server in one
-# run (HTTP/2 too: h2load against net/http's HTTP/2); one table with the goal
-# lines on stdout and in results/bench-*.txt.
+# run (HTTP/2 too: h2load against net/http's HTTP/2), and the chi router of
+# examples/ecosystem through the nethttp adapter against net/http (scenario
+# n); one table with the goal lines on stdout and in results/bench-*.txt.
 # BENCH_DUR, BENCH_ROUNDS, BENCH_ONLY and BENCH_SERVERS tune it (see
 # scripts/bench.sh); the default run takes 11 to 13 minutes. Installs wrk,
 # h2load, strace and linux-perf when missing.

@@ -35,13 +35,25 @@ func helloRequest() *streamhttp.Request {
 	return r
 }
 
-// BenchmarkAdapterHello: the adapter alone (request, goroutine, writer,
-// response head and entity).
+// BenchmarkAdapterHello: the adapter alone (request, writer, response
+// head and entity; the handler's goroutine is a kept one). The streamhttp
+// requests are made in batches with the timer stopped, so allocs/op are
+// the adapter's, plus one of the handler's own (the value slice of
+// Header().Set).
 func BenchmarkAdapterHello(b *testing.B) {
 	f := Handler(helloHandler, Options{})
+	reqs := make([]*streamhttp.Request, 0, 1024)
 	b.ReportAllocs()
-	for b.Loop() {
-		r := helloRequest()
+	for i := 0; i < b.N; i++ {
+		if len(reqs) == 0 {
+			b.StopTimer()
+			for range cap(reqs) {
+				reqs = append(reqs, helloRequest())
+			}
+			b.StartTimer()
+		}
+		r := reqs[len(reqs)-1]
+		reqs = reqs[:len(reqs)-1]
 		resp, err := f(r.Context(), r)
 		if err != nil || resp.Status != 200 {
 			b.Fatal(resp, err)
@@ -87,17 +99,29 @@ func benchReplay(b *testing.B, h stream.Flow[*streamhttp.Request, *streamhttp.Re
 }
 
 // TestAdapterAllocs keeps the adapter's allocations per request honest:
-// the request built by the test costs 2 of them.
+// the request, its header map, the response head and its body; one more
+// is the handler's own (Header().Set). The streamhttp requests are made
+// beforehand.
 func TestAdapterAllocs(t *testing.T) {
 	f := Handler(helloHandler, Options{})
-	n := testing.AllocsPerRun(200, func() {
-		r := helloRequest()
+	const runs = 200
+	reqs := make([]*streamhttp.Request, runs+1) // AllocsPerRun runs once more, to warm up
+	for i := range reqs {
+		reqs[i] = helloRequest()
+	}
+	n := testing.AllocsPerRun(runs, func() {
+		r := reqs[len(reqs)-1]
+		reqs = reqs[:len(reqs)-1]
 		if resp, err := f(r.Context(), r); err != nil || resp.Status != 200 {
 			t.Fatal(resp, err)
 		}
 		r.CancelContext()
 	})
-	if n > 17 {
-		t.Errorf("%v allocations per request through the adapter, want at most 17 (2 of them the test's request)", n)
+	limit := 6.0
+	if raceEnabled {
+		limit += 2 // a writer the pool dropped: the writer and its channel
+	}
+	if n > limit {
+		t.Errorf("%v allocations per request through the adapter, want at most %v (1 of them the handler's)", n, limit)
 	}
 }

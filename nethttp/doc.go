@@ -12,9 +12,13 @@
 //	mux.HandleFunc("/hello", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "hi") })
 //	b, err := streamhttp.BindAndHandleAsync(ctx, ":8080", nethttp.Handler(mux, nethttp.Options{}), 1, streamhttp.ServerSettings{})
 //
-// Each request runs the handler in a goroutine of its own. The function
-// returns the response to the server as soon as its head is decided, and
-// the body follows from the handler's writes:
+// Each request runs the handler in a goroutine other than the
+// connection's: one of the adapter's kept goroutines, which wait for the
+// next requests (up to Options.MaxIdleWorkers of them, each for up to
+// Options.WorkerIdleTimeout), so that a request costs a hand-over, not a
+// goroutine's start and the growth of its stack. The function returns the
+// response to the server as soon as its head is decided, and the body
+// follows from the handler's writes:
 //
 //	Write -> 2 KiB buffer --head decided--> Response (head) to the server
 //	                      \--> 4 KiB pieces --> one at a time --> the entity's data
@@ -52,6 +56,21 @@
 // it at once, through streamhttp.WriteInterim. A panic with
 // http.ErrAbortHandler aborts the response (the client sees a truncated
 // body); another panic is logged with its stack.
+//
+// # What a handler may keep
+//
+// The *http.Request, with its URL, Header, Body, Trailer and context, is
+// the request's alone: a handler, or a goroutine it started, may keep it
+// past ServeHTTP's return (its context has ended by then). The
+// ResponseWriter may not be used after ServeHTTP returns (net/http's
+// rule): the writer behind it, with its buffer and the map its Header
+// returns, is recycled for later requests. A ResponseWriter used past the
+// return fails (Write, Flush, Hijack return an error; Header returns a map
+// that nothing reads) and never reaches another response; but a header
+// map taken before the return and changed after it belongs to another
+// response by then: do not keep it. A kept goroutine carries what a
+// handler leaves on it (pprof labels, runtime.LockOSThread) to the
+// requests it runs next, as net/http's goroutine per connection does.
 //
 // # Hijack and WebSockets
 //
@@ -126,7 +145,16 @@
 //     hijacks any request at any time. The server refuses (500, logged) a
 //     hijack when requests after it were read already (pipelining) or its
 //     body was not read to its end.
+//   - A ResponseWriter used after ServeHTTP returned: net/http's is
+//     undefined (its buffers are pooled); here Write and Flush fail and
+//     Header returns a map of its own, but a header map kept from before
+//     the return is recycled with the writer (see "What a handler may
+//     keep").
 //   - http.ServerContextKey holds Options.Server (a zero http.Server by
 //     default), not a server that serves the request.
-//   - HTTP/2 is not served by this adapter (streamhttp serves HTTP/1.1).
+//   - Over HTTP/2 (which streamhttp serves on the same bindings, and the
+//     adapter with it), 1xx responses are not sent (streamhttp.WriteInterim
+//     writes on HTTP/1.1 connections only; net/http sends them), and
+//     Hijack fails with an error (net/http's HTTP/2 writer has no
+//     Hijacker; http.ResponseController reports ErrNotSupported).
 package nethttp

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"runtime"
+	"time"
 
 	"github.com/streamhttp/streamhttp"
 	"github.com/streamhttp/streamhttp/entity"
@@ -34,6 +35,14 @@ type Options struct {
 	// MaxDrainBytes: see DefaultMaxDrainBytes; 0 means that, negative
 	// means never drain.
 	MaxDrainBytes int64
+	// MaxIdleWorkers is how many of the goroutines that ran handlers wait
+	// for the next requests (see DefaultMaxIdleWorkers); 0 means that,
+	// negative means none: a goroutine per request.
+	MaxIdleWorkers int
+	// WorkerIdleTimeout is how long such a goroutine waits before it
+	// ends, at least (at most 1.5 times it, and 2 ms at the least; see
+	// DefaultWorkerIdleTimeout); 0 or less means that.
+	WorkerIdleTimeout time.Duration
 }
 
 // adapter runs one http.Handler for streamhttp.
@@ -42,14 +51,20 @@ type adapter struct {
 	srv      *http.Server
 	logger   *slog.Logger
 	maxDrain int64
+	workers  workers
 }
 
 // Handler returns h as a streamhttp handler function, for
 // BindAndHandleAsync or HandleWithAsyncHandler. Each request runs h in a
-// goroutine of its own; the function returns the response as soon as its
-// head is decided (see the package doc), and the body streams from the
+// goroutine other than the caller's (a kept one: see
+// Options.MaxIdleWorkers); the function returns the response as soon as
+// its head is decided (see the package doc), and the body streams from the
 // handler's writes after that.
 func Handler(h http.Handler, o Options) func(context.Context, *streamhttp.Request) (*streamhttp.Response, error) {
+	return newAdapter(h, o).handle
+}
+
+func newAdapter(h http.Handler, o Options) *adapter {
 	a := &adapter{h: h, srv: o.Server, logger: o.Logger, maxDrain: o.MaxDrainBytes}
 	if a.srv == nil {
 		a.srv = new(http.Server)
@@ -63,7 +78,14 @@ func Handler(h http.Handler, o Options) func(context.Context, *streamhttp.Reques
 	case a.maxDrain < 0:
 		a.maxDrain = 0
 	}
-	return a.handle
+	a.workers.max, a.workers.timeout = o.MaxIdleWorkers, o.WorkerIdleTimeout
+	if a.workers.max == 0 {
+		a.workers.max = DefaultMaxIdleWorkers
+	}
+	if a.workers.timeout <= 0 {
+		a.workers.timeout = DefaultWorkerIdleTimeout
+	}
+	return a
 }
 
 // Flow returns h as a handler flow that runs up to parallelism requests of
@@ -84,40 +106,43 @@ func (a *adapter) handle(ctx context.Context, r *streamhttp.Request) (*streamhtt
 		// serving, so it hangs on ctx only until then (unlink).
 		parent = context.WithoutCancel(ctx)
 	}
-	w := &responseWriter{a: a, req: r, declared: -1, commit: make(chan result, 1), reqCtx: ctx}
+	st := new(request)
 	// The handler's context: a child of ctx that ServeHTTP's return
-	// cancels. A Request's attached context is exactly that, and costs
-	// nothing (no allocation, no registration with ctx) until someone
-	// waits on it: w.ctx holds it, in the writer's allocation.
-	w.sctx = serverCtx{Context: parent, srv: a.srv, local: r.LocalAddr}
-	w.ctx.AttachContext(&w.sctx)
-	if parent != ctx {
-		w.unlink = context.AfterFunc(ctx, w.ctx.CancelContext)
-	}
-	hr, err := newHTTPRequest(w.ctx.Context(), r)
+	// cancels (st.ctx).
+	st.sctx = serverCtx{Context: parent, srv: a.srv, local: r.LocalAddr}
+	st.ctx.AttachContext(&st.sctx)
+	hr, err := st.newHTTPRequest(st.ctx.Context(), r)
 	if err != nil {
-		w.ctx.CancelContext()
+		st.ctx.CancelContext()
 		return httpcore.Text(httpcore.StatusBadRequest, "Bad Request: "+err.Error()+"\n").ForRequest(r), nil
 	}
-	w.hr = hr
+	w := newWriter(a, r, ctx, st)
+	st.rw = handlerWriter{w: w, gen: w.gen}
+	if parent != ctx {
+		w.unlink = context.AfterFunc(ctx, st.ctx.CancelContext)
+	}
 	if e := r.Entity; e != nil && !e.IsKnownEmpty() {
 		w.body = &bodyReader{ent: e, trailer: declaredTrailer(hr.Header)}
 		hr.Body = w.body
 		hr.Trailer = w.body.trailer
 	}
-	go a.serve(w, hr)
+	commit := w.commit
+	a.dispatch(w)
+	// From here on the writer is the handler's goroutine's, but for
+	// commit, until release.
+	defer w.release()
 	// A quick handler has its answer by the time it has had a turn: then
 	// ctx's Done channel, which costs allocations, is never made.
 	for range 2 {
 		select {
-		case res := <-w.commit:
+		case res := <-commit:
 			return res.resp, res.err
 		default:
 		}
 		runtime.Gosched()
 	}
 	select {
-	case res := <-w.commit:
+	case res := <-commit:
 		return res.resp, res.err
 	case <-ctx.Done():
 		return nil, context.Cause(ctx)
@@ -127,7 +152,9 @@ func (a *adapter) handle(ctx context.Context, r *streamhttp.Request) (*streamhtt
 // serve runs the handler and ends its response. A streamed request body
 // is pulled inside a run of its own, in this goroutine (bodyReader).
 func (a *adapter) serve(w *responseWriter, hr *http.Request) {
-	defer w.ctx.CancelContext()
+	cancel := w.st.ctx.CancelContext
+	defer cancel()
+	defer w.release()
 	var pv any
 	if w.body != nil {
 		if _, strict := w.body.ent.(*entity.Strict); !strict {
@@ -156,7 +183,7 @@ func (a *adapter) serve(w *responseWriter, hr *http.Request) {
 // call runs the handler and returns the value it panicked with.
 func (a *adapter) call(w *responseWriter, hr *http.Request) (pv any) {
 	defer func() { pv = recover() }()
-	a.h.ServeHTTP(w, hr)
+	a.h.ServeHTTP(&w.st.rw, hr)
 	return nil
 }
 

@@ -37,8 +37,11 @@ type hijacked struct {
 // until ServeHTTP returns. Only requests that may switch protocols can be
 // hijacked (Connection: upgrade, or CONNECT), and only before the response
 // head is out.
-func (w *responseWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	w.mu.Lock()
+func (x *handlerWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	w, ok := x.lock()
+	if !ok {
+		return nil, nil, errReturned
+	}
 	switch {
 	case w.returned:
 		w.mu.Unlock()
@@ -91,4 +94,4 @@ func (w *responseWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	return h.conn, bufio.NewReadWriter(br, bufio.NewWriterSize(h.conn, hijackBuffer)), nil
 }
 
-var _ http.Hijacker = (*responseWriter)(nil)
+var _ http.Hijacker = (*handlerWriter)(nil)

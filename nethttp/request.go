@@ -8,10 +8,12 @@ import (
 	"net/http"
 	"net/netip"
 	"net/textproto"
+	"net/url"
 	"os"
 	"strings"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/streamhttp/streamhttp"
 	"github.com/streamhttp/streamhttp/entity"
@@ -25,15 +27,36 @@ var protoNames = [...]struct {
 	major, minor int
 }{httpcore.HTTP11: {"HTTP/1.1", 1, 1}, httpcore.HTTP10: {"HTTP/1.0", 1, 0}, httpcore.HTTP2: {"HTTP/2.0", 2, 0}}
 
-// newHTTPRequest builds the net/http form of r. Strings alias r's, which the
-// handler owns (the server recycles nothing a handler can see). The body is
-// not set here.
-func newHTTPRequest(ctx context.Context, r *streamhttp.Request) (*http.Request, error) {
-	u, err := r.URL()
+// request is the net/http side of one request: the http.Request the
+// handler gets, its URL, its context and the backing of its header values,
+// in one allocation. It is never recycled: a handler, or a goroutine it
+// started, may keep r, r.URL, r.Header or r.Context() after ServeHTTP
+// returns, as net/http allows (only the ResponseWriter is recycled; see
+// responseWriter).
+type request struct {
+	hr  http.Request
+	url url.URL
+	// ctx holds the handler's context: a child of the streamhttp
+	// request's that ServeHTTP's return cancels, and that costs nothing
+	// (no allocation, no registration with its parent) until someone waits
+	// on it.
+	ctx  httpcore.Request
+	sctx serverCtx
+	rw   handlerWriter // the handler's ResponseWriter
+	vals [8]string     // the header values' backing, when they fit
+	addr [48]byte      // RemoteAddr's bytes (see remoteAddrString)
+}
+
+// newHTTPRequest builds the net/http form of r, with ctx its context
+// (st.ctx's). Strings alias r's, which the handler owns (the server
+// recycles nothing a handler can see). The body is not set here.
+func (st *request) newHTTPRequest(ctx context.Context, r *streamhttp.Request) (*http.Request, error) {
+	u, err := requestURL(r, &st.url)
 	if err != nil {
 		return nil, err
 	}
-	hr := &http.Request{
+	hr := &st.hr
+	*hr = http.Request{
 		Method:     string(r.Method),
 		URL:        u,
 		RequestURI: r.Target,
@@ -42,19 +65,34 @@ func newHTTPRequest(ctx context.Context, r *streamhttp.Request) (*http.Request, 
 		TLS:        r.TLS,
 		Body:       http.NoBody,
 	}
+	// The context field is net/http's own: WithContext sets it on a copy
+	// that stays on the stack (it is inlined), copied back here.
+	*hr = *hr.WithContext(ctx)
 	if p := int(r.Proto); p < len(protoNames) {
 		hr.Proto, hr.ProtoMajor, hr.ProtoMinor = protoNames[p].s, protoNames[p].major, protoNames[p].minor
 	}
 	if r.RemoteAddr != nil {
-		hr.RemoteAddr = r.RemoteAddr.String()
+		hr.RemoteAddr = st.remoteAddrString(r.RemoteAddr)
 	}
-	hr.Header = make(http.Header, len(r.Header))
+	n := len(r.Header)
+	for _, f := range r.Header {
+		if strings.EqualFold(f.Name, "Host") {
+			n--
+		}
+	}
+	hr.Header = make(http.Header, n)
 	// One backing array for the values: a key's first value is a slice of
 	// it with no room to grow, so that a second value (or the handler's
 	// Add) reallocates rather than overwrites the next key's.
-	vals := make([]string, len(r.Header))
+	vals := st.vals[:]
+	if len(r.Header) > len(vals) {
+		vals = make([]string, len(r.Header))
+	}
 	for i, f := range r.Header {
-		k := textproto.CanonicalMIMEHeaderKey(f.Name)
+		k := f.Name
+		if !canonical(k) {
+			k = textproto.CanonicalMIMEHeaderKey(k)
+		}
 		if k == "Host" {
 			continue // net/http moves it to Request.Host
 		}
@@ -74,7 +112,93 @@ func newHTTPRequest(ctx context.Context, r *streamhttp.Request) (*http.Request, 
 	if hr.Host == "" && u != nil {
 		hr.Host = u.Host
 	}
-	return hr.WithContext(ctx), nil
+	return hr, nil
+}
+
+// remoteAddrString is a.String(), for a TCP address written into st's
+// own bytes rather than allocated: st is never recycled, so the string
+// stays as it is.
+func (st *request) remoteAddrString(a net.Addr) string {
+	ta, ok := a.(*net.TCPAddr)
+	if !ok || ta.Zone != "" || len(ta.IP) != net.IPv4len && len(ta.IP) != net.IPv6len {
+		return a.String()
+	}
+	ap := ta.AddrPort()
+	b := netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()).AppendTo(st.addr[:0])
+	return unsafe.String(unsafe.SliceData(b), len(b))
+}
+
+// canonical reports whether k is in the canonical form of a header key
+// (CanonicalMIMEHeaderKey returns it unchanged), which most clients send:
+// then no conversion is needed.
+func canonical(k string) bool {
+	upper := true
+	for i := 0; i < len(k); i++ {
+		c := k[i]
+		switch {
+		case c == '-':
+			upper = true
+			continue
+		case 'A' <= c && c <= 'Z':
+			if !upper {
+				return false
+			}
+		case 'a' <= c && c <= 'z' || '0' <= c && c <= '9':
+			if upper && 'a' <= c && c <= 'z' {
+				return false
+			}
+		default:
+			return false // leave the rest to textproto
+		}
+		upper = false
+	}
+	return k != ""
+}
+
+// pathSafe holds the bytes that url.ParseRequestURI keeps as they are in
+// a path, with no RawPath (EscapedPath returns them unescaped), taken from
+// net/url itself; '%' (which it unescapes) and '?' are not among them.
+var pathSafe = func() (t [256]bool) {
+	for c := 0x21; c < 0x7f; c++ {
+		s := "/" + string(rune(c))
+		if c != '%' && c != '?' && (&url.URL{Path: s}).EscapedPath() == s {
+			t[c] = true
+		}
+	}
+	return t
+}()
+
+// requestURL is url.ParseRequestURI(r.Target) (httpcore's Request.URL)
+// into u, without parsing, for the usual origin-form target: a path of
+// bytes it keeps as they are and a query of printable ASCII. Other
+// targets take url.ParseRequestURI (and its allocation).
+func requestURL(r *streamhttp.Request, u *url.URL) (*url.URL, error) {
+	t := r.Target
+	if r.Method == httpcore.MethodConnect || t == "" || t[0] != '/' {
+		return r.URL()
+	}
+	q := len(t)
+	for i := 0; i < len(t); i++ {
+		c := t[i]
+		if c == '?' {
+			q = i
+			break
+		}
+		if !pathSafe[c] {
+			return r.URL()
+		}
+	}
+	for i := q + 1; i < len(t); i++ {
+		if c := t[i]; c <= ' ' || c >= 0x7f {
+			return r.URL()
+		}
+	}
+	*u = url.URL{Path: t[:q]}
+	if q < len(t) {
+		u.RawQuery = t[q+1:]
+		u.ForceQuery = u.RawQuery == ""
+	}
+	return u, nil
 }
 
 // declaredTrailer returns the request's Trailer map with the declared keys

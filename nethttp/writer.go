@@ -1,6 +1,7 @@
 package nethttp
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unsafe"
 
@@ -48,15 +50,34 @@ var (
 // The head is committed by the first of: more than commitSize bytes, Flush,
 // Hijack, the handler's return. Until then nothing is decided, so a handler
 // that ends within the buffer gets a Content-Length (a Strict entity).
+//
+// Writers are recycled (writerPool), with their header map, commit buffer
+// and commit channel, once both handle and the handler's goroutine are done
+// with them (refs): net/http's rule that a ResponseWriter, and the map its
+// Header returns, are not used after ServeHTTP returns is what makes that
+// safe. Nothing a handler may keep (the http.Request, its context) is in
+// here.
 type responseWriter struct {
 	mu  sync.Mutex
+	gen uint64 // counts the writer's uses: a handlerWriter of an earlier one is stale
+	// refs: handle and the handler's goroutine; the last to release the
+	// writer recycles it.
+	refs atomic.Int32
+	writerState
+}
+
+// writerState is what recycling resets (under mu, where a late caller
+// finds the writer stale).
+type writerState struct {
 	a   *adapter
 	req *streamhttp.Request
 	hr  *http.Request
+	st  *request
 
 	header     http.Header // the handler's map; made on the first Header()
 	snap       http.Header // the map as it was at WriteHeader
 	shared     bool        // header is snap: a later Header() copies it
+	spare      http.Header // a cleared map kept from an earlier request
 	status     int
 	wroteFinal bool // a final (non-1xx) status was set
 	declared   int64
@@ -84,13 +105,89 @@ type responseWriter struct {
 	// is asked for only once a body streams (it costs allocations).
 	reqCtx context.Context
 	stop   <-chan struct{}
-	sctx   serverCtx
-	ctx    httpcore.Request // holds the handler's context (see handle)
+}
+
+// writerPool holds writers for reuse (see responseWriter).
+var writerPool = sync.Pool{New: func() any {
+	w := new(responseWriter)
+	w.commit = make(chan result, 1)
+	return w
+}}
+
+// Limits of what a recycled writer keeps: a header map or a buffer that
+// grew larger than this is left to the garbage collector.
+const (
+	maxSpareKeys = 32
+	maxSpareBuf  = commitSize
+)
+
+// newWriter returns a writer for r, held twice (see release).
+func newWriter(a *adapter, r *streamhttp.Request, reqCtx context.Context, st *request) *responseWriter {
+	w := writerPool.Get().(*responseWriter)
+	w.a, w.req, w.hr, w.st, w.reqCtx, w.declared = a, r, &st.hr, st, reqCtx, -1
+	w.refs.Store(2)
+	return w
+}
+
+// release drops one hold on w; the last one recycles it.
+func (w *responseWriter) release() {
+	if w.refs.Add(-1) != 0 {
+		return
+	}
+	select {
+	case <-w.commit: // handle left before it took the head
+	default:
+	}
+	spare := w.spare
+	if len(spare) > maxSpareKeys {
+		spare = nil
+	}
+	clear(spare)
+	var buf []byte
+	if w.pipe == nil && cap(w.buf) <= maxSpareBuf {
+		// Nobody else has it: a Strict body is a copy (doCommit), and
+		// without a pipe no piece was handed over.
+		buf = w.buf[:0]
+	}
+	w.mu.Lock() // a handler that kept its writer past its return finds it stale
+	w.gen++
+	w.writerState = writerState{commit: w.commit, spare: spare, buf: buf}
+	w.mu.Unlock()
+	writerPool.Put(w)
+}
+
+// handlerWriter is the ResponseWriter a handler gets: the writer it was
+// lent for one request (gen). It lives in the request's allocation, which
+// is never recycled; once the writer has been recycled, its methods find
+// it stale and fail with errReturned (or do nothing), so a handler that
+// keeps it past ServeHTTP's return never touches another request's
+// response.
+type handlerWriter struct {
+	w   *responseWriter
+	gen uint64
+}
+
+// lock locks the writer and reports whether it is still this request's;
+// when it is not, it is left unlocked.
+func (x *handlerWriter) lock() (*responseWriter, bool) {
+	w := x.w
+	w.mu.Lock()
+	if w.gen != x.gen {
+		w.mu.Unlock()
+		return nil, false
+	}
+	return w, true
 }
 
 // Header returns the header map. After WriteHeader it is a copy: changes
-// no longer reach the head, except trailers (net/http's rule).
-func (w *responseWriter) Header() http.Header {
+// no longer reach the head, except trailers (net/http's rule). After
+// ServeHTTP has returned, it is a map of its own that nothing reads.
+func (x *handlerWriter) Header() http.Header {
+	w, ok := x.lock()
+	if !ok {
+		return make(http.Header)
+	}
+	defer w.mu.Unlock()
 	switch {
 	case w.shared:
 		// The head keeps the map it was given at WriteHeader.
@@ -99,15 +196,21 @@ func (w *responseWriter) Header() http.Header {
 			w.header = make(http.Header)
 		}
 	case w.header == nil:
-		w.header = make(http.Header)
+		if w.spare == nil {
+			w.spare = make(http.Header)
+		}
+		w.header = w.spare
 	}
 	return w.header
 }
 
 // WriteHeader sends an interim response (1xx but 101) at once, or records
 // the final status; a second final status is ignored, as in net/http.
-func (w *responseWriter) WriteHeader(code int) {
-	w.mu.Lock()
+func (x *handlerWriter) WriteHeader(code int) {
+	w, ok := x.lock()
+	if !ok {
+		return
+	}
 	defer w.mu.Unlock()
 	w.writeHeader(code)
 }
@@ -130,7 +233,7 @@ func (w *responseWriter) writeHeader(code int) {
 	w.wroteFinal, w.status = true, code
 	// Snapshot the map: the head uses it as it is now.
 	w.snap, w.shared = w.header, w.header != nil
-	if cl := w.snap.Get("Content-Length"); cl != "" {
+	if cl := get(w.snap, "Content-Length"); cl != "" {
 		if v, err := strconv.ParseInt(textproto.TrimString(cl), 10, 64); err == nil && v >= 0 {
 			w.declared = v
 		} else {
@@ -143,6 +246,14 @@ func (w *responseWriter) writeHeader(code int) {
 		w.declared = -1
 	}
 	w.noBody = !bodyAllowed(code)
+}
+
+// get is h.Get for a key in canonical form already: no conversion.
+func get(h http.Header, key string) string {
+	if v := h[key]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
 }
 
 func bodyAllowed(code int) bool {
@@ -191,15 +302,21 @@ func toFields(h http.Header, interim bool) httpcore.Headers {
 	return out
 }
 
-func (w *responseWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
+func (x *handlerWriter) Write(p []byte) (int, error) {
+	w, ok := x.lock()
+	if !ok {
+		return 0, errReturned
+	}
 	defer w.mu.Unlock()
 	return w.write(p)
 }
 
 // WriteString is Write without a conversion.
-func (w *responseWriter) WriteString(s string) (int, error) {
-	w.mu.Lock()
+func (x *handlerWriter) WriteString(s string) (int, error) {
+	w, ok := x.lock()
+	if !ok {
+		return 0, errReturned
+	}
 	defer w.mu.Unlock()
 	// No copy: the writer only reads p, and only until it returns.
 	return w.write(unsafe.Slice(unsafe.StringData(s), len(s)))
@@ -229,6 +346,9 @@ func (w *responseWriter) write(p []byte) (int, error) {
 	}
 	if !w.committed {
 		if len(w.buf)+len(p) <= commitSize {
+			if w.buf == nil {
+				w.buf = make([]byte, 0, commitSize)
+			}
 			w.buf = append(w.buf, p...)
 			return len(p), nil
 		}
@@ -260,9 +380,9 @@ func (w *responseWriter) write(p []byte) (int, error) {
 }
 
 // ReadFrom copies from src through the writer's own buffer.
-func (w *responseWriter) ReadFrom(src io.Reader) (int64, error) {
+func (x *handlerWriter) ReadFrom(src io.Reader) (int64, error) {
 	var b [pieceSize]byte
-	return io.CopyBuffer(writerOnly{w}, src, b[:])
+	return io.CopyBuffer(writerOnly{x}, src, b[:])
 }
 
 type writerOnly struct{ io.Writer }
@@ -340,13 +460,13 @@ func (w *responseWriter) doCommit(ended bool, next []byte) {
 		}
 	}
 	w.trailers = trailerKeys(h)
-	te := h.Get("Transfer-Encoding")
+	te := get(h, "Transfer-Encoding")
 	ct, haveType := h["Content-Type"]
 	ctype := ""
 	if len(ct) > 0 {
 		ctype = ct[0]
 	}
-	if !haveType && h.Get("Content-Encoding") == "" && te == "" && !w.noBody && len(w.buf)+len(next) > 0 {
+	if !haveType && get(h, "Content-Encoding") == "" && te == "" && !w.noBody && len(w.buf)+len(next) > 0 {
 		// What net/http sniffs: the buffer, or the write that spilled it.
 		sniff := w.buf
 		if len(sniff) < sniffLen && len(next) > 0 {
@@ -364,8 +484,8 @@ func (w *responseWriter) doCommit(ended bool, next []byte) {
 		resp = httpcore.Bytes(httpcore.Status(w.status), ctype, nil)
 	case ended && len(w.trailers) == 0 && te == "" && !w.badLength && (w.declared < 0 || w.declared == w.written):
 		// The head and a Strict entity in one allocation.
-		resp = httpcore.Bytes(httpcore.Status(w.status), ctype, w.buf)
-		w.buf = nil
+		// A copy: the writer's buffer is recycled with it.
+		resp = httpcore.Bytes(httpcore.Status(w.status), ctype, bytes.Clone(w.buf))
 	default:
 		resp = &streamhttp.Response{Status: httpcore.Status(w.status)}
 		w.pipe = newPipe()
@@ -407,11 +527,14 @@ func trailerKeys(h http.Header) []string {
 
 // Flush commits the head and hands over what is buffered; the connection
 // writes it as soon as it would otherwise wait.
-func (w *responseWriter) Flush() { w.FlushError() }
+func (x *handlerWriter) Flush() { x.FlushError() }
 
 // FlushError is Flush with the write error (http.ResponseController).
-func (w *responseWriter) FlushError() error {
-	w.mu.Lock()
+func (x *handlerWriter) FlushError() error {
+	w, ok := x.lock()
+	if !ok {
+		return errReturned
+	}
 	defer w.mu.Unlock()
 	switch {
 	case w.returned:
@@ -501,8 +624,11 @@ func (w *responseWriter) abortResponse(err error) {
 // SetWriteDeadline bounds the writes that follow; a write blocked past it
 // fails with an error matching os.ErrDeadlineExceeded and aborts the
 // response. A passed deadline is not extended by a later one.
-func (w *responseWriter) SetWriteDeadline(t time.Time) error {
-	w.mu.Lock()
+func (x *handlerWriter) SetWriteDeadline(t time.Time) error {
+	w, ok := x.lock()
+	if !ok {
+		return errReturned
+	}
 	defer w.mu.Unlock()
 	if w.err == errWriteDeadline {
 		return nil
@@ -513,17 +639,26 @@ func (w *responseWriter) SetWriteDeadline(t time.Time) error {
 
 // SetReadDeadline bounds the request body reads that follow (see the
 // package doc: a read already waiting is not interrupted).
-func (w *responseWriter) SetReadDeadline(t time.Time) error {
-	if w.body != nil {
-		w.body.setDeadline(t)
+func (x *handlerWriter) SetReadDeadline(t time.Time) error {
+	w, ok := x.lock()
+	if !ok {
+		return errReturned
+	}
+	body := w.body
+	w.mu.Unlock()
+	if body != nil {
+		body.setDeadline(t)
 	}
 	return nil
 }
 
 // EnableFullDuplex lets the handler read the request body while it writes
 // the response.
-func (w *responseWriter) EnableFullDuplex() error {
-	w.mu.Lock()
+func (x *handlerWriter) EnableFullDuplex() error {
+	w, ok := x.lock()
+	if !ok {
+		return errReturned
+	}
 	defer w.mu.Unlock()
 	w.fullDuplex = true
 	return nil
@@ -531,9 +666,15 @@ func (w *responseWriter) EnableFullDuplex() error {
 
 // CloseNotify is the deprecated http.CloseNotifier: the channel gets a
 // value when the request's context ends.
-func (w *responseWriter) CloseNotify() <-chan bool {
+func (x *handlerWriter) CloseNotify() <-chan bool {
 	ch := make(chan bool, 1)
+	w, ok := x.lock()
+	if !ok {
+		ch <- true
+		return ch
+	}
 	ctx := w.hr.Context()
+	w.mu.Unlock()
 	go func() {
 		<-ctx.Done()
 		ch <- true
@@ -542,8 +683,8 @@ func (w *responseWriter) CloseNotify() <-chan bool {
 }
 
 var (
-	_ http.ResponseWriter = (*responseWriter)(nil)
-	_ http.Flusher        = (*responseWriter)(nil)
-	_ io.StringWriter     = (*responseWriter)(nil)
-	_ io.ReaderFrom       = (*responseWriter)(nil)
+	_ http.ResponseWriter = (*handlerWriter)(nil)
+	_ http.Flusher        = (*handlerWriter)(nil)
+	_ io.StringWriter     = (*handlerWriter)(nil)
+	_ io.ReaderFrom       = (*handlerWriter)(nil)
 )

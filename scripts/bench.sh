@@ -76,6 +76,13 @@
 #      and the idle cost of an HTTP/2 connection to streamhttp-inline
 #      (idleconns -h2: preface, SETTINGS, one GET, then idle; BENCH_IDLE
 #      connections), as in f.
+#   n  the Go ecosystem: the chi router of examples/ecosystem (recoverer and
+#      compression middleware, no request log) served by net/http
+#      (chi-nethttp) and by streamhttp through the nethttp adapter
+#      (chi-streamhttp), GET /hello, 50 connections (wrk -t1 --latency),
+#      pinned as in a..g; then the adapter's allocations per request
+#      (go test -bench AdapterHello in ./nethttp). BENCH_SERVERS does not
+#      apply: these two servers are this scenario's own.
 #
 # Environment:
 #   BENCH_DUR        seconds per measured run of a..e and h (default 3)
@@ -84,7 +91,7 @@
 #   BENCH_IDLE       connections of scenario f (default 10000)
 #   BENCH_TRACE_DUR  seconds of each counted run of scenario g (default 3)
 #   BENCH_TRACER     perf or strace for scenario g (default perf when it works)
-#   BENCH_PORT       first of eight loopback ports used (default 18091)
+#   BENCH_PORT       first of nine loopback ports used (default 18091)
 #   BENCH_ONLY       the scenarios to run, e.g. "a c f" (default all)
 #   BENCH_SERVERS    the servers to run, e.g. "streamhttp-inline fasthttp"
 #                    (default all; a goal line needs its servers)
@@ -118,7 +125,7 @@ BENCH_IDLE=${BENCH_IDLE:-10000}
 BENCH_TRACE_DUR=${BENCH_TRACE_DUR:-3}
 BENCH_TRACER=${BENCH_TRACER:-}
 BENCH_PORT=${BENCH_PORT:-18091}
-BENCH_ONLY=${BENCH_ONLY:-a b c d e f g h i}
+BENCH_ONLY=${BENCH_ONLY:-a b c d e f g h i n}
 ALL_SERVERS="streamhttp-inline streamhttp-async streamhttp-p4 streamhttp-proxy fasthttp fasthttp-timeouts net/http hertz"
 BENCH_SERVERS=${BENCH_SERVERS:-$ALL_SERVERS}
 BENCH_PROFILE=${BENCH_PROFILE:-}
@@ -132,9 +139,9 @@ done
 [ "$BENCH_IDLE" -ge 1 ] || die "BENCH_IDLE must be at least 1"
 [ "$BENCH_TRACE_DUR" -ge 1 ] || die "BENCH_TRACE_DUR must be at least 1"
 case $BENCH_TRACER in "" | perf | strace) ;; *) die "BENCH_TRACER is perf or strace, not '$BENCH_TRACER'" ;; esac
-if [ "$BENCH_PORT" -lt 1024 ] || [ "$BENCH_PORT" -gt 65528 ]; then die "BENCH_PORT must be from 1024 to 65528 (it uses eight ports)"; fi
+if [ "$BENCH_PORT" -lt 1024 ] || [ "$BENCH_PORT" -gt 65527 ]; then die "BENCH_PORT must be from 1024 to 65527 (it uses nine ports)"; fi
 for s in $BENCH_ONLY; do
-	[[ $s =~ ^[a-i]$ ]] || die "BENCH_ONLY names scenarios a to i, not '$s'"
+	[[ $s =~ ^[a-in]$ ]] || die "BENCH_ONLY names scenarios a to i and n, not '$s'"
 done
 only() { [[ " $BENCH_ONLY " == *" $1 "* ]]; }
 for s in $BENCH_PROFILE; do
@@ -232,6 +239,7 @@ plan=$((40 + n_wrk * BENCH_ROUNDS * (2 * (BENCH_WARMUP + BENCH_DUR) + 1) / 2))
 only f && plan=$((plan + n_srv * (1 + BENCH_IDLE / 2500)))
 only g && plan=$((plan + n_srv * 2 * (BENCH_TRACE_DUR + 3)))
 only i && plan=$((plan + 4 * BENCH_ROUNDS * (2 * (BENCH_WARMUP + BENCH_DUR) + 1) / 2 + 1 + BENCH_IDLE / 2500))
+only n && plan=$((plan + 30 + 2 * BENCH_ROUNDS * (BENCH_WARMUP + BENCH_DUR + 1)))
 printf 'bench: scenarios %s, servers %s, %s round(s) of %ss (+%ss warm-up), %s idle connections: about %dm%02ds\n' \
 	"$BENCH_ONLY" "$BENCH_SERVERS" "$BENCH_ROUNDS" "$BENCH_DUR" "$BENCH_WARMUP" "$BENCH_IDLE" $((plan / 60)) $((plan % 60)) >&2
 started=$SECONDS
@@ -754,6 +762,50 @@ if only i; then
 	fi
 fi
 
+# --- n: the chi router through the nethttp adapter ------------------------
+
+ECO_ALLOCS=
+if only n; then
+	echo "bench: building examples/ecosystem" >&2
+	(cd examples/ecosystem && $GO build -o "$tmp/ecosystem" .)
+	eco_port=$((BENCH_PORT + 8))
+	eco_url=http://127.0.0.1:$eco_port/hello
+	eco=(chi-nethttp chi-streamhttp)
+	for ((r = 0; r < BENCH_ROUNDS; r++)); do
+		for ((k = 0; k < 2; k++)); do
+			srv=${eco[$(((r + k) % 2))]}
+			key="n|$srv"
+			tag="[n round $((r + 1)) $srv]"
+			[ -z "$(probe "$eco_port")" ] || die "port $eco_port already answers: something else listens there (set BENCH_PORT)"
+			SERVER_LOG=$tmp/server-$srv.log
+			GOMAXPROCS=1 taskset -c 0 "$tmp/ecosystem" -server "${srv#chi-}" -quiet -addr "127.0.0.1:$eco_port" >"$SERVER_LOG" 2>&1 &
+			SERVER_PID=$!
+			for ((i = 0; i < 100; i++)); do
+				[ -n "$(probe "$eco_port")" ] && break
+				kill -0 "$SERVER_PID" 2>/dev/null || break
+				sleep 0.1
+			done
+			out=$tmp/load.txt
+			[ "$BENCH_WARMUP" -gt 0 ] && run_wrk "$BENCH_WARMUP" -c50 "$eco_url" >/dev/null
+			run_wrk "$BENCH_DUR" -c50 --latency "$eco_url" >"$out"
+			stop_server "$srv"
+			{ echo "=== $tag ecosystem -server ${srv#chi-}; wrk -t1 -d${BENCH_DUR}s -c50 --latency $eco_url"; cat "$out"; } >>"$RAW"
+			read -r rps p50 p99 errs _ < <(parse_wrk "$out")
+			[ -z "$CRASH" ] || NOTE[$key]=$CRASH
+			if [ "$rps" = "-" ]; then
+				NOTE[$key]="${NOTE[$key]:-no wrk result}"
+				echo "bench: $tag no result; wrk said:" >&2
+				cat "$out" "$SERVER_LOG" >&2
+				continue
+			fi
+			record "$key" "$rps" "$p50" "$p99" "$errs"
+			printf 'bench: %-40s %10s req/s  p50 %-8s p99 %-8s errors %s\n' "$tag" "$rps" "$p50" "$p99" "$errs" >&2
+		done
+	done
+	ECO_ALLOCS=$($GO test -run '^$' -bench 'AdapterHello|NetHTTPRecorderHello' -benchmem -benchtime=20000x ./nethttp 2>&1 | grep -E '^Benchmark' || true)
+	echo "$ECO_ALLOCS" >>"$RAW"
+fi
+
 # --- report ----------------------------------------------------------------
 
 # ratio A B prints A/B with two decimals ("-" when either is missing);
@@ -931,6 +983,20 @@ report() {
 		echo "idle HTTP/2 connection, streamhttp-inline: ${IDLE[streamhttp-inline-h2]:-no result}"
 		echo
 	fi
+	if only n; then
+		echo "n: the chi router of examples/ecosystem, GET /hello, wrk -t1 -c50, server on core 0 (GOMAXPROCS 1)"
+		row_load scenario server req/s spread p50 p99 errors vs-net/http - - note | sed 's/vs-net\/http/vs net\/http/'
+		for srv in chi-nethttp chi-streamhttp; do
+			m=$(med "n|$srv")
+			# shellcheck disable=SC2086
+			row_load "n chi /hello c50" "$srv" "$([ -n "$m" ] && printf '%.0f' "$m" || echo -)" "$(spread ${RPS["n|$srv"]:-})" \
+				"$(fmt_lat "$(median ${P50["n|$srv"]:-})")" "$(fmt_lat "$(median ${P99["n|$srv"]:-})")" "${ERRS["n|$srv"]:--}" \
+				"$(ratio "$m" "$(med "n|chi-nethttp")")" - - "${NOTE["n|$srv"]:-}"
+		done
+		echo "the adapter's allocations per request (AdapterHello; NetHTTPRecorderHello is net/http's handler side for the same request):"
+		echo "${ECO_ALLOCS:-not measured}"
+		echo
+	fi
 	echo "goals: ratios of this run's medians (inline = streamhttp-inline, async = streamhttp-async, fasthttp = its defaults)"
 	printf '%-52s %9s %9s  %s\n' goal target measured result
 	local i f n a
@@ -958,6 +1024,7 @@ report() {
 	goal "i h2 plaintext: async / net/http" ge 2.0 "$(ratio "$(med "i-plaintext|$a")" "$(med "i-plaintext|net/http-h2c")" 6)"
 	goal "i h2 echo 4KiB: async / net/http" ge 2.0 "$(ratio "$(med "i-echo|$a")" "$(med "i-echo|net/http-h2c")" 6)"
 	goal "i idle HTTP/2 connection, inline: KiB/conn" le 8 "$(idle_kib "$i-h2")" KiB
+	goal "n chi router: streamhttp adapter / net/http" ge 1.3 "$(ratio "$(med "n|chi-streamhttp")" "$(med "n|chi-nethttp")" 6)"
 	echo
 	echo "took $((SECONDS - started)) s (planned about $plan s); load average $load_start at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end"
 	echo "raw output in $RAW"

@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/streamhttp/streamhttp"
+	"github.com/streamhttp/streamhttp/internal/exampletest"
 	"github.com/streamhttp/streamhttp/internal/leakcheck"
 )
 
@@ -61,24 +62,6 @@ func client(t *testing.T) *http.Client {
 	return &http.Client{Transport: tr, Timeout: 30 * time.Second}
 }
 
-func get(t *testing.T, c *http.Client, url string, header ...string) (*http.Response, string) {
-	t.Helper()
-	req, _ := http.NewRequest("GET", url, nil)
-	for i := 0; i+1 < len(header); i += 2 {
-		req.Header.Set(header[i], header[i+1])
-	}
-	resp, err := c.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp, string(b)
-}
-
 // The router's plain routes, chi's middleware (gzip, recoverer), pprof and
 // the metrics, all through the adapter.
 func TestRoutes(t *testing.T) {
@@ -103,7 +86,7 @@ func TestRoutes(t *testing.T) {
 		{"/sse?n=x", "n must be", row{400, true, true}},
 	}
 	for _, tc := range cases {
-		resp, body := get(t, c, s.url+tc.path)
+		resp, body := exampletest.Get(t, c, s.url+tc.path)
 		got := row{resp.StatusCode, resp.Uncompressed, strings.Contains(body, tc.contains)}
 		if tc.path == "/panic" {
 			got.Gzipped = false // the recoverer answers without compression
