@@ -16,6 +16,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/streamhttp/streamhttp/httpcore"
+	"github.com/streamhttp/streamhttp/internal/h1"
 	"github.com/streamhttp/streamhttp/stream"
 	"github.com/streamhttp/streamhttp/stream/streamtest"
 )
@@ -152,7 +153,7 @@ func TestTruncatedBody(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !errors.Is(got, errTruncated) {
+		if !errors.Is(got, h1.ErrTruncated) {
 			t.Errorf("the handler read %v, want errTruncated", got)
 		}
 		if want := text("400 Bad Request", "Connection: close\r\n", "truncated"); out != want {
@@ -403,7 +404,7 @@ func TestBodyOfAnEarlierRequest(t *testing.T) {
 	if diff := cmp.Diff(ok("/a")+ok("/b"), got); diff != "" {
 		t.Errorf("output (-want +got):\n%s", diff)
 	}
-	if !errors.Is(readErr, errDiscarded) {
+	if !errors.Is(readErr, h1.ErrDiscarded) {
 		t.Errorf("reading the discarded body: %v, want errDiscarded", readErr)
 	}
 }

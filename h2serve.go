@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/streamhttp/streamhttp/bidi"
+	"github.com/streamhttp/streamhttp/internal/h1"
 	"github.com/streamhttp/streamhttp/internal/h2"
 	"github.com/streamhttp/streamhttp/stream"
 	"golang.org/x/net/http2"
@@ -97,7 +98,7 @@ func serveH2(ctx context.Context, rwc io.ReadWriteCloser, rbuf *[]byte, n int, h
 	defer cancel(nil)
 	info := infoOf(rwc)
 	cfg := h2Config(s)
-	cfg.RemoteAddr, cfg.LocalAddr, cfg.TLS = info.remote, info.local, info.tls
+	cfg.RemoteAddr, cfg.LocalAddr, cfg.TLS = info.Remote, info.Local, info.TLS
 	cfg.Context = cctx
 	if st := o.stats; st != nil {
 		cfg.RequestStarted, cfg.RequestDone = st.requestStarted, st.requestDone
@@ -108,10 +109,10 @@ func serveH2(ctx context.Context, rwc io.ReadWriteCloser, rbuf *[]byte, n int, h
 	// The binding reaches the connection through a connIO, as for
 	// HTTP/1.1: Terminate drains (GOAWAY) or expires it.
 	cio := &connIO{rwc: rwc, s: s, cancel: cancel, stats: o.stats}
-	cio.hooks = &connHooks{ctx: cctx, info: info, stop: cancel}
+	cio.hooks = &h1.Hooks{Ctx: cctx, Info: info, Stop: cancel}
 	started := func(c *h2.Conn) {
 		cio.h2.Store(c)
-		if cio.hooks.draining.Load() {
+		if cio.hooks.Draining.Load() {
 			c.Shutdown()
 		}
 	}

@@ -1,4 +1,4 @@
-package streamhttp
+package h1
 
 import (
 	"errors"
@@ -88,7 +88,7 @@ func (o *outbound) end(err error) {
 	for _, x := range c.pending[c.phead:] {
 		if x.counted {
 			x.counted = false
-			c.stats.requestDone()
+			c.stats.RequestDone()
 		}
 		if x.req != nil {
 			x.req.CancelContext()
@@ -219,11 +219,11 @@ func (o *outbound) beforeHandler() {
 		idle := len(c.input()) == 0 && c.body == nil
 		c.inMu.Unlock()
 		if idle {
-			c.oob.flushIdle()
+			c.oob.FlushIdle()
 			return
 		}
 	}
-	c.oob.bound()
+	c.oob.Bound()
 }
 
 // beforeBody applies the flush rule before a response body source is
@@ -235,7 +235,7 @@ func (o *outbound) beforeBody() error {
 		return o.m.Cause()
 	}
 	if o.c.oob != nil {
-		o.c.oob.bound()
+		o.c.oob.Bound()
 	}
 	return nil
 }
@@ -537,7 +537,7 @@ func (c *conn) popPending() {
 	}
 	if x.counted {
 		x.counted = false
-		c.stats.requestDone()
+		c.stats.RequestDone()
 	}
 	if c.barrier == x { // answered, so what follows it is HTTP again
 		c.barrier = nil
