@@ -190,6 +190,7 @@
 //	internal/h1/inbound.go    parsing heads, the pipelining guard, the server's own answers
 //	internal/h1/body.go       streamed request bodies and their limits
 //	internal/h1/outbound.go   linking responses to requests (reorder) and rendering
+//	internal/reorder          the one reorder: the window of stream.Reorder and of the server
 //	internal/h1/asynccall.go  handler functions joined to the layer: inline or in goroutines
 //	internal/h1/logging.go    what is logged at which level
 //	internal/h1/conn.go       what the driver gives the engine (Config, Hooks) and asks of it

@@ -150,7 +150,7 @@ func (s *asyncCall) Pull() (*Response, error) {
 func (c *conn) slotsFree() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.s.PipeliningLimit - (len(c.pending) - c.phead)
+	return c.s.PipeliningLimit - c.pending.Held()
 }
 
 // headBuffered reports whether the layer holds a complete request head

@@ -29,7 +29,8 @@
 //	timeout.go    the request timeout (503) and when the client is watched
 //	continue.go   when 100 Continue is sent
 //	close.go      whether and why a connection closes (beginClose, mustClose)
-//	outbound.go   linking responses to requests (reorder) and rendering
+//	outbound.go   linking responses to requests (reorder: the exchanges are held
+//	              by Seq in a reorder.Window, stream.Reorder's code) and rendering
 //	asynccall.go  handler functions joined to the layer: inline, or goroutines
 //	upgrade.go    the barrier before a protocol switch, and the switch
 //	interim.go    1xx responses written ahead of the final one

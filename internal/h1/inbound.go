@@ -145,7 +145,7 @@ func (in *inbound) waitSlot() (slots int, closing bool, err error) {
 		closing = c.closing
 		// Count the requests whose responses are not out yet: that bounds
 		// the flow and the reorder window alike.
-		slots = c.s.PipeliningLimit - (len(c.pending) - c.phead)
+		slots = c.s.PipeliningLimit - c.pending.Held()
 		free := slots > 0
 		sameIsland := c.outWaiting && c.outM == in.m
 		// at an upgrade request's barrier, wait for its answer.

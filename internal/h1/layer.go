@@ -10,6 +10,7 @@ import (
 
 	"github.com/streamhttp/streamhttp/bidi"
 	"github.com/streamhttp/streamhttp/httpcore"
+	"github.com/streamhttp/streamhttp/internal/reorder"
 	"github.com/streamhttp/streamhttp/stream"
 )
 
@@ -81,11 +82,10 @@ type conn struct {
 	maxBody int64     // the limit of a streamed chunked body
 
 	mu          sync.Mutex
-	pending     []*exchange // oldest first, from phead on
-	phead       int
-	free        []*exchange   // recycled exchanges
-	inFlow      atomic.Int32  // requests handed out and not yet answered by the flow; changed under mu
-	slotFree    chan struct{} // wakes the inbound side when slotWaiter
+	pending     reorder.Window[*exchange] // by Seq: the reorder of responses (see link)
+	free        []*exchange               // recycled exchanges
+	inFlow      atomic.Int32              // requests handed out and not yet answered by the flow; changed under mu
+	slotFree    chan struct{}             // wakes the inbound side when slotWaiter
 	slotWaiter  bool
 	closing     bool // no further request is read: see close.go
 	closeReason closeReason
@@ -236,7 +236,7 @@ func (c *conn) expire() {
 	c.aborted = true // before the exchanges go: see popPending
 	for c.head() != nil {
 		x := c.head()
-		last := c.phead == len(c.pending)-1
+		last := c.pending.Held() == 1
 		rc := httpcore.RenderContext{Method: x.method, Proto: x.proto, ForceClose: last, Server: c.s.ServerHeader}
 		resp := x.made
 		if resp == nil {
@@ -298,8 +298,8 @@ func (c *conn) setHeadSince(t time.Time) {
 func (c *conn) busy() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for _, x := range c.pending[c.phead:] {
-		if x.ready || x.body != nil && !x.body.started {
+	for n := c.pending.Next(); n < c.pending.End(); n++ {
+		if x, _ := c.pending.Get(n); x != nil && (x.ready || x.body != nil && !x.body.started) {
 			return true
 		}
 	}
@@ -397,8 +397,8 @@ func (c *conn) endInput(err, cause error) {
 func (c *conn) peerClosed() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for _, x := range c.pending[c.phead:] {
-		if x.req != nil {
+	for n := c.pending.Next(); n < c.pending.End(); n++ {
+		if x, _ := c.pending.Get(n); x != nil && x.req != nil {
 			x.req.CancelContext()
 		}
 	}

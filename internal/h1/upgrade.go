@@ -69,7 +69,7 @@ func (c *conn) switchRefusal(x *exchange, resp *Response) string {
 		return "Switch.Take is nil"
 	case x.req == nil:
 		return "the request was answered by the server"
-	case len(c.pending)-c.phead != 1:
+	case c.pending.Held() != 1:
 		return "requests after it were read already (pipelining)"
 	case x.body != nil && !x.body.finished:
 		return "its request body has not been read to its end"
