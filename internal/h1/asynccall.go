@@ -247,7 +247,7 @@ func CallHandler(f func(context.Context, *Request) (*Response, error), r *Reques
 // its connection's logger and returns the answer that closes the
 // connection after it.
 func FailedAnswer(r *Request, err error) *Response {
-	LogHandlerFailure(r.Context(), r.Seq, err)
+	logHandlerFailureOf(r.Context(), r.Seq, err)
 	resp := failureResponse(err)
 	resp.Header.Add("Connection", "close")
 	return resp

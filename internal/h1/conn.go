@@ -193,10 +193,6 @@ func connOf(ctx context.Context) *conn {
 	return c
 }
 
-// Served reports whether ctx is the context of a request read by a
-// layer that a driver serves.
-func Served(ctx context.Context) bool { return connOf(ctx) != nil }
-
 // Drain makes the connection take no further request and close after the
 // response to the last one it has taken; it reports whether the connection
 // is idle, in which case the caller ends it now.
@@ -254,19 +250,16 @@ func (l *Conn) PeerClosed() { l.peerClosed() }
 // Seq is how many requests the connection has read, for its next run.
 func (l *Conn) Seq() uint64 { return l.seq }
 
-// LogHandlerFailure logs the failure of request seq's handler on the
+// logHandlerFailureOf logs the failure of request seq's handler on the
 // logger of the connection whose request's context ctx is (slog's default
 // without one).
-func LogHandlerFailure(ctx context.Context, seq uint64, err error) {
+func logHandlerFailureOf(ctx context.Context, seq uint64, err error) {
 	if c := connOf(ctx); c != nil {
 		c.logHandlerFailure(seq, err)
 		return
 	}
 	logHandlerFailure(slog.Default(), Info{}, seq, err)
 }
-
-// FailureResponse is the answer to a request whose handler failed.
-func FailureResponse(err error) *Response { return failureResponse(err) }
 
 // CheckLocks turns on the lock invariants (see lockChecks): for tests, of
 // this package and of those that drive it, before they start.

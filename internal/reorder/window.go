@@ -6,6 +6,8 @@
 // responses leave in request order.
 package reorder
 
+import "math"
+
 // Window holds values by sequence number: Next is the number awaited (the
 // head), and a value may be put up to Limit numbers ahead of it. Storage is
 // a ring indexed by number, which grows with the values actually held (up
@@ -17,12 +19,18 @@ package reorder
 //	pop                  ->      _ [2] [3]    Next 1 (the head is missing)
 type Window[T any] struct {
 	next  uint64 // the number awaited
-	limit uint64 // how far past next a value may be put; 0: no limit
+	limit uint64 // how far past next a value may be put; noLimit: none (0 in the zero Window)
 	end   uint64 // one past the highest number held, while any is
 	held  int
-	slots []T    // number n lives at n & mask
-	full  []bool // whether slots[i] holds a value
+	slots []slot[T] // number n lives at n & mask
 	mask  uint64
+}
+
+// slot is a place in the ring: a value and whether it is there (a value
+// and its flag side by side, one bounds check and one cache line).
+type slot[T any] struct {
+	v    T
+	full bool
 }
 
 // Fit is how a value fits a window (Put).
@@ -40,11 +48,16 @@ const (
 func (w *Window[T]) Reset(first uint64, limit int) {
 	if w.held > 0 { // an empty ring is clear already (Pop, Clear)
 		clear(w.slots)
-		clear(w.full)
 	}
 	w.next, w.end, w.held = first, first, 0
-	w.limit = uint64(max(limit, 0))
+	w.limit = noLimit
+	if limit > 0 {
+		w.limit = uint64(limit)
+	}
 }
+
+// noLimit is the limit of a window without one.
+const noLimit = math.MaxUint64
 
 // Next is the number awaited.
 func (w *Window[T]) Next() uint64 { return w.next }
@@ -57,20 +70,42 @@ func (w *Window[T]) End() uint64 { return w.end }
 
 // Put holds v under number n, if it fits.
 func (w *Window[T]) Put(n uint64, v T) Fit {
+	// The common case in a few instructions: a number inside the ring as
+	// it is and under the limit (a number behind next wraps around to a
+	// huge distance), not taken.
+	if d := n - w.next; d < uint64(len(w.slots)) && d < w.limit {
+		if e := &w.slots[n&w.mask]; !e.full {
+			e.v, e.full = v, true
+			w.held++
+			if n >= w.end {
+				w.end = n + 1
+			}
+			return Fits
+		}
+	}
+	return w.put(n, v)
+}
+
+// put is Put's other cases: a number behind, beyond, taken, or one the
+// ring must grow for.
+func (w *Window[T]) put(n uint64, v T) Fit {
+	if w.limit == 0 { // the zero Window
+		w.limit = noLimit
+	}
 	switch {
 	case n < w.next:
 		return Behind
-	case w.limit > 0 && n-w.next >= w.limit:
+	case n-w.next >= w.limit:
 		return Beyond
 	}
 	if n-w.next >= uint64(len(w.slots)) {
 		w.grow(n - w.next + 1)
 	}
-	i := n & w.mask
-	if w.full[i] {
+	e := &w.slots[n&w.mask]
+	if e.full {
 		return Taken
 	}
-	w.slots[i], w.full[i] = v, true
+	e.v, e.full = v, true
 	w.held++
 	w.end = max(w.end, n+1)
 	return Fits
@@ -81,8 +116,8 @@ func (w *Window[T]) Get(n uint64) (v T, ok bool) {
 	if n < w.next || n >= w.end {
 		return v, false
 	}
-	i := n & w.mask
-	return w.slots[i], w.full[i]
+	e := &w.slots[n&w.mask]
+	return e.v, e.full
 }
 
 // Head returns the value awaited, if it is held.
@@ -90,8 +125,8 @@ func (w *Window[T]) Head() (v T, ok bool) {
 	if w.held == 0 {
 		return v, false
 	}
-	i := w.next & w.mask
-	return w.slots[i], w.full[i]
+	e := &w.slots[w.next&w.mask]
+	return e.v, e.full
 }
 
 // Pop removes the value awaited, if it is held, and awaits the next
@@ -100,13 +135,12 @@ func (w *Window[T]) Pop() (v T, ok bool) {
 	if w.held == 0 {
 		return v, false
 	}
-	i := w.next & w.mask
-	if !w.full[i] {
+	e := &w.slots[w.next&w.mask]
+	if !e.full {
 		return v, false
 	}
-	v = w.slots[i]
-	var zero T
-	w.slots[i], w.full[i] = zero, false
+	v = e.v
+	*e = slot[T]{}
 	w.held--
 	w.next++
 	if w.held == 0 {
@@ -119,7 +153,6 @@ func (w *Window[T]) Pop() (v T, ok bool) {
 // as it is.
 func (w *Window[T]) Clear() {
 	clear(w.slots)
-	clear(w.full)
 	w.held, w.end = 0, w.next
 }
 
@@ -131,11 +164,9 @@ func (w *Window[T]) grow(need uint64) {
 	for size < need {
 		size *= 2
 	}
-	slots, full := make([]T, size), make([]bool, size)
+	slots := make([]slot[T], size)
 	for n := w.next; n < w.end; n++ {
-		if i := n & w.mask; w.full[i] {
-			slots[n&(size-1)], full[n&(size-1)] = w.slots[i], true
-		}
+		slots[n&(size-1)] = w.slots[n&w.mask]
 	}
-	w.slots, w.full, w.mask = slots, full, size-1
+	w.slots, w.mask = slots, size-1
 }
