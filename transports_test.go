@@ -65,9 +65,10 @@ const parkTestAfter = 2 * time.Millisecond
 
 // dialParked serves handler on a binding whose connection parks when idle
 // (as a handler function's connection does; each run materializes the flow
-// anew), and returns a client connection that, before each write made
-// while the server is between requests, waits for the connection to park:
-// every request after the first is read by a woken connection.
+// anew), and returns a client connection that, before each write after
+// the first made while the server is between requests, waits for the
+// connection to park: every request after the first is read by a woken
+// connection.
 func dialParked(t *testing.T, handler stream.Flow[*Request, *Response], s ServerSettings) (net.Conn, <-chan error) {
 	t.Helper()
 	if s.ParkIdleAfter == 0 {
@@ -103,42 +104,89 @@ type parkingConn struct {
 func (p *parkingConn) Write(b []byte) (int, error) {
 	p.mu.Lock()
 	if p.ic == nil {
+		// The first write: a new connection waits for its first request
+		// (HeadTimeout) and does not park before it.
 		select {
 		case p.ic = <-p.served:
 		case <-time.After(parkWait):
 		}
-	}
-	if ic := p.ic; ic != nil {
-		deadline := time.Now().Add(parkWait)
-		for {
-			parked, idle := ic.parkState()
-			if parked {
-				p.woken++
-				break
-			}
-			if !idle {
-				break // in the middle of a request, or closing
-			}
-			if time.Now().After(deadline) {
-				p.missed++
-				break
-			}
-			time.Sleep(time.Millisecond)
-		}
+	} else {
+		p.waitParked()
 	}
 	p.mu.Unlock()
 	return p.Conn.Write(b)
 }
 
-// parkState reports whether c is parked, and whether it is served and
-// between requests with nothing under way, so that it parks when left
-// alone for ParkIdleAfter.
-func (c *IncomingConnection) parkState() (parked, idle bool) {
+// closeGrace is how long a connection may look closing with nothing under
+// way before the parked mode takes it for one that closes (its client
+// writes into the close) rather than one that ends its run to park.
+const closeGrace = 50 * time.Millisecond
+
+// waitParked waits until the connection is parked, unless it has a
+// request under way or ends. Called with p.mu held.
+func (p *parkingConn) waitParked() {
+	deadline := time.Now().Add(parkWait)
+	var closingSince time.Time
+	for {
+		switch p.ic.parkState() {
+		case connParked:
+			p.woken++
+			return
+		case connUnderWay, connEnded:
+			return
+		case connClosing:
+			if closingSince.IsZero() {
+				closingSince = time.Now()
+			} else if time.Since(closingSince) > closeGrace {
+				return
+			}
+		default:
+			closingSince = time.Time{}
+		}
+		if time.Now().After(deadline) {
+			p.missed++
+			return
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// What the parked mode sees of a connection (parkState).
+const (
+	connIdle     = iota // between requests, or between a run's end and its parking
+	connParked          // parked
+	connUnderWay        // a request (or its head) is under way
+	connClosing         // closing, nothing under way: the end of a run
+	connEnded           // done
+)
+
+// parkState says what c is doing, for the parked mode.
+func (c *IncomingConnection) parkState() int {
+	select {
+	case <-c.done:
+		return connEnded
+	default:
+	}
 	b := c.b
 	b.mu.Lock()
 	parked, cio := c.parked != nil, c.cio
 	b.mu.Unlock()
-	return parked, cio != nil && cio.mayPark()
+	switch {
+	case parked:
+		return connParked
+	case cio == nil:
+		return connIdle
+	case cio.layer == nil: // HTTP/2: never parked
+		return connUnderWay
+	}
+	l := cio.layer
+	switch {
+	case l.Between():
+		return connIdle
+	case !l.HeadDeadline().IsZero() || l.HandlerWorking() || l.Busy():
+		return connUnderWay
+	}
+	return connClosing
 }
 
 // bindOne runs a binding of its own that serves each connection with
