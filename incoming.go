@@ -166,7 +166,13 @@ func (c *IncomingConnection) serve(handler stream.Flow[*Request, *Response], par
 			return
 		}
 		seq, lastIO = o.seq, o.lastIO
-		switch c.park(func() { c.serve(handler, park, seq, lastIO) }, lastIO) {
+		// A wake-up is the client's bytes arriving: the woken run's idle
+		// timeout counts from it. (Counted from before the parking, a
+		// request that came just in time, and woke the connection, would
+		// find the deadline passed at the run's first read and be dropped
+		// unanswered; the sweeper closes a connection still parked at its
+		// idle deadline.)
+		switch c.park(func() { c.serve(handler, park, seq, time.Now()) }, lastIO) {
 		case parkOK:
 			return // the poller serves it again when it is readable
 		case parkClose:
