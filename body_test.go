@@ -16,6 +16,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/streamhttp/streamhttp/httpcore"
+	"github.com/streamhttp/streamhttp/internal/h1"
 	"github.com/streamhttp/streamhttp/stream"
 	"github.com/streamhttp/streamhttp/stream/streamtest"
 )
@@ -152,7 +153,7 @@ func TestTruncatedBody(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !errors.Is(got, errTruncated) {
+		if !errors.Is(got, h1.ErrTruncated) {
 			t.Errorf("the handler read %v, want errTruncated", got)
 		}
 		if want := text("400 Bad Request", "Connection: close\r\n", "truncated"); out != want {
@@ -242,60 +243,62 @@ func TestExpectContinue(t *testing.T) {
 	expect := func(target, proto string, length int) string {
 		return fmt.Sprintf("POST %s %s\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: %d\r\n\r\n", target, proto, length)
 	}
-	t.Run("sent on the first demand", func(t *testing.T) {
-		start := make(chan struct{})
-		handler := stream.Map(func(r *Request) *Response {
-			<-start
-			return bodyHandler(r)
+	for _, tr := range transports {
+		t.Run(tr.name+"/sent on the first demand", func(t *testing.T) {
+			start := make(chan struct{})
+			handler := stream.Map(func(r *Request) *Response {
+				<-start
+				return bodyHandler(r)
+			})
+			c, done := tr.dial(t, handler, ServerSettings{})
+			br := bufio.NewReader(c)
+			go io.WriteString(c, expect("/read", "HTTP/1.1", 5))
+			expectNothing(t, c, br, 50*time.Millisecond)
+			close(start)
+			readExactly(t, br, interim100)
+			go io.WriteString(c, "hello"+get("/next"))
+			expectResponse(t, br, text("200 OK", "", "hello"))
+			expectResponse(t, br, ok("/next"))
+			c.Close()
+			if err := <-done; err != nil {
+				t.Error(err)
+			}
 		})
-		c, done := dialPipe(t, handler, ServerSettings{})
-		br := bufio.NewReader(c)
-		go io.WriteString(c, expect("/read", "HTTP/1.1", 5))
-		expectNothing(t, c, br, 50*time.Millisecond)
-		close(start)
-		readExactly(t, br, interim100)
-		go io.WriteString(c, "hello"+get("/next"))
-		expectResponse(t, br, text("200 OK", "", "hello"))
-		expectResponse(t, br, ok("/next"))
-		c.Close()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-	})
-	t.Run("not when the body came with the head", func(t *testing.T) {
-		c, done := dialPipe(t, stream.Map(bodyHandler), ServerSettings{})
-		br := bufio.NewReader(c)
-		go io.WriteString(c, expect("/read", "HTTP/1.1", 5)+"hello")
-		expectResponse(t, br, text("200 OK", "", "hello"))
-		c.Close()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-	})
-	t.Run("not to HTTP/1.0", func(t *testing.T) {
-		c, done := dialPipe(t, stream.Map(bodyHandler), ServerSettings{})
-		br := bufio.NewReader(c)
-		go io.WriteString(c, expect("/read", "HTTP/1.0", 5))
-		expectNothing(t, c, br, 50*time.Millisecond)
-		go io.WriteString(c, "hello")
-		expectResponse(t, br, okClose("hello"))
-		expectEOF(t, c, br)
-		c.Close()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-	})
-	t.Run("answered without reading", func(t *testing.T) {
-		c, done := dialPipe(t, stream.Map(bodyHandler), ServerSettings{})
-		br := bufio.NewReader(c)
-		go io.WriteString(c, expect("/a", "HTTP/1.1", 5))
-		expectResponse(t, br, okClose("/a"))
-		expectEOF(t, c, br)
-		c.Close()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-	})
+		t.Run(tr.name+"/not when the body came with the head", func(t *testing.T) {
+			c, done := tr.dial(t, stream.Map(bodyHandler), ServerSettings{})
+			br := bufio.NewReader(c)
+			go io.WriteString(c, expect("/read", "HTTP/1.1", 5)+"hello")
+			expectResponse(t, br, text("200 OK", "", "hello"))
+			c.Close()
+			if err := <-done; err != nil {
+				t.Error(err)
+			}
+		})
+		t.Run(tr.name+"/not to HTTP/1.0", func(t *testing.T) {
+			c, done := tr.dial(t, stream.Map(bodyHandler), ServerSettings{})
+			br := bufio.NewReader(c)
+			go io.WriteString(c, expect("/read", "HTTP/1.0", 5))
+			expectNothing(t, c, br, 50*time.Millisecond)
+			go io.WriteString(c, "hello")
+			expectResponse(t, br, okClose("hello"))
+			expectEOF(t, c, br)
+			c.Close()
+			if err := <-done; err != nil {
+				t.Error(err)
+			}
+		})
+		t.Run(tr.name+"/answered without reading", func(t *testing.T) {
+			c, done := tr.dial(t, stream.Map(bodyHandler), ServerSettings{})
+			br := bufio.NewReader(c)
+			go io.WriteString(c, expect("/a", "HTTP/1.1", 5))
+			expectResponse(t, br, okClose("/a"))
+			expectEOF(t, c, br)
+			c.Close()
+			if err := <-done; err != nil {
+				t.Error(err)
+			}
+		})
+	}
 	t.Run("another expectation", func(t *testing.T) {
 		var calls atomic.Int32
 		out, err := runLayer(t, ServerSettings{}, counting(&calls, respond),
@@ -403,7 +406,7 @@ func TestBodyOfAnEarlierRequest(t *testing.T) {
 	if diff := cmp.Diff(ok("/a")+ok("/b"), got); diff != "" {
 		t.Errorf("output (-want +got):\n%s", diff)
 	}
-	if !errors.Is(readErr, errDiscarded) {
+	if !errors.Is(readErr, h1.ErrDiscarded) {
 		t.Errorf("reading the discarded body: %v, want errDiscarded", readErr)
 	}
 }

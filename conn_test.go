@@ -141,57 +141,6 @@ func abbrev(s string) string {
 	return s
 }
 
-// transports are the connections ServeConn is tested over.
-var transports = []struct {
-	name string
-	dial func(*testing.T, stream.Flow[*Request, *Response], ServerSettings) (net.Conn, <-chan error)
-}{
-	{"pipe", dialPipe},
-	{"tcp", dialTCP},
-	{"tls", dialTLS},
-	{"binding", dialBound},
-}
-
-// dialBound serves handler on a binding of its own (Bind and
-// IncomingConnection.HandleWith, as BindAndHandle does) and returns a
-// client connection to it; the channel gets the connection's Err once it
-// has been served.
-func dialBound(t *testing.T, handler stream.Flow[*Request, *Response], s ServerSettings) (net.Conn, <-chan error) {
-	t.Helper()
-	s.DisableSignals = true
-	done := make(chan error, 1)
-	ctx, cancel := context.WithCancel(context.Background())
-	sink := stream.ForEach(func(c *IncomingConnection) {
-		c.HandleWith(handler)
-		go func() {
-			<-c.Done()
-			done <- c.Err()
-		}()
-	})
-	run := stream.To(Bind("127.0.0.1:0", s), sink).Start(ctx)
-	b := run.Materialized()
-	if b.Err() != nil {
-		cancel()
-		t.Fatal(b.Err())
-	}
-	client, err := net.Dial("tcp", b.LocalAddr().String())
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		client.Close()
-		cctx, ccancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer ccancel()
-		if err := b.Terminate(cctx); err != nil {
-			t.Errorf("terminating the binding: %v", err)
-		}
-		cancel()
-		run.Wait()
-	})
-	return client, done
-}
-
 // TestServeConn checks ServeConn over an in-memory pipe, loopback TCP and
 // TLS: pipelined requests with and without bodies, a closing request, the
 // end of the connection, the request's addresses and TLS state.
@@ -316,34 +265,36 @@ func TestIdleTimeout(t *testing.T) {
 		{"sync", stream.Map(slow)},
 		{"async", stream.MapAsync(4, func(_ context.Context, r *Request) (*Response, error) { return slow(r), nil })},
 	}
-	for _, h := range handlers {
-		t.Run(h.name+" idle connection", func(t *testing.T) {
-			c, done := dialTCP(t, h.handler, ServerSettings{IdleTimeout: idle})
-			br := bufio.NewReader(c)
-			io.WriteString(c, get("/a"))
-			expectResponse(t, br, ok("/a"))
-			start := time.Now()
-			expectEOF(t, c, br)
-			if d := time.Since(start); d < idle/2 {
-				t.Errorf("closed after %v, before the idle timeout", d)
-			}
-			c.Close()
-			if err := <-done; err != nil {
-				t.Errorf("ServeConn: %v", err)
-			}
-		})
-		t.Run(h.name+" request in progress", func(t *testing.T) {
-			c, done := dialTCP(t, h.handler, ServerSettings{IdleTimeout: idle, PipeliningLimit: 4})
-			br := bufio.NewReader(c)
-			io.WriteString(c, get("/slow"))
-			expectResponse(t, br, ok("/slow"))
-			io.WriteString(c, get("/after"))
-			expectResponse(t, br, ok("/after"))
-			c.Close()
-			if err := <-done; err != nil {
-				t.Errorf("ServeConn: %v", err)
-			}
-		})
+	for _, tr := range transports {
+		for _, h := range handlers {
+			t.Run(tr.name+"/"+h.name+" idle connection", func(t *testing.T) {
+				c, done := tr.dial(t, h.handler, ServerSettings{IdleTimeout: idle})
+				br := bufio.NewReader(c)
+				io.WriteString(c, get("/a"))
+				expectResponse(t, br, ok("/a"))
+				start := time.Now()
+				expectEOF(t, c, br)
+				if d := time.Since(start); d < idle/2 {
+					t.Errorf("closed after %v, before the idle timeout", d)
+				}
+				c.Close()
+				if err := <-done; err != nil {
+					t.Errorf("ServeConn: %v", err)
+				}
+			})
+			t.Run(tr.name+"/"+h.name+" request in progress", func(t *testing.T) {
+				c, done := tr.dial(t, h.handler, ServerSettings{IdleTimeout: idle, PipeliningLimit: 4})
+				br := bufio.NewReader(c)
+				io.WriteString(c, get("/slow"))
+				expectResponse(t, br, ok("/slow"))
+				io.WriteString(c, get("/after"))
+				expectResponse(t, br, ok("/after"))
+				c.Close()
+				if err := <-done; err != nil {
+					t.Errorf("ServeConn: %v", err)
+				}
+			})
+		}
 	}
 }
 

@@ -186,19 +186,30 @@
 //
 // # Where each decision lives
 //
-// The HTTP/1.1 engine is a set of stages (see the diagram on [ServerLayer]),
-// each the one owner of its decision:
+// The HTTP/1.1 engine is package internal/h1: a set of stages (see the
+// diagram on [ServerLayer] and in internal/h1/doc.go), each the one owner
+// of its decision, with no I/O of its own:
 //
-//	close.go      whether and why a connection closes (beginClose, mustClose)
-//	timeout.go    the request timeout (503), and when the client is watched
-//	continue.go   when 100 Continue is sent
-//	inbound.go    parsing heads, the pipelining guard, the server's own answers
-//	body.go       streamed request bodies and their limits
-//	outbound.go   linking responses to requests (reorder) and rendering
+//	internal/h1/close.go      whether and why a connection closes (beginClose, mustClose)
+//	internal/h1/timeout.go    the request timeout (503), and when the client is watched
+//	internal/h1/continue.go   when 100 Continue is sent
+//	internal/h1/inbound.go    parsing heads, the pipelining guard, the server's own answers
+//	internal/h1/body.go       streamed request bodies and their limits
+//	internal/h1/outbound.go   linking responses to requests (reorder) and rendering
+//	internal/reorder          the one reorder: the window of stream.Reorder and of the server
+//	internal/h1/asynccall.go  handler functions joined to the layer: inline or in goroutines
+//	internal/h1/logging.go    what is logged at which level
+//	internal/h1/conn.go       what the driver gives the engine (Config, Hooks) and asks of it
+//
+// This package drives it over a connection, and keeps the public API:
+//
+//	serveconn.go  ServeConn: the reader (deadlines, parking, readiness sets) and linger
 //	writer.go     the flush rule (MaxFlushDelay), write deadlines, buffering
 //	watch.go      noticing a client that leaves while a handler works
-//	serveconn.go  the reader (deadlines, parking, readiness sets) and linger
-//	logging.go    what is logged at which level
+//	engine.go     ServerLayer, and the engine's view of ServerSettings
+//	bind.go, incoming.go, listen.go, drain.go, signals.go, stats.go, settings.go:
+//	              bindings, connections, handlers, termination, statistics
+//	http2.go, h2serve.go  the same for HTTP/2 (engine: internal/h2)
 //
 // # Testing handlers
 //

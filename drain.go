@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/streamhttp/streamhttp/httpcore"
+	"github.com/streamhttp/streamhttp/internal/h1"
 )
 
 // Draining is the state of a binding that is about to stop, behind a load
@@ -124,7 +125,7 @@ func (c *IncomingConnection) freshGraceLeft(now time.Time) time.Duration {
 // its layer l has handed out nothing that is unanswered. Such a
 // connection, drained, would close at once, failing the request its client
 // may be sending.
-func (c *IncomingConnection) betweenRequests() (l *conn, between bool) {
+func (c *IncomingConnection) betweenRequests() (l *h1.Conn, between bool) {
 	b := c.b
 	b.mu.Lock()
 	handled, parked, cio := c.handled, c.parked, c.cio
@@ -135,18 +136,14 @@ func (c *IncomingConnection) betweenRequests() (l *conn, between bool) {
 	if cio == nil {
 		return nil, true
 	}
-	l = cio.hooks.layer.Load()
-	return l, l == nil || !l.handlerWorking()
+	l = cio.layer // nil: HTTP/2
+	return l, l == nil || !l.HandlerWorking()
 }
 
 // closeAfterNext makes the layer's next response its last (it carries
 // Connection: close) while it goes on reading the request that may be on
 // its way; draining it (closing) would drop that request.
-func closeAfterNext(l *conn) {
-	l.mu.Lock()
-	l.draining = true
-	l.mu.Unlock()
-}
+func closeAfterNext(l *h1.Conn) { l.CloseAfterNext() }
 
 // drainConns starts the graceful end of every connection, for Terminate.
 // A connection with requests in the handler drains now: no further
@@ -200,7 +197,7 @@ func (b *ServerBinding) graceDrain(c *IncomingConnection, deadline time.Time) {
 	if _, ok := b.graced[c]; ok {
 		return
 	}
-	b.graced[c] = &graceState{deadline: deadline, marked: c.cio != nil && c.cio.hooks.layer.Load() != nil}
+	b.graced[c] = &graceState{deadline: deadline, marked: c.cio != nil && c.cio.layer != nil}
 	if !b.gracing {
 		b.gracing = true
 		go b.watchGraced()

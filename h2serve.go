@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/streamhttp/streamhttp/bidi"
+	"github.com/streamhttp/streamhttp/internal/h1"
 	"github.com/streamhttp/streamhttp/internal/h2"
 	"github.com/streamhttp/streamhttp/stream"
 	"golang.org/x/net/http2"
@@ -105,7 +106,7 @@ func serveH2(ctx context.Context, rwc io.ReadWriteCloser, rbuf *[]byte, n int, h
 	defer cancel(nil)
 	info := infoOf(rwc)
 	cfg := h2Config(s)
-	cfg.RemoteAddr, cfg.LocalAddr, cfg.TLS = info.remote, info.local, info.tls
+	cfg.RemoteAddr, cfg.LocalAddr, cfg.TLS = info.Remote, info.Local, info.TLS
 	cfg.Context = cctx
 	cfg.Resume, o.h2 = o.h2, nil
 	if st := o.stats; st != nil {
@@ -117,7 +118,7 @@ func serveH2(ctx context.Context, rwc io.ReadWriteCloser, rbuf *[]byte, n int, h
 	// The binding reaches the connection through a connIO, as for
 	// HTTP/1.1: Terminate drains (GOAWAY) or expires it.
 	cio := &connIO{rwc: rwc, s: s, cancel: cancel, stats: o.stats}
-	cio.hooks = &connHooks{ctx: cctx, info: info, stop: cancel}
+	cio.hooks = &h1.Hooks{Ctx: cctx, Info: info, Stop: cancel}
 	cio.dl, _ = rwc.(interface{ SetReadDeadline(time.Time) error })
 	if o.lastIO.IsZero() {
 		cio.touch()
@@ -135,7 +136,7 @@ func serveH2(ctx context.Context, rwc io.ReadWriteCloser, rbuf *[]byte, n int, h
 	}
 	started := func(c *h2.Conn) {
 		cio.h2.Store(c)
-		if cio.hooks.draining.Load() {
+		if cio.hooks.Draining.Load() {
 			c.Shutdown()
 		}
 	}
@@ -153,7 +154,7 @@ func serveH2(ctx context.Context, rwc io.ReadWriteCloser, rbuf *[]byte, n int, h
 	_, err := stream.RunWith(cctx, stream.Via(src, flow), h2Sink(cio))
 	c := cio.h2.Load()
 	if p := c.ParkedState(); p != nil {
-		if err == nil && !cio.hooks.draining.Load() {
+		if err == nil && !cio.hooks.Draining.Load() {
 			// Idle: the connection stays open, without this run.
 			o.parked, o.lastIO, o.h2 = true, time.Unix(0, cio.lastIO.Load()), p
 			return nil

@@ -5,12 +5,12 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
-	"log/slog"
 	"net"
 	"sync/atomic"
 	"syscall"
 	"time"
 
+	"github.com/streamhttp/streamhttp/internal/h1"
 	"github.com/streamhttp/streamhttp/internal/h2"
 	"github.com/streamhttp/streamhttp/internal/poller"
 	"github.com/streamhttp/streamhttp/stream"
@@ -236,6 +236,13 @@ func (w *parkWaker) SyscallConn() (syscall.RawConn, error) {
 
 func (w *parkWaker) Wake() {
 	if c := (*IncomingConnection)(w); c.unpark(true) {
+		// A wake-up is the client's bytes arriving: the woken run's idle
+		// timeout counts from it. (Counted from before the parking, a
+		// request that came just in time, and woke the connection, would
+		// find the deadline passed at the run's first read and be dropped
+		// unanswered; the sweeper closes a connection still parked at its
+		// idle deadline.)
+		c.lastIO = time.Now().UnixNano()
 		c.serve()
 	}
 }
@@ -352,7 +359,7 @@ func (c *IncomingConnection) track(cio *connIO) {
 		// Accepted while (or just before) the binding began terminating:
 		// it drains once its grace has passed (see drainConns).
 		if left := c.freshGraceLeft(time.Now()); left > 0 {
-			cio.hooks.closeNext.Store(true)
+			cio.hooks.CloseNext.Store(true)
 			b.mu.Unlock()
 			b.graceDrain(c, time.Now().Add(left))
 			return
@@ -444,46 +451,19 @@ func AsyncHandler(f func(context.Context, *Request) (*Response, error), parallel
 		})
 	}
 	return stream.MapAsyncUnordered(parallelism, func(_ context.Context, r *Request) (*Response, error) {
-		resp, err := callHandler(f, r)
+		resp, err := h1.CallHandler(f, r)
 		if err != nil {
 			// This request's failure is its own: it is answered 500 (and
 			// the connection closes after it), while the requests before
 			// it, whose answers may still be on their way, get them. A
 			// failure of the flow itself would drop those.
-			resp = failedAnswer(r, err)
+			resp = h1.FailedAnswer(r, err)
 		}
 		if resp != nil {
 			resp.ForRequest(r)
 		}
 		return resp, nil
 	})
-}
-
-// callHandler calls f, turning a panic into a *stream.PanicError.
-func callHandler(f func(context.Context, *Request) (*Response, error), r *Request) (resp *Response, err error) {
-	defer func() {
-		if v := recover(); v != nil {
-			resp, err = nil, stream.NewPanicError(v)
-		}
-	}()
-	return f(r.Context(), r)
-}
-
-// failedAnswer logs the failure of r's handler (a panic with its stack) on
-// its connection's logger and returns the answer that closes the
-// connection after it.
-func failedAnswer(r *Request, err error) *Response {
-	logger, info := slog.Default(), connInfo{}
-	if h, ok := r.Context().Value(connKey{}).(*connHooks); ok {
-		if l := h.layer.Load(); l != nil {
-			logger = l.s.Logger
-		}
-		info = h.info
-	}
-	logHandlerFailure(logger, info, r.Seq, err)
-	resp := failureResponse(err)
-	resp.Header.Add("Connection", "close")
-	return resp
 }
 
 // inlineCall is AsyncHandler for a parallelism of 1: f runs in the

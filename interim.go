@@ -4,6 +4,7 @@ import (
 	"errors"
 
 	"github.com/streamhttp/streamhttp/httpcore"
+	"github.com/streamhttp/streamhttp/internal/h1"
 )
 
 // Errors of WriteInterim.
@@ -32,34 +33,12 @@ func WriteInterim(r *Request, status httpcore.Status, fields httpcore.Headers) e
 	if status < 100 || status > 199 || status == httpcore.StatusSwitchingProtocols {
 		return errors.New("streamhttp: WriteInterim needs a 1xx status other than 101")
 	}
-	h, ok := r.Context().Value(connKey{}).(*connHooks)
-	if !ok {
+	served, written, err := h1.WriteInterim(r.Context(), r.Seq, status, fields)
+	switch {
+	case !served:
 		return ErrNoConnection
-	}
-	c := h.layer.Load()
-	if c == nil {
-		return ErrNoConnection
-	}
-	c.mu.Lock()
-	x := c.head()
-	direct := c.oob != nil && c.outWaiting && !c.stopped && x != nil && x.seq == r.Seq &&
-		x.resp == nil && x.made == nil
-	if !direct {
-		c.mu.Unlock()
+	case !written:
 		return ErrInterimNotNow
 	}
-	rc := httpcore.RenderContext{Method: x.method, Proto: x.proto}
-	if x.body != nil && x.body.continueQueued {
-		// A 100 Continue queued in band would follow this one: say it
-		// now, first, as the oldest interim answer.
-		c.dequeueContinue(x.body)
-		c.mu.Unlock()
-		if err := c.oob.writeOOB([]byte(continueLine)); err != nil {
-			return err
-		}
-		c.mu.Lock()
-	}
-	c.mu.Unlock()
-	p, _ := httpcore.AppendResponseHead(nil, &Response{Status: status, Header: fields}, &rc)
-	return c.oob.writeOOB(p)
+	return err
 }

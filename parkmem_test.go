@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/streamhttp/streamhttp/httpcore"
+	"github.com/streamhttp/streamhttp/internal/h1"
 )
 
 // The memory of a parked connection: what a binding keeps of an idle
@@ -231,7 +232,7 @@ func parkConnsMeasured(t testing.TB, pc parkMemCase, n int, profile string) park
 	// time comes (or the runtime sweeps such timers out): wait a timer
 	// period, so that what is measured is what the parked connections
 	// hold.
-	time.Sleep(tickPeriod(DefaultRequestTimeout) + 50*time.Millisecond)
+	time.Sleep(h1.MaxTickPeriod + 50*time.Millisecond)
 	after := heapAfterGC()
 	if profile != "" {
 		// The profile shows the heap as of the last GC but one: one more

@@ -14,39 +14,21 @@ import (
 	"time"
 
 	"github.com/streamhttp/streamhttp/bidi"
+	"github.com/streamhttp/streamhttp/internal/h1"
 	"github.com/streamhttp/streamhttp/internal/h2"
 	"github.com/streamhttp/streamhttp/internal/poller"
 	"github.com/streamhttp/streamhttp/stream"
 )
 
-// connInfo is what the layer knows of the connection it serves.
-type connInfo struct {
-	remote, local net.Addr
-	tls           *tls.ConnectionState
-}
-
-func (i connInfo) attrs() []any {
-	if i.remote == nil {
-		return nil
-	}
-	attrs := []any{slog.String("remote", i.remote.String())}
-	if i.local != nil {
-		attrs = append(attrs, slog.String("local", i.local.String()))
-	}
-	if i.tls != nil {
-		attrs = append(attrs, slog.String("tls", tls.VersionName(i.tls.Version)))
-	}
-	return attrs
-}
-
-func infoOf(rwc io.ReadWriteCloser) connInfo {
-	var info connInfo
+// infoOf is what the layer knows of the connection rwc.
+func infoOf(rwc io.ReadWriteCloser) h1.Info {
+	var info h1.Info
 	if nc, ok := rwc.(net.Conn); ok {
-		info.remote, info.local = nc.RemoteAddr(), nc.LocalAddr()
+		info.Remote, info.Local = nc.RemoteAddr(), nc.LocalAddr()
 	}
 	if tc, ok := rwc.(*tls.Conn); ok {
 		st := tc.ConnectionState()
-		info.tls = &st
+		info.TLS = &st
 	}
 	return info
 }
@@ -134,7 +116,7 @@ func serveConn(ctx context.Context, rwc io.ReadWriteCloser, handler stream.Flow[
 		if err := handshake(ctx, tc, s.TLSHandshakeTimeout); err != nil {
 			rwc.Close()
 			if s.Logger.Enabled(ctx, slog.LevelDebug) {
-				s.Logger.Debug("streamhttp: TLS handshake failed", append(infoOf(rwc).attrs(), "err", err)...)
+				s.Logger.Debug("streamhttp: TLS handshake failed", append(infoOf(rwc).Attrs(), "err", err)...)
 			}
 			return err
 		}
@@ -167,9 +149,15 @@ func serveConn(ctx context.Context, rwc io.ReadWriteCloser, handler stream.Flow[
 	}
 	cio.dl, _ = rwc.(interface{ SetReadDeadline(time.Time) error })
 	cio.ready = o.ready
-	hooks := &connHooks{ctx: cctx, info: infoOf(rwc), oob: cio, stats: o.stats, stop: cancel, seqBase: o.seq,
-		mustLink: handler.Unordered(), earnSlot: o.earnSlot}
+	hooks := &h1.Hooks{Ctx: cctx, Info: infoOf(rwc), OOB: cio, Stop: cancel, SeqBase: o.seq,
+		Pipelining: o.pipelining, MustLink: handler.Unordered(), EarnSlot: o.earnSlot}
+	if o.stats != nil {
+		hooks.Stats = o.stats
+	}
 	cio.hooks = hooks
+	// The layer is made here, with its hooks, and the connection holds it
+	// from the start: it never registers itself anywhere.
+	cio.layer = h1.NewConn(s.engine, hooks)
 	if o.track != nil {
 		o.track(cio)
 		defer o.track(nil)
@@ -177,36 +165,25 @@ func serveConn(ctx context.Context, rwc io.ReadWriteCloser, handler stream.Flow[
 	// The server closing at once (ServerBinding.Close, the hard deadline of
 	// Terminate) ends a write that blocks, too.
 	defer context.AfterFunc(ctx, cio.out.halt)()
-	if o.pipelining != 0 && o.pipelining != s.PipeliningLimit {
-		ls := *s
-		ls.PipeliningLimit = o.pipelining
-		s = &ls
-	}
-	runCtx := context.WithValue(cctx, connKey{}, hooks)
-	hooks.ctx = runCtx // requests' contexts lead back to their connection
-	flow := bidi.JoinLeft(handler, serverLayer(*s, hooks))
-	_, err := stream.RunWith(runCtx, stream.Via(cio.source(), flow), cio.sink())
+	flow := bidi.JoinLeft(handler, cio.layer.Layer())
+	_, err := stream.RunWith(cctx, stream.Via(cio.source(), flow), cio.sink())
 	cio.stopWatch()
-	if l := hooks.layer.Load(); l != nil {
-		// A handler's goroutine may still be reading the request body
-		// (the run did not wait for it): the end of the run has made its
-		// read return; the connection's input is released once it has.
-		l.releaseInput()
-	}
+	// A handler's goroutine may still be reading the request body (the run
+	// did not wait for it): the end of the run has made its read return;
+	// the connection's input is released once it has.
+	cio.layer.ReleaseInput()
 	cio.leaveReady()
 	cio.releaseReadBuffer()
-	if sw := hooks.switched.Load(); sw != nil && err == nil {
+	if sw := hooks.Switched.Load(); sw != nil && err == nil {
 		// the connection switched protocols (upgrade.go).
 		cio.handOver(ctx, sw)
 		return nil
 	}
-	if cio.parked && err == nil && !hooks.draining.Load() {
+	if cio.parked && err == nil && !hooks.Draining.Load() {
 		// Idle: the connection stays open, without this run.
 		cio.quiesceReader()
 		o.parked, o.lastIO = true, time.Unix(0, cio.lastIO.Load())
-		if l := hooks.layer.Load(); l != nil {
-			o.seq = l.seq
-		}
+		o.seq = cio.layer.Seq()
 		return nil
 	}
 	cio.close(ctx)
@@ -220,12 +197,12 @@ func serveConn(ctx context.Context, rwc io.ReadWriteCloser, handler stream.Flow[
 // server: it takes no further request, and closes after the last response
 // it owes, or now when it owes none.
 func (c *connIO) drain() {
-	c.hooks.draining.Store(true)
+	c.hooks.Draining.Store(true)
 	if h := c.h2.Load(); h != nil { // HTTP/2 dispatch: GOAWAY
 		h.Shutdown()
 		return
 	}
-	if l := c.hooks.layer.Load(); l != nil && l.drain() {
+	if l := c.layer; l != nil && l.Drain() {
 		c.cancel(errDrained)
 	}
 }
@@ -243,8 +220,8 @@ func (c *connIO) expire() {
 	} else {
 		c.out.mu.Unlock()
 	}
-	if l := c.hooks.layer.Load(); l != nil {
-		l.expire()
+	if l := c.layer; l != nil {
+		l.Expire()
 	}
 	c.out.halt()
 	c.cancel(errDrained)
@@ -261,12 +238,13 @@ func handshake(ctx context.Context, tc *tls.Conn, timeout time.Duration) error {
 }
 
 var (
-	errBodyTooSlow = errors.New("streamhttp: the request body arrived slower than MinRequestBodyRate")
-	errDrained     = errors.New("streamhttp: connection closed by the server's termination")
-	errIdle        = errors.New("streamhttp: idle timeout")
-	errAborted     = errors.New("streamhttp: connection closed after a timeout response")
+	errHeadTimeout = h1.ErrHeadTimeout
+	errBodyTooSlow = h1.ErrBodyTooSlow
+	errDrained     = h1.ErrDrained
+	errIdle        = h1.ErrIdle
+	errAborted     = h1.ErrAborted
 	errHalted      = errors.New("streamhttp: connection closed by the server: no more is written")
-	errPeerGone    = errors.New("streamhttp: the client closed or reset the connection")
+	errPeerGone    = h1.ErrPeerGone
 )
 
 // connIO is the byte side of a served connection: a source of input chunks
@@ -276,7 +254,8 @@ type connIO struct {
 	s      *ServerSettings
 	dl     interface{ SetReadDeadline(time.Time) error }
 	cancel context.CancelCauseFunc // ends the run
-	hooks  *connHooks
+	hooks  *h1.Hooks
+	layer  *h1.Conn     // nil for HTTP/2
 	stats  *serverStats // nil outside a binding
 	// lingering is connOpts.lingering.
 	lingering func()
@@ -563,7 +542,7 @@ func (c *connIO) read(p []byte, answered bool) (int, error) {
 			var se *os.SyscallError
 			if errors.As(err, &se) {
 				// As a plain read reports it: "read tcp a->b: read: ...".
-				err = &net.OpError{Op: "read", Net: "tcp", Source: c.hooks.info.local, Addr: c.hooks.info.remote, Err: err}
+				err = &net.OpError{Op: "read", Net: "tcp", Source: c.hooks.Info.Local, Addr: c.hooks.Info.Remote, Err: err}
 			}
 			return 0, err
 		case n == 0:
@@ -632,23 +611,23 @@ func (c *connIO) mayPark() bool {
 	if h := c.h2.Load(); h != nil { // HTTP/2 dispatch
 		return h.Idle()
 	}
-	l := c.hooks.layer.Load()
-	return l != nil && l.between()
+	l := c.layer
+	return l != nil && l.Between()
 }
 
 // parkable reports whether the layer is between requests with nothing
 // under way. Called by the reader, whose caller holds the layer's input
 // lock.
 func (c *connIO) parkable() bool {
-	l := c.hooks.layer.Load()
-	return l != nil && l.parkable()
+	l := c.layer
+	return l != nil && l.Parkable()
 }
 
 // readingBody reports whether the layer is inside a request body. Called by
 // the reader, whose caller holds the layer's input lock.
 func (c *connIO) readingBody() bool {
-	l := c.hooks.layer.Load()
-	return l != nil && l.body != nil
+	l := c.layer
+	return l != nil && l.ReadingBody()
 }
 
 func (r *connReader) Cancel(error) {
@@ -680,8 +659,8 @@ func (c *connIO) idleFor() time.Duration {
 
 // headDeadline is the layer's: when the head being received must be in.
 func (c *connIO) headDeadline() time.Time {
-	if l := c.hooks.layer.Load(); l != nil {
-		return l.headDeadline()
+	if l := c.layer; l != nil {
+		return l.HeadDeadline()
 	}
 	return time.Time{}
 }
@@ -689,8 +668,8 @@ func (c *connIO) headDeadline() time.Time {
 // busy reports whether the layer has a request in progress, which the idle
 // timeout leaves alone.
 func (c *connIO) busy() bool {
-	l := c.hooks.layer.Load()
-	return l != nil && l.busy()
+	l := c.layer
+	return l != nil && l.Busy()
 }
 
 // sink buffers the layer's output and writes it when the island is about
@@ -704,7 +683,7 @@ func (c *connIO) busy() bool {
 func (c *connIO) sink() stream.Sink[[]byte, stream.NotUsed] {
 	return stream.NewSink(func(m *stream.Materializer, up stream.Puller[[]byte]) (stream.NotUsed, error) {
 		m.OnBlock(func() {
-			if l := c.hooks.layer.Load(); l != nil && l.handlerWorking() {
+			if l := c.layer; l != nil && l.HandlerWorking() {
 				// The writer is about to wait for a concurrent handler
 				// that has requests in hand: let its goroutines run first,
 				// so that the answers ready by then leave in one write
@@ -718,7 +697,7 @@ func (c *connIO) sink() stream.Sink[[]byte, stream.NotUsed] {
 			if pe == nil {
 				return stream.NotUsed{}, err
 			}
-			if l := c.hooks.layer.Load(); l == nil || !l.handlerPanicked(pe) {
+			if l := c.layer; l == nil || !l.HandlerPanicked(pe) {
 				up.Cancel(pe)
 				c.out.flush()
 				return stream.NotUsed{}, pe
@@ -751,18 +730,21 @@ func (c *connIO) pump(up stream.Puller[[]byte]) (pe *stream.PanicError, err erro
 	}
 }
 
-// writeOOB writes p after whatever is buffered, now.
-func (c *connIO) writeOOB(p []byte) error { return c.out.writeNow(p) }
+// connIO is the layer's out-of-band writer.
+var _ h1.OOBWriter = (*connIO)(nil)
 
-// bound and flushIdle are the layer's ways to apply the flush rule (see
+// WriteOOB writes p after whatever is buffered, now.
+func (c *connIO) WriteOOB(p []byte) error { return c.out.writeNow(p) }
+
+// Bound and FlushIdle are the layer's ways to apply the flush rule (see
 // writer).
-func (c *connIO) bound()     { c.out.bound() }
-func (c *connIO) flushIdle() { c.out.flush() }
+func (c *connIO) Bound()     { c.out.bound() }
+func (c *connIO) FlushIdle() { c.out.flush() }
 
-// abort writes p, closes the connection for writing so that the client
+// Abort writes p, closes the connection for writing so that the client
 // sees the end after p, and ends the run (which cancels the requests'
 // context). The linger and the close follow when ServeConn returns.
-func (c *connIO) abort(p []byte) {
+func (c *connIO) Abort(p []byte) {
 	c.out.last(p)
 	// Cancel first: a read that fails because of the close below then
 	// reports the end of the run, not an error.
@@ -801,7 +783,7 @@ func (c *connIO) close(ctx context.Context) {
 	// The reader's wake-up must not move the deadline under the linger.
 	c.quiesceReader()
 	linger := c.s.LingerTimeout
-	if c.hooks.draining.Load() {
+	if c.hooks.Draining.Load() {
 		linger = min(linger, drainLinger)
 	}
 	if werr == nil && c.dl != nil && linger > 0 && ctx.Err() == nil && (halfClosed || c.closeWrite()) {

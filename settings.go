@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/streamhttp/streamhttp/httpcore"
+	"github.com/streamhttp/streamhttp/internal/h1"
 )
 
 // Request and Response are the message types handlers see; they are the
@@ -197,6 +198,9 @@ type ServerSettings struct {
 
 	// pipeliningDefault: PipeliningLimit was left at zero (set by resolved).
 	pipeliningDefault bool
+	// engine is the HTTP/1.1 engine's view of the resolved settings (set
+	// by resolved).
+	engine *h1.Config
 }
 
 // Defaults of ServerSettings.
@@ -309,5 +313,6 @@ func (s ServerSettings) resolved() ServerSettings {
 	if s.Logger == nil {
 		s.Logger = slog.Default()
 	}
+	s.engine = engineConfig(&s)
 	return s
 }

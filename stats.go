@@ -2,6 +2,7 @@ package streamhttp
 
 import (
 	"expvar"
+	"github.com/streamhttp/streamhttp/internal/h1"
 	"sync/atomic"
 	"time"
 )
@@ -63,6 +64,14 @@ func (s *serverStats) requestStarted() {
 }
 
 func (s *serverStats) requestDone() { s.openRequests.Add(-1) }
+
+// The statistics as the HTTP/1.1 engine updates them (h1.Stats).
+var _ h1.Stats = (*serverStats)(nil)
+
+func (s *serverStats) RequestStarted()          { s.requestStarted() }
+func (s *serverStats) RequestDone()             { s.requestDone() }
+func (s *serverStats) RequestsTimedOut(n int64) { s.requestTimeouts.Add(n) }
+func (s *serverStats) SlowBody()                { s.slowBodies.Add(1) }
 
 func (s *serverStats) connOpened() {
 	s.totalConnections.Add(1)

@@ -39,9 +39,9 @@ const (
 	watchActive          // the watch's read is under way, or done: watchDone tells
 )
 
-// watch starts a watch when nobody reads the connection. Called by the
+// Watch starts a watch when nobody reads the connection. Called by the
 // layer's timer.
-func (c *connIO) watch() {
+func (c *connIO) Watch() {
 	if c.dl == nil {
 		// Without read deadlines the reader could not take over the watch's
 		// read with its own timeouts.
@@ -89,8 +89,8 @@ func (c *connIO) runWatch() {
 		// Bytes for the reader, or the run's end (or the reader's own
 		// deadline) cut the wait short: nothing to tell.
 	case errors.Is(err, io.EOF):
-		if l := c.hooks.layer.Load(); l != nil {
-			l.peerClosed()
+		if l := c.layer; l != nil {
+			l.PeerClosed()
 		}
 	default:
 		c.cancel(errors.Join(errPeerGone, err))

@@ -1,6 +1,10 @@
 package stream
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/streamhttp/streamhttp/internal/reorder"
+)
 
 // ReorderError is the failure of a [Reorder] stage: an element that does not
 // fit the sequence, or a stream that ended with a gap.
@@ -33,87 +37,55 @@ func Reorder[T any](seq func(T) uint64, first uint64, window int) Flow[T, T] {
 		panic(fmt.Sprintf("stream: Reorder window %d < 1", window))
 	}
 	return NewFlow(func(_ *Materializer, up Puller[T]) Puller[T] {
-		return &reorderStage[T]{up: up, seq: seq, next: first, window: window}
+		s := &reorderStage[T]{up: up, seq: seq, window: window}
+		s.held.Reset(first, window)
+		return s
 	})
 }
 
+// reorderStage holds the early elements in a reorder.Window: the same
+// code as the server's reorder of responses (internal/h1).
 type reorderStage[T any] struct {
 	up     Puller[T]
 	seq    func(T) uint64
-	next   uint64 // the sequence number to emit next
 	window int
-	slots  []T // ring indexed by sequence number modulo len(slots) <= window
-	full   []bool
-	held   int // elements waiting in slots
+	held   reorder.Window[T] // awaits the sequence number to emit next
 	done   error
 }
 
 func (s *reorderStage[T]) Pull() (T, error) {
 	var zero T
-	w := uint64(s.window)
 	for s.done == nil {
-		if i := s.next % uint64(max(len(s.slots), 1)); s.held > 0 && s.full[i] {
-			v := s.slots[i]
-			s.slots[i], s.full[i] = zero, false
-			s.held--
-			s.next++
+		if v, ok := s.held.Pop(); ok {
 			return v, nil
 		}
 		v, err := s.up.Pull()
 		if err != nil {
-			if err == EOS && s.held > 0 {
-				err = &ReorderError{Seq: s.next, Expected: s.next, Window: s.window,
+			if err == EOS && s.held.Held() > 0 {
+				err = &ReorderError{Seq: s.held.Next(), Expected: s.held.Next(), Window: s.window,
 					Reason: "completed with elements missing"}
 			}
 			s.done = err
 			break
 		}
-		n := s.seq(v)
-		switch {
-		case n == s.next:
-			s.next++
-			return v, nil
-		case n < s.next || n-s.next >= w:
-			reason := "outside the window"
-			if n < s.next {
-				reason = "already emitted"
-			}
-			s.fail(&ReorderError{Seq: n, Expected: s.next, Window: s.window, Reason: reason})
-		default:
-			if n-s.next >= uint64(len(s.slots)) {
-				s.grow(n - s.next + 1)
-			}
-			i := n % uint64(len(s.slots))
-			if s.full[i] {
-				s.fail(&ReorderError{Seq: n, Expected: s.next, Window: s.window, Reason: "duplicate"})
-				break
-			}
-			s.slots[i], s.full[i] = v, true
-			s.held++
+		n, next := s.seq(v), s.held.Next()
+		switch s.held.Put(n, v) {
+		case reorder.Fits: // held: popped above once it is the one awaited
+		case reorder.Behind:
+			s.fail(&ReorderError{Seq: n, Expected: next, Window: s.window, Reason: "already emitted"})
+		case reorder.Beyond:
+			s.fail(&ReorderError{Seq: n, Expected: next, Window: s.window, Reason: "outside the window"})
+		case reorder.Taken:
+			s.fail(&ReorderError{Seq: n, Expected: next, Window: s.window, Reason: "duplicate"})
 		}
 	}
 	return zero, s.done
 }
 
-// grow makes the ring hold at least need consecutive sequence numbers from
-// next on (need <= window), moving the held elements to their new places.
-func (s *reorderStage[T]) grow(need uint64) {
-	size := min(uint64(s.window), max(need, 2*uint64(len(s.slots)), 16))
-	slots, full := make([]T, size), make([]bool, size)
-	for i := range uint64(len(s.slots)) {
-		from := (s.next + i) % uint64(len(s.slots))
-		if s.full[from] {
-			to := (s.next + i) % size
-			slots[to], full[to] = s.slots[from], true
-		}
-	}
-	s.slots, s.full = slots, full
-}
-
 func (s *reorderStage[T]) fail(err error) {
 	s.done = err
 	s.up.Cancel(err)
-	clear(s.slots)
+	s.held.Clear()
 }
 
 func (s *reorderStage[T]) Cancel(cause error) {

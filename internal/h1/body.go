@@ -1,4 +1,4 @@
-package streamhttp
+package h1
 
 import (
 	"errors"
@@ -122,11 +122,11 @@ func (b *body) tooSlow() {
 	}
 	c.mu.Unlock()
 	if c.stats != nil {
-		c.stats.slowBodies.Add(1)
+		c.stats.SlowBody()
 	}
 	c.debug("streamhttp: request body too slow", "seq", b.x.seq)
 	if p != nil {
-		c.oob.abort(p)
+		c.oob.Abort(p)
 	}
 }
 

@@ -1,4 +1,4 @@
-package streamhttp
+package h1
 
 import "github.com/streamhttp/streamhttp/httpcore"
 
@@ -9,8 +9,8 @@ import "github.com/streamhttp/streamhttp/httpcore"
 // the first of which is kept for the logs and the tests. From then on the
 // inbound side parses no further request (RFC 9112 §9.6: nothing after a
 // closing response is processed), the response written last carries
-// Connection: close, and the writer closes the connection after it (with a
-// linger, see connIO.close). Whether one response must close the
+// Connection: close, and the driver closes the connection after it (with a
+// linger: streamhttp's connIO.close). Whether one response must close the
 // connection is decided here too (mustClose, closeRequested); the renderer
 // applies the protocol's own rules (HTTP/1.0, the handler's Connection
 // header) on top.

@@ -1,4 +1,4 @@
-package streamhttp
+package h1
 
 // The 100-continue stage: the one owner of "when does a client that
 // expects 100-continue get it" (RFC 9110 §10.1.1).
@@ -74,7 +74,7 @@ func (c *conn) sendContinue(x *exchange) {
 	}
 	c.mu.Unlock()
 	if direct {
-		if err := c.oob.writeOOB([]byte(continueLine)); err != nil {
+		if err := c.oob.WriteOOB([]byte(continueLine)); err != nil {
 			c.debug("streamhttp: writing 100 Continue failed", "err", err)
 		}
 	}

@@ -1,4 +1,4 @@
-package streamhttp
+package h1
 
 import (
 	"errors"
@@ -78,14 +78,14 @@ func (in *inbound) next() (*Request, error) {
 			if c.headAt.Load() != 0 {
 				c.setHeadSince(time.Time{})
 			}
-			if h := c.hooks; h != nil && h.earnSlot != nil {
-				// Issue 12 hook: the first complete head earns the
-				// connection its slot in the binding (connOpts.earnSlot); it
+			if h := c.hooks; h != nil && h.EarnSlot != nil {
+				// The first complete head earns the connection its slot in
+				// the binding (Hooks.EarnSlot); it
 				// may wait here for one, holding inMu, until the run ends
 				// (drain, expire and Close end it without inMu, and so
 				// does a failure elsewhere in the run).
-				earn := h.earnSlot
-				h.earnSlot = nil
+				earn := h.EarnSlot
+				h.EarnSlot = nil
 				if err := earn(in.m.Context()); err != nil {
 					return nil, err
 				}
@@ -145,7 +145,7 @@ func (in *inbound) waitSlot() (slots int, closing bool, err error) {
 		closing = c.closing
 		// Count the requests whose responses are not out yet: that bounds
 		// the flow and the reorder window alike.
-		slots = c.s.PipeliningLimit - (len(c.pending) - c.phead)
+		slots = c.s.PipeliningLimit - c.pending.Held()
 		free := slots > 0
 		sameIsland := c.outWaiting && c.outM == in.m
 		// at an upgrade request's barrier, wait for its answer.
@@ -175,7 +175,7 @@ func (c *conn) dispatch(ev httpcore.Event) *Request {
 	req := ev.Request
 	c.seq++
 	req.Seq = c.seq
-	req.RemoteAddr, req.LocalAddr, req.TLS = c.info.remote, c.info.local, c.info.tls
+	req.RemoteAddr, req.LocalAddr, req.TLS = c.info.Remote, c.info.Local, c.info.TLS
 	req.AttachContext(c.ctx) // cancelled when its response is done, or with the connection
 	if req.Expect == "" && ev.Body == httpcore.BodyNone {
 		// The common case: one critical section, a recycled exchange.
@@ -250,7 +250,7 @@ func (c *conn) admit(x *exchange) {
 	}
 	c.inFlow.Add(1)
 	if c.stats != nil {
-		c.stats.requestStarted()
+		c.stats.RequestStarted()
 		x.counted = true
 	}
 	if x.closeReq {

@@ -1,6 +1,7 @@
-package streamhttp
+package h1
 
 import (
+	"log/slog"
 	"strings"
 	"testing"
 )
@@ -9,8 +10,7 @@ import (
 // panics when nobody holds it (the invariant every test of the package
 // runs with), and does not when it is held.
 func TestLockChecks(t *testing.T) {
-	s := ServerSettings{}.resolved()
-	c := newConn(&s)
+	c := newConn(&Config{Logger: slog.Default()})
 	c.mu.Lock()
 	c.beginClose(closeRequested) // held: fine
 	c.mu.Unlock()

@@ -1,4 +1,4 @@
-package streamhttp
+package h1
 
 import (
 	"context"
@@ -10,75 +10,26 @@ import (
 
 	"github.com/streamhttp/streamhttp/bidi"
 	"github.com/streamhttp/streamhttp/httpcore"
+	"github.com/streamhttp/streamhttp/internal/reorder"
 	"github.com/streamhttp/streamhttp/stream"
 )
 
-// ServerLayer returns the HTTP/1.1 server side of one connection as a bidi
-// flow: bytes in, requests out to the handler; responses in, bytes out. It
-// does no I/O of its own, so it runs the same over TCP, TLS, an in-memory
-// pipe or a replayed capture. Join a handler to it with bidi.JoinLeft to
-// get the bytes-to-bytes flow of a connection (ServeConn does that).
-//
-// The layer is a stack of small stages that share one per-connection state
-// (one mutex, no goroutine of their own). Each box is code in one file:
-//
-//	           +----------------------------------------------------------------+
-//	*Response  | reorder ----> timeout ----> 100-continue --> render ---------->  | []byte
-//	  ~> I1    | (outbound.go  (timeout.go)  (continue.go)    (outbound.go:      |  O1 ~>
-//	           |  link, by Seq)                                framing, Date)     |
-//	           |        close decision, for every stage: close.go                |
-//	*Request   | guard <------ timeout <---- parse <--------------------------    | []byte
-//	  <~ O2    | (inbound.go   (timeout.go:  (inbound.go: heads, server answers;  |  <~ I2
-//	           |  pipelining)   armed)        body.go: streamed bodies)          |
-//	           +----------------------------------------------------------------+
-//
-// ServeConn runs it between a reader (serveconn.go) and a writer (writer.go:
-// the flush rule, write deadlines, bounded buffering), and watches the
-// client while a handler works (watch.go); logging.go holds the log policy.
-//
-//   - parse: requests go out as soon as their head is complete; a streamed
-//     body is read from the connection as the handler pulls it.
-//   - guard: at most PipeliningLimit requests are inside the handler; the
-//     next one is not parsed (nor read from the socket) before a slot frees,
-//     or before the previous request's body has been read.
-//   - timeout: a request not answered within RequestTimeout of its body's
-//     end (or of its head, while a handler neither reads the body nor
-//     answers) gets a 503 and the connection closes.
-//   - reorder: responses linked to their request (Response.Seq, set by
-//     Response.ForRequest or by HandleWithAsyncHandler) may arrive in any
-//     order; they leave in request order. A response with Seq 0 answers the
-//     oldest unanswered request, unless the handler flow may reorder
-//     (stream.Flow.Unordered): then it must be linked.
-//   - 100-continue: sent on the handler's first demand for the body.
-//   - render: framing, keep-alive or close, Date and Server headers.
-//
-// The bytes the layer emits are valid until its next pull: a consumer that
-// keeps them must copy them.
-//
-// The layer writes only when it is pulled, and while it waits for the
-// handler it cannot be: on its own it sends a 100 Continue or the 503 of a
-// timed-out request before the next response that it can write, not while
-// the handler blocks. ServeConn gives it a way to write them at once.
-// Likewise, a panic in a synchronous handler (fused with the layer) unwinds
-// to the sink of the run: ServeConn's recovers it and the layer answers
-// 500; another sink fails the run with the *stream.PanicError.
-func ServerLayer(s ServerSettings) bidi.Flow[*Response, []byte, []byte, *Request] {
-	return serverLayer(s, nil)
-}
-
-// serverLayer is ServerLayer with the hooks of the connection it serves
-// (nil outside ServeConn), handed to each run's layer explicitly.
-func serverLayer(s ServerSettings, h *connHooks) bidi.Flow[*Response, []byte, []byte, *Request] {
-	s = s.resolved()
+// serverLayer is the layer's blueprint: with shared, the layer of a
+// driver's run (made by NewConn, with its hooks); nil, a new connection of
+// its own for each materialization.
+func serverLayer(s *Config, shared *conn) bidi.Flow[*Response, []byte, []byte, *Request] {
 	return bidi.FromFunc(func() (stream.Flow[*Response, []byte], stream.Flow[[]byte, *Request]) {
-		c := newConn(&s)
+		c := shared
+		if c == nil {
+			c = newConn(s)
+		}
 		top := stream.NewFlow(func(m *stream.Materializer, up stream.Puller[*Response]) stream.Puller[[]byte] {
-			c.bind(h)
+			c.bind()
 			c.out = &outbound{c: c, m: m, up: up}
 			return c.out
 		})
 		bottom := stream.NewFlow(func(m *stream.Materializer, up stream.Puller[[]byte]) stream.Puller[*Request] {
-			c.bind(h)
+			c.bind()
 			c.up, c.inM = up, m
 			return &inbound{c: c, m: m}
 		})
@@ -120,21 +71,21 @@ type exchange struct {
 
 // conn is the state of one connection, shared by the stages of the layer.
 type conn struct {
-	s       *ServerSettings
+	s       *Config
 	parser  *httpcore.Parser
 	ctx     context.Context // handed to requests
-	info    connInfo
-	oob     oobWriter    // nil: out-of-band bytes go in-band
-	hooks   *connHooks   // nil outside ServeConn
-	stats   *serverStats // nil outside a binding
-	maxBody int64        // the limit of a streamed chunked body
+	info    Info
+	oob     OOBWriter // nil: out-of-band bytes go in-band
+	hooks   *Hooks    // nil outside ServeConn
+	stats   Stats     // nil outside a binding
+	bound   bool      // bind has run
+	maxBody int64     // the limit of a streamed chunked body
 
 	mu          sync.Mutex
-	pending     []*exchange // oldest first, from phead on
-	phead       int
-	free        []*exchange   // recycled exchanges
-	inFlow      atomic.Int32  // requests handed out and not yet answered by the flow; changed under mu
-	slotFree    chan struct{} // wakes the inbound side when slotWaiter
+	pending     reorder.Window[*exchange] // by Seq: the reorder of responses (see link)
+	free        []*exchange               // recycled exchanges
+	inFlow      atomic.Int32              // requests handed out and not yet answered by the flow; changed under mu
+	slotFree    chan struct{}             // wakes the inbound side when slotWaiter
 	slotWaiter  bool
 	closing     bool // no further request is read: see close.go
 	closeReason closeReason
@@ -170,8 +121,14 @@ type conn struct {
 	seq      uint64
 }
 
-func newConn(s *ServerSettings) *conn {
-	return &conn{
+func newConn(s *Config) *conn {
+	c := new(conn)
+	c.init(s)
+	return c
+}
+
+func (c *conn) init(s *Config) {
+	*c = conn{
 		s:         s,
 		parser:    httpcore.NewParser(s.Parser),
 		ctx:       context.Background(),
@@ -181,30 +138,29 @@ func newConn(s *ServerSettings) *conn {
 	}
 }
 
-// bind takes the hooks of the connection ServeConn serves (nil for a
-// layer on its own): the connection's addresses, the out-of-band writer,
-// the statistics, and the way the connection reaches its layer.
-func (c *conn) bind(h *connHooks) {
-	if h != nil && c.hooks == nil {
-		c.info, c.oob = h.info, h.oob
-		c.ctx = h.ctx
-		c.hooks, c.stats = h, h.stats
-		c.mustLink = h.mustLink
-		c.seq = h.seqBase // requests go on being numbered after a parking
+// bind takes the hooks of the connection its driver serves (none for a
+// layer on its own, made by NewLayer): the connection's addresses, the
+// out-of-band writer, the statistics. The driver gave them to NewConn.
+func (c *conn) bind() {
+	if h := c.hooks; h != nil && !c.bound {
+		c.bound = true
+		c.info, c.oob = h.Info, h.OOB
+		c.stats = h.Stats
+		c.mustLink = h.MustLink
+		c.seq = h.SeqBase // requests go on being numbered after a parking
 		// A run starts when a connection is new or has woken up readable:
 		// its first head is due within HeadTimeout, so a client that
 		// connects and sends nothing does not hold a connection slot for
 		// the idle timeout.
 		c.setHeadSince(time.Now())
-		h.layer.Store(c)
-		// A termination that began before the layer existed.
-		if h.draining.Load() && c.drain() {
-			h.stop(errDrained)
+		// A termination that began before the layer ran.
+		if h.Draining.Load() && c.drain() {
+			h.Stop(errDrained)
 		}
 		// Started within a termination's grace (its first bytes came after
 		// Terminate began, as when the HTTP/2 dispatch waited for them):
 		// its next response is its last, as closeAfterNext would make it.
-		if h.closeNext.Load() {
+		if h.CloseNext.Load() {
 			c.mu.Lock()
 			c.draining = true
 			c.mu.Unlock()
@@ -213,35 +169,8 @@ func (c *conn) bind(h *connHooks) {
 }
 
 // connKey is the context key under which a request's context leads back to
-// its connection's hooks (WriteInterim, the logger of a failed handler).
+// its connection's layer (WriteInterim, the logger of a failed handler).
 type connKey struct{}
-
-type connHooks struct {
-	ctx   context.Context
-	info  connInfo
-	oob   oobWriter
-	stats *serverStats // nil outside a binding
-	stop  func(error)  // ends the run
-	// seqBase is how many requests the connection read before this run
-	// (runs after a parking go on numbering).
-	seqBase uint64
-	layer   atomic.Pointer[conn] // set when the layer starts
-	// draining is set when the server terminates; whichever of the
-	// terminating code and the layer's start comes second drains the layer.
-	draining atomic.Bool
-	// closeNext is set when the connection is served within a
-	// termination's grace: the layer's next response closes.
-	closeNext atomic.Bool
-	// mustLink: the handler flow may reorder its responses
-	// (stream.Flow.Unordered), so each must be linked to its request.
-	mustLink bool
-	// switched is set when a response hands the connection over to
-	// another protocol (upgrade.go).
-	switched atomic.Pointer[switched]
-	// earnSlot is connOpts.earnSlot; the inbound stage calls it
-	// at the run's first complete head and clears it.
-	earnSlot func(context.Context) error
-}
 
 // drain makes the connection take no further request and close after the
 // response to the last one it has taken (with Connection: close). It
@@ -307,7 +236,7 @@ func (c *conn) expire() {
 	c.aborted = true // before the exchanges go: see popPending
 	for c.head() != nil {
 		x := c.head()
-		last := c.phead == len(c.pending)-1
+		last := c.pending.Held() == 1
 		rc := httpcore.RenderContext{Method: x.method, Proto: x.proto, ForceClose: last, Server: c.s.ServerHeader}
 		resp := x.made
 		if resp == nil {
@@ -331,7 +260,7 @@ func (c *conn) expire() {
 		c.popPending()
 	}
 	if c.stats != nil {
-		c.stats.requestTimeouts.Add(int64(timedOut))
+		c.stats.RequestsTimedOut(int64(timedOut))
 	}
 	c.mu.Unlock()
 	for _, b := range bodies {
@@ -340,26 +269,7 @@ func (c *conn) expire() {
 	if timedOut > 0 {
 		c.warn("streamhttp: requests unanswered at the termination deadline", "count", timedOut)
 	}
-	c.oob.abort(p)
-}
-
-// oobWriter writes bytes to the connection now, ahead of the stream: 100
-// Continue, and the 503 of a request whose handler blocks.
-type oobWriter interface {
-	writeOOB(p []byte) error
-	// abort writes p, closes the connection for writing and ends the run:
-	// nothing is written after p.
-	abort(p []byte)
-	// bound says that the layer is about to call code that may block
-	// without telling the stream (a handler, a response body source): what
-	// is buffered must leave within MaxFlushDelay whatever that code does.
-	bound()
-	// flushIdle writes what is buffered now: the layer knows that the
-	// connection's goroutine has nothing else to add before it waits.
-	flushIdle()
-	// watch starts watching the client while a handler works (see
-	// watch.go).
-	watch()
+	c.oob.Abort(p)
 }
 
 // headDeadline returns when the request head being received must be
@@ -388,8 +298,8 @@ func (c *conn) setHeadSince(t time.Time) {
 func (c *conn) busy() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for _, x := range c.pending[c.phead:] {
-		if x.ready || x.body != nil && !x.body.started {
+	for n := c.pending.Next(); n < c.pending.End(); n++ {
+		if x, _ := c.pending.Get(n); x != nil && (x.ready || x.body != nil && !x.body.started) {
 			return true
 		}
 	}
@@ -487,8 +397,8 @@ func (c *conn) endInput(err, cause error) {
 func (c *conn) peerClosed() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for _, x := range c.pending[c.phead:] {
-		if x.req != nil {
+	for n := c.pending.Next(); n < c.pending.End(); n++ {
+		if x, _ := c.pending.Get(n); x != nil && x.req != nil {
 			x.req.CancelContext()
 		}
 	}

@@ -1,4 +1,4 @@
-package streamhttp
+package h1
 
 import (
 	"errors"
@@ -6,6 +6,7 @@ import (
 
 	"github.com/streamhttp/streamhttp/entity"
 	"github.com/streamhttp/streamhttp/httpcore"
+	"github.com/streamhttp/streamhttp/internal/reorder"
 	"github.com/streamhttp/streamhttp/stream"
 )
 
@@ -85,10 +86,14 @@ func (o *outbound) end(err error) {
 	}
 	// Requests that will never be answered now leave the open count, and
 	// their handlers learn it through their context.
-	for _, x := range c.pending[c.phead:] {
+	for n := c.pending.Next(); n < c.pending.End(); n++ {
+		x, _ := c.pending.Get(n)
+		if x == nil {
+			continue
+		}
 		if x.counted {
 			x.counted = false
-			c.stats.requestDone()
+			c.stats.RequestDone()
 		}
 		if x.req != nil {
 			x.req.CancelContext()
@@ -151,7 +156,7 @@ func (o *outbound) next() (*exchange, *Response, bool, error) {
 					x.body.continueDropped = true
 				}
 				force := x.forceClose || c.mustClose(x, resp) ||
-					c.draining && c.phead == len(c.pending)-1 // the last response of a terminating server
+					c.draining && c.pending.Held() == 1 // the last response of a terminating server
 				c.mu.Unlock()
 				return x, resp, force, nil
 			}
@@ -219,11 +224,11 @@ func (o *outbound) beforeHandler() {
 		idle := len(c.input()) == 0 && c.body == nil
 		c.inMu.Unlock()
 		if idle {
-			c.oob.flushIdle()
+			c.oob.FlushIdle()
 			return
 		}
 	}
-	c.oob.bound()
+	c.oob.Bound()
 }
 
 // beforeBody applies the flush rule before a response body source is
@@ -235,7 +240,7 @@ func (o *outbound) beforeBody() error {
 		return o.m.Cause()
 	}
 	if o.c.oob != nil {
-		o.c.oob.bound()
+		o.c.oob.Bound()
 	}
 	return nil
 }
@@ -244,8 +249,8 @@ func (o *outbound) beforeBody() error {
 // response. Called with c.mu held.
 func (c *conn) oldestUnanswered() *exchange {
 	c.mustHold()
-	for _, x := range c.pending[c.phead:] {
-		if x.resp == nil && (x.made == nil || x.late) {
+	for n := c.pending.Next(); n < c.pending.End(); n++ {
+		if x, _ := c.pending.Get(n); x != nil && x.resp == nil && (x.made == nil || x.late) {
 			return x
 		}
 	}
@@ -271,11 +276,8 @@ func (c *conn) link(resp *Response) error {
 			return c.protocolError("the handler flow emitted a response while no request was unanswered")
 		}
 	} else {
-		for _, p := range c.pending[c.phead:] {
-			if p.seq == resp.Seq && p.req != nil {
-				x = p
-				break
-			}
+		if p, _ := c.pending.Get(resp.Seq); p != nil && p.req != nil {
+			x = p
 		}
 		switch {
 		case x == nil && resp.Seq <= c.seq:
@@ -507,37 +509,33 @@ func (o *outbound) streamBody() ([]byte, error) {
 // head returns the oldest exchange, or nil. Called with c.mu held.
 func (c *conn) head() *exchange {
 	c.mustHold()
-	if c.phead < len(c.pending) {
-		return c.pending[c.phead]
-	}
-	return nil
+	x, _ := c.pending.Head()
+	return x
 }
 
-// pushPending appends x, reusing the slice's storage once it has drained.
-// Called with c.mu held.
+// pushPending adds x, the newest exchange, under its Seq. Called with c.mu
+// held.
 func (c *conn) pushPending(x *exchange) {
 	c.mustHold()
-	if c.phead > 0 && len(c.pending) == cap(c.pending) {
-		n := copy(c.pending, c.pending[c.phead:])
-		clear(c.pending[n:])
-		c.pending, c.phead = c.pending[:n], 0
+	if c.pending.Held() == 0 && c.pending.Next() != x.seq {
+		// The first exchange of the run (numbered on from an earlier
+		// run's), or one after numbers a closing connection consumed
+		// without an exchange (dispatch): no gap at the head.
+		c.pending.Reset(x.seq, 0)
 	}
-	c.pending = append(c.pending, x)
+	if c.pending.Put(x.seq, x) != reorder.Fits {
+		panic("streamhttp: exchanges out of sequence") // dispatch numbers them in order
+	}
 }
 
 // popPending removes the oldest exchange and recycles it when nothing else
 // refers to it. Called with c.mu held.
 func (c *conn) popPending() {
 	c.mustHold()
-	x := c.pending[c.phead]
-	c.pending[c.phead] = nil
-	c.phead++
-	if c.phead == len(c.pending) {
-		c.pending, c.phead = c.pending[:0], 0
-	}
+	x, _ := c.pending.Pop()
 	if x.counted {
 		x.counted = false
-		c.stats.requestDone()
+		c.stats.RequestDone()
 	}
 	if c.barrier == x { // answered, so what follows it is HTTP again
 		c.barrier = nil

@@ -1,4 +1,4 @@
-package streamhttp
+package h1
 
 import (
 	"context"
@@ -61,27 +61,27 @@ func (c *conn) logEnd(err error) {
 		level = slog.LevelDebug
 	}
 	if c.s.Logger.Enabled(c.ctx, level) {
-		c.s.Logger.Log(c.ctx, level, "streamhttp: connection failed", append(c.info.attrs(), "err", err)...)
+		c.s.Logger.Log(c.ctx, level, "streamhttp: connection failed", append(c.info.Attrs(), "err", err)...)
 	}
 }
 
 // debug logs at DEBUG with the connection's attributes.
 func (c *conn) debug(msg string, args ...any) {
 	if c.s.Logger.Enabled(c.ctx, slog.LevelDebug) {
-		c.s.Logger.Debug(msg, append(c.info.attrs(), args...)...)
+		c.s.Logger.Debug(msg, append(c.info.Attrs(), args...)...)
 	}
 }
 
 // warn logs at warning level with the connection's attributes.
 func (c *conn) warn(msg string, args ...any) {
-	c.s.Logger.Warn(msg, append(c.info.attrs(), args...)...)
+	c.s.Logger.Warn(msg, append(c.info.Attrs(), args...)...)
 }
 
 // logHandlerFailure logs the failure of the handler of request seq: a
 // panic at ERROR with its stack; a failure the client caused (the handler
 // read a body that broke off, say) at DEBUG; another at ERROR.
-func logHandlerFailure(logger *slog.Logger, info connInfo, seq uint64, err error) {
-	attrs := append(info.attrs(), "seq", seq)
+func logHandlerFailure(logger *slog.Logger, info Info, seq uint64, err error) {
+	attrs := append(info.Attrs(), "seq", seq)
 	var pe *stream.PanicError
 	switch {
 	case errors.As(err, &pe):

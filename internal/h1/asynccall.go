@@ -1,4 +1,4 @@
-package streamhttp
+package h1
 
 import (
 	"bytes"
@@ -66,25 +66,17 @@ type asyncCall struct {
 	wg   sync.WaitGroup
 }
 
-// handlerFlow is the flow of a handler function of the given parallelism
-// (0 means limit) joined to the layer directly: the inline path for a
-// parallelism of 1, asyncCall above it. (AsyncHandler is the flow for
-// composing; it hands every request of a concurrent handler to a
-// goroutine.)
-func handlerFlow(f func(context.Context, *Request) (*Response, error), parallelism, limit int) stream.Flow[*Request, *Response] {
-	if parallelism <= 0 {
-		parallelism = max(limit, 1)
-	}
-	if parallelism == 1 {
-		return AsyncHandler(f, 1, limit)
-	}
+// HandlerFlow is the flow of a handler function of the given parallelism
+// (at least 2) joined to the layer directly: asyncCall above it. Joined to
+// another layer (the HTTP/2 dispatch, which takes answers in any order
+// itself), it is composable, the flow for composing (AsyncHandler), which
+// hands every request of a concurrent handler to a goroutine.
+func HandlerFlow(f func(context.Context, *Request) (*Response, error), parallelism int, composable stream.Flow[*Request, *Response]) stream.Flow[*Request, *Response] {
 	return stream.NewFlow(func(m *stream.Materializer, up stream.Puller[*Request]) stream.Puller[*Response] {
 		in, ok := up.(*inbound)
 		if !ok {
-			// HTTP/2 dispatch: joined to the HTTP/2 layer, which takes
-			// answers in any order itself: the composable flow.
 			src := stream.FromPuller(func(*stream.Materializer) stream.Puller[*Request] { return up })
-			p, _ := stream.Materialize(m, stream.Via(src, AsyncHandler(f, parallelism, limit)))
+			p, _ := stream.Materialize(m, stream.Via(src, composable))
 			return p
 		}
 		return newAsyncCall(m, in, f, parallelism)
@@ -172,7 +164,7 @@ func (s *asyncCall) Pull() (*Response, error) {
 func (c *conn) slotsFree() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.s.PipeliningLimit - (len(c.pending) - c.phead)
+	return c.s.PipeliningLimit - c.pending.Held()
 }
 
 // headBuffered reports whether the layer holds a complete request head
@@ -211,11 +203,11 @@ func monotonic() time.Duration { return time.Since(clockBase) }
 
 // answer runs the handler for r and returns its answer, linked to r.
 func (s *asyncCall) answer(r *Request) *Response {
-	resp, err := callHandler(s.f, r)
+	resp, err := CallHandler(s.f, r)
 	if err != nil {
 		// The request's own failure: answered 500, the connection closes
 		// after it, and the requests before it keep their answers.
-		resp = failedAnswer(r, err)
+		resp = FailedAnswer(r, err)
 	}
 	if resp != nil {
 		resp.ForRequest(r)
@@ -257,4 +249,24 @@ func (s *asyncCall) Cancel(cause error) {
 		s.up.Cancel(cause)
 	}
 	s.wg.Wait()
+}
+
+// CallHandler calls f, turning a panic into a *stream.PanicError.
+func CallHandler(f func(context.Context, *Request) (*Response, error), r *Request) (resp *Response, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			resp, err = nil, stream.NewPanicError(v)
+		}
+	}()
+	return f(r.Context(), r)
+}
+
+// FailedAnswer logs the failure of r's handler (a panic with its stack) on
+// its connection's logger and returns the answer that closes the
+// connection after it.
+func FailedAnswer(r *Request, err error) *Response {
+	logHandlerFailureOf(r.Context(), r.Seq, err)
+	resp := failureResponse(err)
+	resp.Header.Add("Connection", "close")
+	return resp
 }

@@ -1,4 +1,4 @@
-package streamhttp
+package h1
 
 import (
 	"time"
@@ -30,8 +30,12 @@ import (
 // exchange for no clock reading per request; a client that goes away while
 // a handler works is watched for from the second tick (see watch.go).
 func tickPeriod(timeout time.Duration) time.Duration {
-	return min(max(timeout/10, time.Millisecond), 250*time.Millisecond)
+	return min(max(timeout/10, time.Millisecond), MaxTickPeriod)
 }
+
+// MaxTickPeriod is the longest period of a connection's request timer: a
+// run's stopped timer may hold it that long.
+const MaxTickPeriod = 250 * time.Millisecond
 
 // setReady records that x has been received in full: its timeout runs
 // from now. Called with c.mu held.
@@ -102,7 +106,7 @@ func (c *conn) onTimer() {
 	if waited := c.tick.Load() - since; d <= 0 || time.Duration(waited-1)*c.tickEvery < d {
 		if waited >= 2 && c.oob != nil && (x.ready || x.body.pulling.Load() == 0) {
 			// The handler has been at it for a tick: watch the client.
-			c.oob.watch()
+			c.oob.Watch()
 		}
 		c.timer.Reset(c.tickEvery)
 		c.mu.Unlock()
@@ -110,14 +114,14 @@ func (c *conn) onTimer() {
 	}
 	c.timerOn = false
 	if c.stats != nil {
-		c.stats.requestTimeouts.Add(1)
+		c.stats.RequestsTimedOut(1)
 	}
 	p := c.answerLate(x, c.timeoutResponse(x.req))
 	seq := x.seq
 	c.mu.Unlock()
 	c.warn("streamhttp: request timed out", "seq", seq, "timeout", d)
 	if p != nil {
-		c.oob.abort(p)
+		c.oob.Abort(p)
 	}
 }
 
@@ -158,7 +162,7 @@ func (c *conn) timeoutResponse(req *Request) (resp *Response) {
 			defer func() {
 				if v := recover(); v != nil {
 					pe := stream.NewPanicError(v)
-					c.s.Logger.Error("streamhttp: TimeoutResponse panicked", append(c.info.attrs(), "panic", pe.Value, "stack", stackValue(pe.Stack))...)
+					c.s.Logger.Error("streamhttp: TimeoutResponse panicked", append(c.info.Attrs(), "panic", pe.Value, "stack", stackValue(pe.Stack))...)
 					resp = nil
 				}
 			}()
