@@ -14,7 +14,7 @@
 //
 // Each request runs the handler in a goroutine other than the
 // connection's: one of the adapter's kept goroutines, which wait for the
-// next requests (up to Options.MaxIdleWorkers of them, each for up to
+// next requests (up to Options.MaxIdleWorkers of them, each for about
 // Options.WorkerIdleTimeout), so that a request costs a hand-over, not a
 // goroutine's start and the growth of its stack. The function returns the
 // response to the server as soon as its head is decided, and the body
