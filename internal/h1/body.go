@@ -188,14 +188,26 @@ type dataPuller struct {
 	m *stream.Materializer
 }
 
+// enterPull begins a pull of the body's reader, run by m: it holds the
+// input lock until exitPull (deferred right after, before pullStart).
+func (b *body) enterPull(m *stream.Materializer) {
+	b.c.inMu.Lock()
+	b.readerM = m
+	b.pulling.Add(1)
+}
+
+// exitPull ends the pull that enterPull began.
+func (b *body) exitPull() {
+	b.readerM = nil
+	b.pulling.Add(-1)
+	b.c.inMu.Unlock()
+}
+
 func (p *dataPuller) Pull() ([]byte, error) {
 	b := p.b
-	b.c.inMu.Lock()
-	defer b.c.inMu.Unlock()
+	b.enterPull(p.m)
+	defer b.exitPull()
 	b.pullStart()
-	b.readerM = p.m
-	b.pulling.Add(1)
-	defer func() { b.readerM = nil; b.pulling.Add(-1) }()
 	for {
 		data, _, err := b.nextEvent()
 		if err != nil || len(data) > 0 {
@@ -214,12 +226,9 @@ type chunkPuller struct {
 
 func (p *chunkPuller) Pull() (entity.ChunkPart, error) {
 	b := p.b
-	b.c.inMu.Lock()
-	defer b.c.inMu.Unlock()
+	b.enterPull(p.m)
+	defer b.exitPull()
 	b.pullStart()
-	b.readerM = p.m
-	b.pulling.Add(1)
-	defer func() { b.readerM = nil; b.pulling.Add(-1) }()
 	for {
 		data, part, err := b.nextEvent()
 		switch {
