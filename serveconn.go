@@ -294,6 +294,7 @@ type connIO struct {
 	bodyBytes  int64         // read while that body is being read
 	yielded    bool          // the last read followed a yield
 	idleFrom   int64         // unix nanoseconds: the idle deadline counts from here at the earliest
+	wasBusy    bool          // the last idle deadline found a request in progress (reader-owned)
 
 	watchFields // see watch.go
 
@@ -396,9 +397,16 @@ func (r *connReader) Pull() ([]byte, error) {
 				r.done = stream.EOS
 				return nil, r.done
 			}
-			if c.s.IdleTimeout <= 0 || c.idleFor() < c.s.IdleTimeout || c.busy() {
+			quiet := c.s.IdleTimeout > 0 && c.idleFor() >= c.s.IdleTimeout
+			busy := quiet && c.busy()
+			if !quiet || busy || c.wasBusy {
 				// Not idle (a request in progress, or a nudge): the next
-				// idle deadline counts from now.
+				// idle deadline counts from now. After a request in
+				// progress, the first check that finds none counts anew
+				// too: its response may be leaving right now, taken from
+				// the handler and not yet written, which would otherwise
+				// look like a connection idle since the request came.
+				c.wasBusy = busy
 				c.idleFrom = time.Now().UnixNano()
 				c.deadline = time.Time{}
 				continue // output moved recently, or a request is in progress
