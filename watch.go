@@ -17,7 +17,7 @@ import (
 // at once when the client closes or resets. While a handler works (or a
 // response body source produces) nobody reads: a synchronous handler runs
 // in the reader's own goroutine. So once the oldest unanswered request has
-// waited a tick of the request timer (see timeout.go) and its body is not
+// waited a tick of the request timer (see internal/h1/timeout.go) and its body is not
 // being read, the connection starts a watch: a read, in a goroutine of its
 // own, that is the reader's next read started early. Its result is the
 // reader's: bytes it reads (the next pipelined request) are handed to the
