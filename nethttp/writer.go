@@ -278,9 +278,11 @@ func (w *responseWriter) interim(code int) {
 // too: wire order is lost in a map). Framing fields, which the entity
 // decides, and trailer keys are left out.
 func toFields(h http.Header, interim bool) httpcore.Headers {
-	keys := make([]string, 0, 16) // on the stack for most heads
-	if len(h) > cap(keys) {
-		keys = make([]string, 0, len(h))
+	// One pass over the map: keys with their values, on the stack for
+	// most heads, then no lookup per key.
+	fields := make([]keyValues, 0, 16)
+	if len(h) > cap(fields) {
+		fields = make([]keyValues, 0, len(h))
 	}
 	n := 0
 	for k, vv := range h {
@@ -289,17 +291,26 @@ func toFields(h http.Header, interim bool) httpcore.Headers {
 			strings.HasPrefix(k, http.TrailerPrefix):
 			continue
 		}
-		keys = append(keys, k)
+		fields = append(fields, keyValues{k, vv})
 		n += len(vv)
 	}
-	slices.Sort(keys)
+	if n == 0 {
+		return nil
+	}
+	slices.SortFunc(fields, func(a, b keyValues) int { return strings.Compare(a.key, b.key) })
 	out := make(httpcore.Headers, 0, n)
-	for _, k := range keys {
-		for _, v := range h[k] {
-			out = append(out, httpcore.Header{Name: k, Value: v})
+	for _, f := range fields {
+		for _, v := range f.values {
+			out = append(out, httpcore.Header{Name: f.key, Value: v})
 		}
 	}
 	return out
+}
+
+// keyValues is one key of a header map with its values.
+type keyValues struct {
+	key    string
+	values []string
 }
 
 func (x *handlerWriter) Write(p []byte) (int, error) {
