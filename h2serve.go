@@ -117,22 +117,13 @@ func serveH2(ctx context.Context, rwc io.ReadWriteCloser, rbuf *[]byte, n int, h
 	cfg.FirstRequest = o.earnSlot
 	// The binding reaches the connection through a connIO, as for
 	// HTTP/1.1: Terminate drains (GOAWAY) or expires it.
-	cio := &connIO{rwc: rwc, s: s, cancel: cancel, stats: o.stats}
+	// Idle for ParkIdleAfter, the binding's sweeper nudges the reader,
+	// which parks the connection (h2Reader).
+	cio := newConnIO(rwc, s, o, cancel)
 	cio.hooks = &h1.Hooks{Ctx: cctx, Info: info, Stop: cancel}
-	cio.dl, _ = rwc.(interface{ SetReadDeadline(time.Time) error })
-	if o.lastIO.IsZero() {
-		cio.touch()
-	} else {
+	if !o.lastIO.IsZero() && cio.dl != nil {
 		// Woken: the end of the run that parked it set the deadline.
-		cio.lastIO.Store(o.lastIO.UnixNano())
-		if cio.dl != nil {
-			cio.dl.SetReadDeadline(time.Time{})
-		}
-	}
-	if o.park && s.ParkIdleAfter > 0 && cio.dl != nil {
-		// Idle for ParkIdleAfter, the binding's sweeper nudges the reader,
-		// which parks the connection (h2Reader).
-		cio.parkAfter = s.ParkIdleAfter
+		cio.dl.SetReadDeadline(time.Time{})
 	}
 	started := func(c *h2.Conn) {
 		cio.h2.Store(c)

@@ -33,6 +33,23 @@ func infoOf(rwc io.ReadWriteCloser) h1.Info {
 	return info
 }
 
+// newConnIO is the connIO of one run of rwc, for either protocol: its read
+// deadline, when bytes last moved (carried across parkings), and whether
+// it may park (which takes a read deadline: the sweeper's nudge is one).
+func newConnIO(rwc io.ReadWriteCloser, s *ServerSettings, o *connOpts, cancel context.CancelCauseFunc) *connIO {
+	c := &connIO{rwc: rwc, s: s, cancel: cancel, stats: o.stats}
+	c.dl, _ = rwc.(interface{ SetReadDeadline(time.Time) error })
+	if o.lastIO.IsZero() {
+		c.touch()
+	} else {
+		c.lastIO.Store(o.lastIO.UnixNano())
+	}
+	if o.park && s.ParkIdleAfter > 0 && c.dl != nil {
+		c.parkAfter = s.ParkIdleAfter
+	}
+	return c
+}
+
 // readBufferSize is the size of a connection's read buffer: a request head
 // with a body of a few KiB arrives in one read. Buffers are pooled and
 // released while a connection is parked, so their size costs only the
@@ -134,20 +151,12 @@ func serveConn(ctx context.Context, rwc io.ReadWriteCloser, handler stream.Flow[
 	// --- end of the HTTP/2 dispatch
 	cctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	cio := &connIO{rwc: rwc, s: s, cancel: cancel, stats: o.stats, lingering: o.lingering}
+	cio := newConnIO(rwc, s, o, cancel)
+	cio.lingering = o.lingering
 	cio.out = writer{w: rwc, s: s, stats: o.stats, lastIO: &cio.lastIO, wrote: &cio.wrote,
 		failed: func(err error) { cancel(err) }}
 	cio.out.wd, _ = rwc.(interface{ SetWriteDeadline(time.Time) error })
 	cio.rbuf, cio.prefix = rbuf, n // HTTP/2 dispatch: bytes already read
-	if o.lastIO.IsZero() {
-		cio.touch()
-	} else {
-		cio.lastIO.Store(o.lastIO.UnixNano())
-	}
-	if o.park && s.ParkIdleAfter > 0 {
-		cio.parkAfter = s.ParkIdleAfter
-	}
-	cio.dl, _ = rwc.(interface{ SetReadDeadline(time.Time) error })
 	cio.ready = o.ready
 	hooks := &h1.Hooks{Ctx: cctx, Info: infoOf(rwc), OOB: cio, Stop: cancel, SeqBase: o.seq,
 		Pipelining: o.pipelining, MustLink: handler.Unordered(), EarnSlot: o.earnSlot}
