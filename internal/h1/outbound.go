@@ -367,6 +367,14 @@ const copyChunk = 4 << 10
 
 var crlf = []byte("\r\n")
 
+// lastChunk renders the empty last chunk that ends a chunked body the
+// source ended without one, and finishes the response.
+func (o *outbound) lastChunk() []byte {
+	o.buf = httpcore.AppendLastChunk(o.buf[:0], "", nil)
+	o.finish(o.cur)
+	return o.buf
+}
+
 // chunk emits one chunk of the chunked coding carrying data.
 func (o *outbound) chunk(data []byte, ext string) []byte {
 	if len(data) <= copyChunk {
@@ -444,9 +452,7 @@ func (o *outbound) streamBody() ([]byte, error) {
 			if err == stream.EOS {
 				o.chunks = nil
 				if !o.lastSent {
-					o.buf = httpcore.AppendLastChunk(o.buf[:0], "", nil)
-					o.finish(o.cur)
-					return o.buf, nil
+					return o.lastChunk(), nil
 				}
 				o.finish(o.cur)
 				return o.pull()
@@ -475,9 +481,7 @@ func (o *outbound) streamBody() ([]byte, error) {
 				return nil, &entity.LengthMismatchError{Declared: o.declared, Actual: o.declared - o.remaining}
 			}
 			if o.framing == httpcore.FramingChunked {
-				o.buf = httpcore.AppendLastChunk(o.buf[:0], "", nil)
-				o.finish(o.cur)
-				return o.buf, nil
+				return o.lastChunk(), nil
 			}
 			o.finish(o.cur)
 			return o.pull()
