@@ -36,12 +36,11 @@ var protoNames = [...]struct {
 type request struct {
 	hr  http.Request
 	url url.URL
-	// ctx holds the handler's context: a child of the streamhttp
-	// request's that ServeHTTP's return cancels, and that costs nothing
-	// (no allocation, no registration with its parent) until someone waits
-	// on it.
-	ctx  httpcore.Request
-	sctx serverCtx
+	// ctx is the handler's context: a child of the streamhttp request's
+	// that ServeHTTP's return cancels, and that costs nothing (no
+	// allocation, no registration with its parent) until someone waits on
+	// it.
+	ctx  handlerCtx
 	rw   handlerWriter // the handler's ResponseWriter
 	vals [8]string     // the header values' backing, when they fit
 	addr [48]byte      // RemoteAddr's bytes (see remoteAddrString)
@@ -55,8 +54,12 @@ func (st *request) newHTTPRequest(ctx context.Context, r *streamhttp.Request) (*
 	if err != nil {
 		return nil, err
 	}
-	hr := &st.hr
-	*hr = http.Request{
+	// The request is built on the stack and copied into st once, by
+	// WithContext (the context field is net/http's own; WithContext's copy
+	// stays on the stack, it is inlined): one copy into the heap, which
+	// costs write barriers while the collector runs, rather than a store
+	// of each field and a copy back.
+	hr := http.Request{
 		Method:     string(r.Method),
 		URL:        u,
 		RequestURI: r.Target,
@@ -64,23 +67,37 @@ func (st *request) newHTTPRequest(ctx context.Context, r *streamhttp.Request) (*
 		Close:      r.Close,
 		TLS:        r.TLS,
 		Body:       http.NoBody,
+		Header:     st.header(r),
 	}
-	// The context field is net/http's own: WithContext sets it on a copy
-	// that stays on the stack (it is inlined), copied back here.
-	*hr = *hr.WithContext(ctx)
 	if p := int(r.Proto); p < len(protoNames) {
 		hr.Proto, hr.ProtoMajor, hr.ProtoMinor = protoNames[p].s, protoNames[p].major, protoNames[p].minor
 	}
 	if r.RemoteAddr != nil {
 		hr.RemoteAddr = st.remoteAddrString(r.RemoteAddr)
 	}
+	switch {
+	case r.Chunked:
+		hr.ContentLength, hr.TransferEncoding = -1, []string{"chunked"}
+	case r.ContentLength > 0:
+		hr.ContentLength = r.ContentLength
+	}
+	if hr.Host == "" && u != nil {
+		hr.Host = u.Host
+	}
+	st.hr = *hr.WithContext(ctx)
+	return &st.hr, nil
+}
+
+// header returns r's header fields as a map, but for Host (net/http moves
+// it to Request.Host).
+func (st *request) header(r *streamhttp.Request) http.Header {
 	n := len(r.Header)
 	for _, f := range r.Header {
 		if strings.EqualFold(f.Name, "Host") {
 			n--
 		}
 	}
-	hr.Header = make(http.Header, n)
+	h := make(http.Header, n)
 	// One backing array for the values: a key's first value is a slice of
 	// it with no room to grow, so that a second value (or the handler's
 	// Add) reallocates rather than overwrites the next key's.
@@ -94,25 +111,16 @@ func (st *request) newHTTPRequest(ctx context.Context, r *streamhttp.Request) (*
 			k = textproto.CanonicalMIMEHeaderKey(k)
 		}
 		if k == "Host" {
-			continue // net/http moves it to Request.Host
+			continue
 		}
-		if vv, ok := hr.Header[k]; ok {
-			hr.Header[k] = append(vv, f.Value)
+		if vv, ok := h[k]; ok {
+			h[k] = append(vv, f.Value)
 			continue
 		}
 		vals[i] = f.Value
-		hr.Header[k] = vals[i : i+1 : i+1]
+		h[k] = vals[i : i+1 : i+1]
 	}
-	switch {
-	case r.Chunked:
-		hr.ContentLength, hr.TransferEncoding = -1, []string{"chunked"}
-	case r.ContentLength > 0:
-		hr.ContentLength = r.ContentLength
-	}
-	if hr.Host == "" && u != nil {
-		hr.Host = u.Host
-	}
-	return hr, nil
+	return h
 }
 
 // remoteAddrString is a.String(), for a TCP address written into st's
