@@ -1,6 +1,7 @@
 package nethttp
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -29,10 +30,11 @@ var protoNames = [...]struct {
 
 // request is the net/http side of one request: the http.Request the
 // handler gets, its URL, its context and the backing of its header values,
-// in one allocation. It is never recycled: a handler, or a goroutine it
-// started, may keep r, r.URL, r.Header or r.Context() after ServeHTTP
-// returns, as net/http allows (only the ResponseWriter is recycled; see
-// responseWriter).
+// and the streamhttp response, in one allocation. It is never recycled: a
+// handler, or a goroutine it started, may keep r, r.URL, r.Header or
+// r.Context() after ServeHTTP returns, as net/http allows (only the
+// ResponseWriter is recycled; see responseWriter), and the server holds
+// the response until it is written.
 type request struct {
 	hr  http.Request
 	url url.URL
@@ -44,6 +46,34 @@ type request struct {
 	rw   handlerWriter // the handler's ResponseWriter
 	vals [8]string     // the header values' backing, when they fit
 	addr [48]byte      // RemoteAddr's bytes (see remoteAddrString)
+
+	// The response (see answer): its head, its Strict entity and the
+	// bytes of a short body.
+	resp streamhttp.Response
+	ent  entity.Strict
+	body [smallBody]byte
+}
+
+// smallBody is the longest body that answer keeps in the request's own
+// allocation: what fills its size class (896 bytes).
+const smallBody = 48
+
+// answer returns the request's response with a Strict entity holding a
+// copy of body (the writer's buffer is recycled with the writer): a body
+// of up to smallBody bytes costs no allocation, a longer one its own.
+func (st *request) answer(status int, ctype string, body []byte) *streamhttp.Response {
+	var data []byte
+	switch {
+	case len(body) == 0:
+	case len(body) <= len(st.body):
+		n := copy(st.body[:], body)
+		data = st.body[:n:n]
+	default:
+		data = bytes.Clone(body)
+	}
+	st.ent = entity.Strict{Type: ctype, Data: data}
+	st.resp = streamhttp.Response{Status: httpcore.Status(status), Entity: &st.ent}
+	return &st.resp
 }
 
 // newHTTPRequest builds the net/http form of r, with ctx its context

@@ -1,7 +1,6 @@
 package nethttp
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -532,13 +531,12 @@ func (w *responseWriter) doCommit(ended bool, next []byte) {
 	w.head = w.hr.Method == http.MethodHead
 	switch {
 	case w.noBody:
-		resp = httpcore.Bytes(httpcore.Status(w.status), ctype, nil)
+		resp = w.st.answer(w.status, ctype, nil)
 	case ended && len(w.trailers) == 0 && te == "" && !w.badLength && (w.declared < 0 || w.declared == w.written):
-		// The head and a Strict entity in one allocation.
-		// A copy: the writer's buffer is recycled with it.
-		resp = httpcore.Bytes(httpcore.Status(w.status), ctype, bytes.Clone(w.buf))
+		resp = w.st.answer(w.status, ctype, w.buf)
 	default:
-		resp = &streamhttp.Response{Status: httpcore.Status(w.status)}
+		resp = &w.st.resp
+		resp.Status = httpcore.Status(w.status)
 		w.pipe = newPipe()
 		w.stop = w.reqCtx.Done()
 		switch {
