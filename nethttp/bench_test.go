@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"unsafe"
 
 	"github.com/streamhttp/streamhttp"
 	"github.com/streamhttp/streamhttp/httpcore"
@@ -123,5 +124,15 @@ func TestAdapterAllocs(t *testing.T) {
 	}
 	if n > limit {
 		t.Errorf("%v allocations per request through the adapter, want at most %v (1 of them the handler's)", n, limit)
+	}
+}
+
+// TestRequestSizeClass keeps a request, with the 8-byte header the
+// allocator adds to an object of more than 512 bytes that holds pointers,
+// in the 896-byte size class (see smallBody): a field added to it without
+// taking as much from smallBody moves every request to 1024 bytes.
+func TestRequestSizeClass(t *testing.T) {
+	if size := unsafe.Sizeof(request{}) + 8; size > 896 {
+		t.Errorf("a request takes %d bytes with the allocator's header, more than its 896-byte size class: shorten smallBody", size)
 	}
 }
