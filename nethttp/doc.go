@@ -16,7 +16,11 @@
 // connection's: one of the adapter's kept goroutines, which wait for the
 // next requests (up to Options.MaxIdleWorkers of them, each for about
 // Options.WorkerIdleTimeout), so that a request costs a hand-over, not a
-// goroutine's start and the growth of its stack. The function returns the
+// goroutine's start and the growth of its stack. (Not the connection's
+// own goroutine: a handler that flushes, writes more than the buffer or
+// hijacks before it returns needs that goroutine free to take its head
+// and then its body or the connection, and so may one that writes from a
+// goroutine of its own while it waits.) The function returns the
 // response to the server as soon as its head is decided, and the body
 // follows from the handler's writes:
 //

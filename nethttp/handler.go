@@ -109,17 +109,16 @@ func (a *adapter) handle(ctx context.Context, r *streamhttp.Request) (*streamhtt
 	st := new(request)
 	// The handler's context: a child of ctx that ServeHTTP's return
 	// cancels (st.ctx).
-	st.sctx = serverCtx{Context: parent, srv: a.srv, local: r.LocalAddr}
-	st.ctx.AttachContext(&st.sctx)
-	hr, err := st.newHTTPRequest(st.ctx.Context(), r)
+	st.ctx.init(parent, a.srv, r.LocalAddr)
+	hr, err := st.newHTTPRequest(&st.ctx, r)
 	if err != nil {
-		st.ctx.CancelContext()
+		st.ctx.cancel()
 		return httpcore.Text(httpcore.StatusBadRequest, "Bad Request: "+err.Error()+"\n").ForRequest(r), nil
 	}
 	w := newWriter(a, r, ctx, st)
 	st.rw = handlerWriter{w: w, gen: w.gen}
 	if parent != ctx {
-		w.unlink = context.AfterFunc(ctx, st.ctx.CancelContext)
+		w.unlink = context.AfterFunc(ctx, st.ctx.cancel)
 	}
 	if e := r.Entity; e != nil && !e.IsKnownEmpty() {
 		w.body = &bodyReader{ent: e, trailer: declaredTrailer(hr.Header)}
@@ -152,7 +151,7 @@ func (a *adapter) handle(ctx context.Context, r *streamhttp.Request) (*streamhtt
 // serve runs the handler and ends its response. A streamed request body
 // is pulled inside a run of its own, in this goroutine (bodyReader).
 func (a *adapter) serve(w *responseWriter, hr *http.Request) {
-	cancel := w.st.ctx.CancelContext
+	cancel := w.st.ctx.cancel
 	defer cancel()
 	defer w.release()
 	var pv any
@@ -223,8 +222,8 @@ type result struct {
 	err  error
 }
 
-// serverCtx adds net/http's server context keys to a request's context,
-// in one allocation, and passes AfterFunc on so that context.WithCancel
+// serverCtx adds net/http's server context keys to a request's context
+// (handlerCtx's base), and passes AfterFunc on so that context.WithCancel
 // over it needs no goroutine.
 type serverCtx struct {
 	context.Context

@@ -9,12 +9,14 @@ import (
 	"net/textproto"
 	"net/url"
 	"reflect"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/streamhttp/streamhttp"
+	"github.com/streamhttp/streamhttp/entity"
 	"github.com/streamhttp/streamhttp/internal/exampletest"
 )
 
@@ -192,5 +194,53 @@ func TestWriterKeptPastReturn(t *testing.T) {
 	<-done
 	if _, _, err := http.NewResponseController(w).Hijack(); err == nil {
 		t.Error("a hijack after ServeHTTP returned succeeded")
+	}
+}
+
+// TestResponseOutlivesWriter: a short answer's body lives in the request's
+// allocation and a longer one in its own, never in the writer's buffer, so
+// a response the server has not written yet stays intact while its writer
+// serves later requests; a head with no body carries none.
+func TestResponseOutlivesWriter(t *testing.T) {
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n, _ := strconv.Atoi(r.URL.Query().Get("n"))
+		if n < 0 {
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		w.Header().Set("Content-Type", "text/plain")
+		io.WriteString(w, strings.Repeat(r.URL.Query().Get("c"), n))
+	})
+	f := Handler(h, Options{})
+	type answer struct {
+		resp *streamhttp.Response
+		want string
+	}
+	var answers []answer
+	for i, n := range []int{0, 1, smallBody - 1, smallBody, smallBody + 1, commitSize, -1, 5, smallBody} {
+		c := string(rune('a' + i))
+		r := helloRequest()
+		r.Target = fmt.Sprintf("/r?n=%d&c=%s", n, c)
+		resp, err := f(r.Context(), r)
+		r.CancelContext()
+		if err != nil {
+			t.Fatal(err)
+		}
+		answers = append(answers, answer{resp, strings.Repeat(c, max(n, 0))})
+	}
+	for i, a := range answers {
+		st, ok := a.resp.Entity.(*entity.Strict)
+		if !ok {
+			t.Fatalf("answer %d: entity %T, want *entity.Strict", i, a.resp.Entity)
+		}
+		if string(st.Data) != a.want {
+			t.Errorf("answer %d: body %q, want %q", i, st.Data, a.want)
+		}
+		if a.resp.Status == http.StatusNoContent && (st.Data != nil || st.Type != "") {
+			t.Errorf("answer %d: 204 with a body %q of type %q", i, st.Data, st.Type)
+		}
+		if a.resp.Status == 200 && st.Type != "text/plain" {
+			t.Errorf("answer %d: type %q", i, st.Type)
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package nethttp
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -29,22 +30,52 @@ var protoNames = [...]struct {
 
 // request is the net/http side of one request: the http.Request the
 // handler gets, its URL, its context and the backing of its header values,
-// in one allocation. It is never recycled: a handler, or a goroutine it
-// started, may keep r, r.URL, r.Header or r.Context() after ServeHTTP
-// returns, as net/http allows (only the ResponseWriter is recycled; see
-// responseWriter).
+// and the streamhttp response, in one allocation. It is never recycled: a
+// handler, or a goroutine it started, may keep r, r.URL, r.Header or
+// r.Context() after ServeHTTP returns, as net/http allows (only the
+// ResponseWriter is recycled; see responseWriter), and the server holds
+// the response until it is written.
 type request struct {
 	hr  http.Request
 	url url.URL
-	// ctx holds the handler's context: a child of the streamhttp
-	// request's that ServeHTTP's return cancels, and that costs nothing
-	// (no allocation, no registration with its parent) until someone waits
-	// on it.
-	ctx  httpcore.Request
-	sctx serverCtx
+	// ctx is the handler's context: a child of the streamhttp request's
+	// that ServeHTTP's return cancels, and that costs nothing (no
+	// allocation, no registration with its parent) until someone waits on
+	// it.
+	ctx  handlerCtx
 	rw   handlerWriter // the handler's ResponseWriter
 	vals [8]string     // the header values' backing, when they fit
 	addr [48]byte      // RemoteAddr's bytes (see remoteAddrString)
+
+	// The response (see answer): its head, its Strict entity and the
+	// bytes of a short body.
+	resp streamhttp.Response
+	ent  entity.Strict
+	body [smallBody]byte
+}
+
+// smallBody is the longest body that answer keeps in the request's own
+// allocation: what fills its size class (on 64-bit platforms, 896 bytes
+// with the 8-byte header the allocator adds to an object of more than
+// 512 bytes that holds pointers; a byte more and it takes 1024).
+const smallBody = 40
+
+// answer returns the request's response with a Strict entity holding a
+// copy of body (the writer's buffer is recycled with the writer): a body
+// of up to smallBody bytes costs no allocation, a longer one its own.
+func (st *request) answer(status int, ctype string, body []byte) *streamhttp.Response {
+	var data []byte
+	switch {
+	case len(body) == 0:
+	case len(body) <= len(st.body):
+		n := copy(st.body[:], body)
+		data = st.body[:n:n]
+	default:
+		data = bytes.Clone(body)
+	}
+	st.ent = entity.Strict{Type: ctype, Data: data}
+	st.resp = streamhttp.Response{Status: httpcore.Status(status), Entity: &st.ent}
+	return &st.resp
 }
 
 // newHTTPRequest builds the net/http form of r, with ctx its context
@@ -55,8 +86,12 @@ func (st *request) newHTTPRequest(ctx context.Context, r *streamhttp.Request) (*
 	if err != nil {
 		return nil, err
 	}
-	hr := &st.hr
-	*hr = http.Request{
+	// The request is built on the stack and copied into st once, by
+	// WithContext (the context field is net/http's own; WithContext's copy
+	// stays on the stack, it is inlined): one copy into the heap, which
+	// costs write barriers while the collector runs, rather than a store
+	// of each field and a copy back.
+	hr := http.Request{
 		Method:     string(r.Method),
 		URL:        u,
 		RequestURI: r.Target,
@@ -64,23 +99,37 @@ func (st *request) newHTTPRequest(ctx context.Context, r *streamhttp.Request) (*
 		Close:      r.Close,
 		TLS:        r.TLS,
 		Body:       http.NoBody,
+		Header:     st.header(r),
 	}
-	// The context field is net/http's own: WithContext sets it on a copy
-	// that stays on the stack (it is inlined), copied back here.
-	*hr = *hr.WithContext(ctx)
 	if p := int(r.Proto); p < len(protoNames) {
 		hr.Proto, hr.ProtoMajor, hr.ProtoMinor = protoNames[p].s, protoNames[p].major, protoNames[p].minor
 	}
 	if r.RemoteAddr != nil {
 		hr.RemoteAddr = st.remoteAddrString(r.RemoteAddr)
 	}
+	switch {
+	case r.Chunked:
+		hr.ContentLength, hr.TransferEncoding = -1, []string{"chunked"}
+	case r.ContentLength > 0:
+		hr.ContentLength = r.ContentLength
+	}
+	if hr.Host == "" && u != nil {
+		hr.Host = u.Host
+	}
+	st.hr = *hr.WithContext(ctx)
+	return &st.hr, nil
+}
+
+// header returns r's header fields as a map, but for Host (net/http moves
+// it to Request.Host).
+func (st *request) header(r *streamhttp.Request) http.Header {
 	n := len(r.Header)
 	for _, f := range r.Header {
 		if strings.EqualFold(f.Name, "Host") {
 			n--
 		}
 	}
-	hr.Header = make(http.Header, n)
+	h := make(http.Header, n)
 	// One backing array for the values: a key's first value is a slice of
 	// it with no room to grow, so that a second value (or the handler's
 	// Add) reallocates rather than overwrites the next key's.
@@ -94,25 +143,16 @@ func (st *request) newHTTPRequest(ctx context.Context, r *streamhttp.Request) (*
 			k = textproto.CanonicalMIMEHeaderKey(k)
 		}
 		if k == "Host" {
-			continue // net/http moves it to Request.Host
+			continue
 		}
-		if vv, ok := hr.Header[k]; ok {
-			hr.Header[k] = append(vv, f.Value)
+		if vv, ok := h[k]; ok {
+			h[k] = append(vv, f.Value)
 			continue
 		}
 		vals[i] = f.Value
-		hr.Header[k] = vals[i : i+1 : i+1]
+		h[k] = vals[i : i+1 : i+1]
 	}
-	switch {
-	case r.Chunked:
-		hr.ContentLength, hr.TransferEncoding = -1, []string{"chunked"}
-	case r.ContentLength > 0:
-		hr.ContentLength = r.ContentLength
-	}
-	if hr.Host == "" && u != nil {
-		hr.Host = u.Host
-	}
-	return hr, nil
+	return h
 }
 
 // remoteAddrString is a.String(), for a TCP address written into st's

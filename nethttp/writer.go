@@ -1,7 +1,6 @@
 package nethttp
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -278,28 +277,74 @@ func (w *responseWriter) interim(code int) {
 // too: wire order is lost in a map). Framing fields, which the entity
 // decides, and trailer keys are left out.
 func toFields(h http.Header, interim bool) httpcore.Headers {
-	// One pass over the map: keys with their values, on the stack for
-	// most heads, then no lookup per key.
-	fields := make([]keyValues, 0, 16)
-	if len(h) > cap(fields) {
-		fields = make([]keyValues, 0, len(h))
+	var buf [16]keyValues
+	kv, hs := scanHeader(h, interim, buf[:0])
+	return fields(kv, hs.values)
+}
+
+// headScan is what one pass over a response's header map finds besides
+// the fields the head carries: the values that decide its framing, so
+// that committing a head looks each key up once.
+type headScan struct {
+	values   int      // the values of the fields the head carries
+	ctype    string   // Content-Type's first value
+	haveType bool     // Content-Type is in the map (even with no value)
+	te, ce   string   // Transfer-Encoding's and Content-Encoding's first values
+	trailer  []string // the Trailer field's values
+}
+
+// scanHeader scans h, appending the fields the head carries to kv (the
+// caller's array holds most heads; unsorted). Content-Length,
+// Transfer-Encoding, the TrailerPrefix keys and, but for an interim head,
+// Content-Type are left out of them.
+func scanHeader(h http.Header, interim bool, kv []keyValues) ([]keyValues, headScan) {
+	if len(h) > cap(kv) {
+		kv = make([]keyValues, 0, len(h))
 	}
-	n := 0
+	var hs headScan
 	for k, vv := range h {
-		switch {
-		case k == "Content-Length", k == "Content-Type" && !interim, k == "Transfer-Encoding",
-			strings.HasPrefix(k, http.TrailerPrefix):
+		switch k {
+		case "Content-Length":
+			continue
+		case "Transfer-Encoding":
+			if len(vv) > 0 {
+				hs.te = vv[0]
+			}
+			continue
+		case "Content-Type":
+			hs.haveType = true
+			if len(vv) > 0 {
+				hs.ctype = vv[0]
+			}
+			if !interim {
+				continue
+			}
+		case "Content-Encoding":
+			if len(vv) > 0 {
+				hs.ce = vv[0]
+			}
+		case "Trailer":
+			hs.trailer = vv
+		}
+		if strings.HasPrefix(k, http.TrailerPrefix) {
 			continue
 		}
-		fields = append(fields, keyValues{k, vv})
-		n += len(vv)
+		kv = append(kv, keyValues{k, vv})
+		hs.values += len(vv)
 	}
+	return kv, hs
+}
+
+// fields returns the n values of kv as fields, keys sorted; nil for none.
+func fields(kv []keyValues, n int) httpcore.Headers {
 	if n == 0 {
 		return nil
 	}
-	slices.SortFunc(fields, func(a, b keyValues) int { return strings.Compare(a.key, b.key) })
+	if len(kv) > 1 {
+		slices.SortFunc(kv, func(a, b keyValues) int { return strings.Compare(a.key, b.key) })
+	}
 	out := make(httpcore.Headers, 0, n)
-	for _, f := range fields {
+	for _, f := range kv {
 		for _, v := range f.values {
 			out = append(out, httpcore.Header{Name: f.key, Value: v})
 		}
@@ -450,9 +495,6 @@ func (w *responseWriter) doCommit(ended bool, next []byte) {
 	}
 	w.committed = true
 	h := w.snap
-	if h == nil {
-		h = http.Header{}
-	}
 	if w.status == http.StatusSwitchingProtocols {
 		// A 101 switches protocols only through Hijack: sent as a plain
 		// head, the client would leave HTTP while the server stays.
@@ -470,14 +512,11 @@ func (w *responseWriter) doCommit(ended bool, next []byte) {
 			w.body.drain(w.a.maxDrain)
 		}
 	}
-	w.trailers = trailerKeys(h)
-	te := get(h, "Transfer-Encoding")
-	ct, haveType := h["Content-Type"]
-	ctype := ""
-	if len(ct) > 0 {
-		ctype = ct[0]
-	}
-	if !haveType && get(h, "Content-Encoding") == "" && te == "" && !w.noBody && len(w.buf)+len(next) > 0 {
+	var buf [16]keyValues
+	kv, hs := scanHeader(h, false, buf[:0])
+	w.trailers = trailerKeys(hs.trailer)
+	te, ctype := hs.te, hs.ctype
+	if !hs.haveType && hs.ce == "" && te == "" && !w.noBody && len(w.buf)+len(next) > 0 {
 		// What net/http sniffs: the buffer, or the write that spilled it.
 		sniff := w.buf
 		if len(sniff) < sniffLen && len(next) > 0 {
@@ -492,13 +531,12 @@ func (w *responseWriter) doCommit(ended bool, next []byte) {
 	w.head = w.hr.Method == http.MethodHead
 	switch {
 	case w.noBody:
-		resp = httpcore.Bytes(httpcore.Status(w.status), ctype, nil)
+		resp = w.st.answer(w.status, ctype, nil)
 	case ended && len(w.trailers) == 0 && te == "" && !w.badLength && (w.declared < 0 || w.declared == w.written):
-		// The head and a Strict entity in one allocation.
-		// A copy: the writer's buffer is recycled with it.
-		resp = httpcore.Bytes(httpcore.Status(w.status), ctype, bytes.Clone(w.buf))
+		resp = w.st.answer(w.status, ctype, w.buf)
 	default:
-		resp = &streamhttp.Response{Status: httpcore.Status(w.status)}
+		resp = &w.st.resp
+		resp.Status = httpcore.Status(w.status)
 		w.pipe = newPipe()
 		w.stop = w.reqCtx.Done()
 		switch {
@@ -511,7 +549,7 @@ func (w *responseWriter) doCommit(ended bool, next []byte) {
 			resp.Entity = &entity.Chunked{Type: ctype, Chunks: w.pipe.chunks()}
 		}
 	}
-	resp.Header = toFields(h, false)
+	resp.Header = fields(kv, hs.values)
 	resp.ForRequest(w.req)
 	w.commit <- result{resp: resp}
 	if w.pipe != nil && !w.head {
@@ -519,11 +557,11 @@ func (w *responseWriter) doCommit(ended bool, next []byte) {
 	}
 }
 
-// trailerKeys returns the trailer keys the head declares (the Trailer
-// field, net/http's filter applied).
-func trailerKeys(h http.Header) []string {
+// trailerKeys returns the trailer keys a head declares in its Trailer
+// field (its values), net/http's filter applied.
+func trailerKeys(trailer []string) []string {
 	var keys []string
-	for _, v := range h["Trailer"] {
+	for _, v := range trailer {
 		for k := range strings.SplitSeq(v, ",") {
 			k = http.CanonicalHeaderKey(textproto.TrimString(k))
 			switch k {
