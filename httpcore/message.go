@@ -69,10 +69,28 @@ type (
 	}
 )
 
-// newRequest returns a zeroed Request with room for nh header fields and n
-// bytes of head, all owned by the request; for a large head (or one with a
-// body) the bytes are nil, for the caller to allocate as it copies.
-func newRequest(nh, n int) (*Request, Headers, []byte) {
+// newRequest returns a zeroed Request with room for nh header fields and
+// the n bytes of a head followed by body bytes of a body that arrived with
+// it, all owned by the request. buf has room for the head and the body when
+// both fit one of the objects above, for the head alone when only it does
+// (the caller copies the body into memory of its own, of its exact size),
+// and is nil for a large head (the caller copies head and body together,
+// into memory that need not be zeroed first).
+func newRequest(nh, head, body int) (*Request, Headers, []byte) {
+	if r, hdr, buf := sizedRequest(nh, head+body); buf != nil {
+		return r, hdr, buf
+	}
+	if body > 0 {
+		if r, hdr, buf := sizedRequest(nh, head); buf != nil {
+			return r, hdr, buf
+		}
+	}
+	return new(Request), make(Headers, nh), nil
+}
+
+// sizedRequest returns a request in the smallest of the objects above with
+// room for nh fields and n bytes, or a nil buf when none has.
+func sizedRequest(nh, n int) (*Request, Headers, []byte) {
 	switch {
 	case nh <= len(request416{}.hdr) && n <= len(request416{}.buf):
 		r := new(request416)
@@ -95,9 +113,7 @@ func newRequest(nh, n int) (*Request, Headers, []byte) {
 		r := new(request1792)
 		return &r.Request, r.hdr[:nh], r.buf[:n:n]
 	}
-	// A large head or body: the caller copies it into memory of its own
-	// (nil here), which need not be zeroed first.
-	return new(Request), make(Headers, nh), nil
+	return nil, nil, nil
 }
 
 // Request is an HTTP request as the server hands it to a handler. Every

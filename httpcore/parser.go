@@ -712,13 +712,24 @@ func (p *Parser) finishHead(in []byte, headEnd int) (*Request, BodyKind, int, *P
 	}
 
 	// Copy the head (and a body that is already here) into memory the
-	// request owns; every string of the request points into it.
+	// request owns; every string of the request points into it. A body
+	// that does not fit the request's object with the head gets memory of
+	// its own, of its size: not the next size class up of head and body
+	// together, which the collector would pay for.
 	n := headEnd + strictLen
-	r, hdr, buf := newRequest(len(p.fields), n)
-	if buf == nil {
+	r, hdr, buf := newRequest(len(p.fields), headEnd, strictLen)
+	var data []byte
+	switch {
+	case buf == nil:
 		buf = append([]byte(nil), in[:n]...) // not zeroed before the copy, unlike make
-	} else {
+	case len(buf) == n:
 		copy(buf, in[:n])
+	default:
+		copy(buf, in[:headEnd])
+		data = append([]byte(nil), in[headEnd:n]...)
+	}
+	if strictLen > 0 && data == nil {
+		data = buf[headEnd:n:n]
 	}
 	str := func(s, e int) string {
 		if s == e {
@@ -775,7 +786,7 @@ func (p *Parser) finishHead(in []byte, headEnd int) (*Request, BodyKind, int, *P
 
 	switch {
 	case strictLen > 0:
-		r.strict.Type, r.strict.Data = r.ContentType, buf[n-strictLen:n:n]
+		r.strict.Type, r.strict.Data = r.ContentType, data
 		r.Entity = &r.strict
 	case body == BodyNone:
 		if r.ContentType == "" {

@@ -1,6 +1,7 @@
 package httpcore
 
 import (
+	"bytes"
 	"strings"
 	"testing"
 	"unsafe"
@@ -757,6 +758,55 @@ func TestParserAllocs(t *testing.T) {
 	}
 	if n := testing.AllocsPerRun(100, func() { p.Next(browserGET) }); n > 2 {
 		t.Errorf("browser head: %v allocations, want <= 2", n)
+	}
+}
+
+// TestParserBodyWithHead: a body that arrived with its head is the
+// request's own, in the request's object when both fit one, otherwise in
+// memory of its own exactly its size (2 allocations), and a large head
+// with its body in one piece of memory (3 allocations).
+func TestParserBodyWithHead(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		head    string
+		body    int
+		allocs  float64
+		ownBody bool // the body is not in the head's memory
+	}{
+		{"small body", "POST /f HTTP/1.1\r\nHost: a\r\nContent-Length: 20\r\n\r\n", 20, 1, false},
+		{"4 KiB body", "POST /echo HTTP/1.1\r\nHost: a\r\nContent-Type: application/octet-stream\r\nContent-Length: 4096\r\n\r\n", 4096, 2, true},
+		{"large head", "POST / HTTP/1.1\r\nHost: a\r\nCookie: " + strings.Repeat("c", 2000) + "\r\nContent-Length: 100\r\n\r\n", 100, 3, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			body := bytes.Repeat([]byte("b"), c.body)
+			in := append([]byte(c.head), body...)
+			p := NewParser(ParserSettings{})
+			ev, n := p.Next(in)
+			if ev.Kind != RequestHead || ev.Body != BodyNone || n != len(in) {
+				t.Fatalf("got %v (body %v) after %d bytes, want a whole request of %d", ev.Kind, ev.Body, n, len(in))
+			}
+			r := ev.Request
+			got, ok := r.Entity.(*entity.Strict)
+			if !ok || !bytes.Equal(got.Data, body) || got.Type != r.ContentType {
+				t.Fatalf("entity %#v, want the body as a Strict of type %q", r.Entity, r.ContentType)
+			}
+			if cap(got.Data) != len(got.Data) {
+				t.Errorf("the body's cap is %d, want its length %d (an append must not reach other memory)", cap(got.Data), len(got.Data))
+			}
+			// The body follows the head in the same memory, or not.
+			target := unsafe.StringData(r.Target)
+			sameMemory := uintptr(unsafe.Pointer(&got.Data[0]))-uintptr(unsafe.Pointer(target)) == uintptr(len(c.head)-len(r.Method)-1)
+			if sameMemory == c.ownBody {
+				t.Errorf("body in the head's memory: %v, want %v", sameMemory, !c.ownBody)
+			}
+			in[len(in)-1] = 'X' // the input is not the request's
+			if got.Data[len(got.Data)-1] != 'b' {
+				t.Error("the body aliases the input")
+			}
+			if a := testing.AllocsPerRun(100, func() { p.Next(in) }); a != c.allocs {
+				t.Errorf("%v allocations, want %v", a, c.allocs)
+			}
+		})
 	}
 }
 
