@@ -29,8 +29,9 @@ type outbound struct {
 	panicked  *stream.PanicError // the handler's, recovered by ServeConn's sink
 
 	// The response whose body is streaming.
-	tail       []byte // a large chunk's data, to emit after its header
+	tail       []byte // a large chunk's data, to emit after its header; or a large strict body
 	tailCRLF   bool   // then the CRLF that ends it
+	tailEnds   bool   // tail is a strict body: the response is done once it is out
 	cur        *exchange
 	data       stream.Puller[[]byte]
 	chunks     stream.Puller[entity.ChunkPart]
@@ -309,6 +310,9 @@ func (o *outbound) render(x *exchange, resp *Response, force bool) ([]byte, erro
 		Warn:           o.warnHeader,
 		Date:           o.burstDate(),
 	}
+	if s, ok := resp.Entity.(*entity.Strict); ok && len(s.Data) > copyBody {
+		return o.renderLarge(x, resp, s.Data, &rc), nil
+	}
 	buf, info, whole := httpcore.AppendResponse(o.buf[:0], resp, &rc)
 	if !whole {
 		if err := o.beforeBody(); err != nil {
@@ -340,6 +344,26 @@ func (o *outbound) render(x *exchange, resp *Response, force bool) ([]byte, erro
 	o.closeAfter = info.Close
 	o.cur, o.framing, o.remaining, o.declared, o.lastSent = x, info.Framing, info.ContentLength, info.ContentLength, false
 	return buf, nil
+}
+
+// copyBody is the largest strict body that is copied into the render
+// buffer after its head; a larger one goes out as it is, in a piece of its
+// own: the writer copies it once, not twice, and the render buffer stays
+// small.
+const copyBody = 2 << 10
+
+// renderLarge renders the head of x's response, whose strict body (data)
+// is larger than copyBody, and leaves the body to the next pull.
+func (o *outbound) renderLarge(x *exchange, resp *Response, data []byte, rc *httpcore.RenderContext) []byte {
+	buf, info := httpcore.AppendResponseHead(o.buf[:0], resp, rc)
+	o.buf = buf
+	o.closeAfter = info.Close
+	if info.Framing != httpcore.FramingLength {
+		o.finish(x) // no body bytes follow (a HEAD request, a 204)
+		return buf
+	}
+	o.cur, o.tail, o.tailEnds = x, data, true
+	return buf
 }
 
 // openBody materializes the source of resp's streamed body, turning a
@@ -437,7 +461,13 @@ func (o *outbound) streamBody() ([]byte, error) {
 	switch {
 	case o.tail != nil:
 		p := o.tail
-		o.tail, o.tailCRLF = nil, true
+		o.tail = nil
+		if o.tailEnds {
+			o.tailEnds = false
+			o.finish(o.cur)
+		} else {
+			o.tailCRLF = true
+		}
 		return p, nil
 	case o.tailCRLF:
 		o.tailCRLF = false
