@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/streamhttp/streamhttp/bidi"
 	"github.com/streamhttp/streamhttp/httpcore"
@@ -17,8 +18,16 @@ import (
 // with handler, and returns what it wrote, piece by piece.
 func serveBytes(t *testing.T, handler func(*Request) *Response, chunks ...string) [][]byte {
 	t.Helper()
-	cfg := &Config{PipeliningLimit: 16, MaxDrainBytes: 1 << 20, Logger: slog.Default()}
-	cfg.Parser.MaxContentLength = 1 << 20
+	return serveWith(t, &Config{Logger: slog.Default()}, handler, chunks...)
+}
+
+// serveWith is serveBytes with cfg (its limits filled in when zero).
+func serveWith(t *testing.T, cfg *Config, handler func(*Request) *Response, chunks ...string) [][]byte {
+	t.Helper()
+	if cfg.PipeliningLimit == 0 {
+		cfg.PipeliningLimit = 16
+	}
+	cfg.MaxDrainBytes, cfg.Parser.MaxContentLength = 1<<20, 1<<20
 	in := make([][]byte, len(chunks))
 	for i, c := range chunks {
 		in[i] = []byte(c)
@@ -83,4 +92,75 @@ func dropDate(p []byte) []byte {
 	}
 	j := bytes.Index(p[i+2:], []byte("\r\n"))
 	return append(p[:i:i], p[i+2+j:]...)
+}
+
+// countWarnings counts the records of a logger, by message.
+type countWarnings struct {
+	slog.Handler
+	n map[string]int
+}
+
+func (h *countWarnings) Handle(_ context.Context, r slog.Record) error {
+	h.n[r.Message]++
+	return nil
+}
+
+// TestHeadReuse: the head kept for strict responses without fields of
+// their own is reused only for a response it is right for. Every response
+// of a sequence that varies each thing a head depends on is what the
+// renderer makes of it on its own, and a field the renderer drops is
+// warned about each time.
+func TestHeadReuse(t *testing.T) {
+	responses := map[string]func() *Response{
+		"/a":     func() *Response { return httpcore.Text(httpcore.StatusOK, "hello") },
+		"/b":     func() *Response { return httpcore.Text(httpcore.StatusNotFound, "hello") },
+		"/json":  func() *Response { return httpcore.Bytes(httpcore.StatusOK, "application/json", []byte("hello")) },
+		"/len":   func() *Response { return httpcore.Text(httpcore.StatusOK, "hello!") },
+		"/10":    func() *Response { r := httpcore.Text(httpcore.StatusOK, "hello"); r.Proto = httpcore.HTTP10; return r },
+		"/field": func() *Response { r := httpcore.Text(httpcore.StatusOK, "hello"); r.Header.Add("X-A", "1"); return r },
+		"/bad":   func() *Response { return httpcore.Bytes(httpcore.StatusOK, "text/plain\r\nX: y", []byte("hello")) },
+		"/204":   func() *Response { return httpcore.Text(httpcore.StatusNoContent, "") },
+	}
+	type sent struct {
+		method, path, proto string
+		close               bool
+	}
+	seq := []sent{
+		{"GET", "/a", "HTTP/1.1", false}, {"GET", "/a", "HTTP/1.1", false}, {"HEAD", "/a", "HTTP/1.1", false},
+		{"GET", "/a", "HTTP/1.1", false}, {"GET", "/b", "HTTP/1.1", false}, {"GET", "/json", "HTTP/1.1", false},
+		{"GET", "/len", "HTTP/1.1", false}, {"GET", "/field", "HTTP/1.1", false},
+		{"GET", "/field", "HTTP/1.1", false}, {"GET", "/bad", "HTTP/1.1", false}, {"GET", "/bad", "HTTP/1.1", false},
+		{"GET", "/204", "HTTP/1.1", false}, {"GET", "/a", "HTTP/1.1", false}, {"GET", "/a", "HTTP/1.0", false},
+		{"GET", "/10", "HTTP/1.0", false}, {"GET", "/a", "HTTP/1.1", false}, {"GET", "/a", "HTTP/1.1", true},
+	}
+	var in strings.Builder
+	for _, r := range seq {
+		in.WriteString(r.method + " " + r.path + " " + r.proto + "\r\nHost: a\r\n")
+		if r.close {
+			in.WriteString("Connection: close\r\n")
+		}
+		if r.proto == "HTTP/1.0" {
+			in.WriteString("Connection: keep-alive\r\n")
+		}
+		in.WriteString("\r\n")
+	}
+	logs := &countWarnings{Handler: slog.Default().Handler(), n: map[string]int{}}
+	cfg := &Config{RequestTimeout: time.Minute, Logger: slog.New(logs)}
+	out := serveWith(t, cfg, func(r *Request) *Response { return responses[r.URI.Path]() }, in.String())
+	if len(out) != len(seq) {
+		t.Fatalf("%d pieces, want %d:\n%q", len(out), len(seq), out)
+	}
+	for i, r := range seq {
+		rc := httpcore.RenderContext{Method: httpcore.Method(r.method), Proto: httpcore.HTTP11, CloseRequested: r.close, ServerChecked: true}
+		if r.proto == "HTTP/1.0" {
+			rc.Proto = httpcore.HTTP10
+		}
+		want, _, _ := httpcore.AppendResponse(nil, responses[r.path](), &rc)
+		if got := dropDate(out[i]); !bytes.Equal(got, dropDate(want)) {
+			t.Errorf("response %d (%s %s %s):\n got %q\nwant %q", i, r.method, r.path, r.proto, got, dropDate(want))
+		}
+	}
+	if n := logs.n["streamhttp: response header dropped"]; n != 2 {
+		t.Errorf("%d warnings of a dropped field, want 2 (one per response)", n)
+	}
 }
