@@ -388,7 +388,9 @@ func (o *outbound) renderStrict(x *exchange, resp *Response, data []byte, rc *ht
 	cacheable := len(resp.Header) == 0 && len(rc.Date) > 0
 	var k headKey
 	if cacheable {
-		k = headKey{resp.Status, resp.Proto, rc.Proto, rc.Method, rc.CloseRequested, rc.ForceClose, resp.Entity.ContentType(), len(data)}
+		// From x, not rc: nothing of rc is kept, so that it (and the
+		// Warn function it holds) stays on the caller's stack.
+		k = headKey{resp.Status, resp.Proto, x.proto, x.method, x.closeReq, rc.ForceClose, resp.Entity.ContentType(), len(data)}
 	}
 	if cacheable && o.headOK && k == o.headKey && string(rc.Date) == string(o.headDate) {
 		buf, info = append(o.buf[:0], o.head...), o.headInfo
