@@ -74,11 +74,14 @@
 //
 // # Memory
 //
-// Everything a handler receives is safe to keep: the parser copies a head
-// (and a body that is already complete) into memory the [Request] owns, and
-// every string of the request points into that copy. Small heads and up to
-// a dozen header fields live inside the Request itself, so parsing a
-// typical request costs one or two allocations. Event.Data, the bytes of a
+// Everything a handler receives is safe to keep: the parser copies what a
+// request keeps of its head (the target and the field lines, not the
+// request line's other parts nor the line ends), and a body that is already
+// complete, into memory the [Request] owns, and every string of the
+// request points into that copy. Small heads and up to a dozen header
+// fields live inside the Request itself, so parsing a typical request costs
+// one or two allocations; a body that does not fit there with the head
+// gets memory of its own, of its size. Event.Data, the bytes of a
 // streamed body, aliases the caller's input and is valid until the caller
 // reuses that buffer.
 //

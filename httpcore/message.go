@@ -28,18 +28,23 @@ type URI struct {
 	RawQuery  string
 }
 
-// A request, its header fields and the copy of its head are allocated
-// together when they are small enough: the strings point into buf, and the
-// interior pointers keep the whole object alive. Each struct fills a size
-// class of the runtime, counting the 8-byte allocation header that objects
-// with pointers over 512 bytes have: with a 320-byte Request, 416 (a
-// request with one short field, as load generators send), 512 (a few
-// fields, as curl sends), 640, 1024, 1280 and 1792 bytes.
-// TestRequestSizeClasses keeps them honest.
+// A request, its header fields and what it keeps of its head (the target,
+// the fields' names and values) are allocated together when they are small
+// enough: the strings point into buf, and the interior pointers keep the
+// whole object alive. Each struct fills a size class of the runtime,
+// counting the 8-byte allocation header that objects with pointers over 512
+// bytes have: with a 320-byte Request, 384 (a request with one short field,
+// as load generators send), 448 (two), 512 (a few fields, as curl sends),
+// 640, 1024, 1280 and 1792 bytes. TestRequestSizeClasses keeps them honest.
 type (
-	request416 struct {
+	request384 struct {
 		Request
 		hdr [1]Header
+		buf [32]byte
+	}
+	request448 struct {
+		Request
+		hdr [2]Header
 		buf [64]byte
 	}
 	request512 struct {
@@ -69,13 +74,33 @@ type (
 	}
 )
 
-// newRequest returns a zeroed Request with room for nh header fields and n
-// bytes of head, all owned by the request; for a large head (or one with a
-// body) the bytes are nil, for the caller to allocate as it copies.
-func newRequest(nh, n int) (*Request, Headers, []byte) {
+// newRequest returns a zeroed Request with room for nh header fields and
+// the head bytes it keeps followed by body bytes of a body that arrived
+// with its head, all owned by the request. buf has room for the head and
+// the body when both fit one of the objects above, for the head alone when
+// only it does (the caller copies the body into memory of its own, of its
+// exact size), and is nil for a large head (the caller allocates).
+func newRequest(nh, head, body int) (*Request, Headers, []byte) {
+	if r, hdr, buf := sizedRequest(nh, head+body); buf != nil {
+		return r, hdr, buf
+	}
+	if body > 0 {
+		if r, hdr, buf := sizedRequest(nh, head); buf != nil {
+			return r, hdr, buf
+		}
+	}
+	return new(Request), make(Headers, nh), nil
+}
+
+// sizedRequest returns a request in the smallest of the objects above with
+// room for nh fields and n bytes, or a nil buf when none has.
+func sizedRequest(nh, n int) (*Request, Headers, []byte) {
 	switch {
-	case nh <= len(request416{}.hdr) && n <= len(request416{}.buf):
-		r := new(request416)
+	case nh <= len(request384{}.hdr) && n <= len(request384{}.buf):
+		r := new(request384)
+		return &r.Request, r.hdr[:nh], r.buf[:n:n]
+	case nh <= len(request448{}.hdr) && n <= len(request448{}.buf):
+		r := new(request448)
 		return &r.Request, r.hdr[:nh], r.buf[:n:n]
 	case nh <= len(request512{}.hdr) && n <= len(request512{}.buf):
 		r := new(request512)
@@ -95,9 +120,7 @@ func newRequest(nh, n int) (*Request, Headers, []byte) {
 		r := new(request1792)
 		return &r.Request, r.hdr[:nh], r.buf[:n:n]
 	}
-	// A large head or body: the caller copies it into memory of its own
-	// (nil here), which need not be zeroed first.
-	return new(Request), make(Headers, nh), nil
+	return nil, nil, nil
 }
 
 // Request is an HTTP request as the server hands it to a handler. Every

@@ -711,27 +711,39 @@ func (p *Parser) finishHead(in []byte, headEnd int) (*Request, BodyKind, int, *P
 		body = BodyLength
 	}
 
-	// Copy the head (and a body that is already here) into memory the
-	// request owns; every string of the request points into it.
-	n := headEnd + strictLen
-	r, hdr, buf := newRequest(len(p.fields), n)
-	if buf == nil {
-		buf = append([]byte(nil), in[:n]...) // not zeroed before the copy, unlike make
-	} else {
-		copy(buf, in[:n])
+	// Copy what the request keeps of the head, its target and its field
+	// lines but their line ends, one after the other (and a body that is
+	// already here, after them), into memory the request owns; every string
+	// of the request points into it. The rest of the head (the method, a
+	// constant; the version; the line ends) is not copied. A body that
+	// does not fit the request's object with the rest gets memory of its
+	// own, of its size: not the next size class up of both together, which
+	// the collector would pay for.
+	kept := p.tEnd - p.tStart
+	for _, f := range p.fields {
+		kept += int(f.ve - f.ns)
 	}
-	str := func(s, e int) string {
-		if s == e {
-			return ""
-		}
-		return unsafe.String(&buf[s], e-s)
+	r, hdr, buf := newRequest(len(p.fields), kept, strictLen)
+	if buf == nil {
+		buf = make([]byte, kept+strictLen)
+	}
+	var data []byte
+	switch {
+	case strictLen == 0:
+	case len(buf) == kept+strictLen:
+		data = buf[kept:len(buf):len(buf)]
+		copy(data, in[headEnd:headEnd+strictLen])
+	default:
+		data = append([]byte(nil), in[headEnd:headEnd+strictLen]...) // not zeroed before the copy, unlike make
 	}
 
 	// Field by field, and only what is not zero: each store of a pointer
 	// into the heap object costs a write barrier while the collector runs,
 	// and a struct assignment a bulk one.
 	r.Method = p.method // a constant or a registered custom method: never the input's memory
-	r.Target = str(p.tStart, p.tEnd)
+	// Neither a target nor a field name is ever empty.
+	w := copy(buf, in[p.tStart:p.tEnd]) // where the next string goes in buf
+	r.Target = unsafe.String(&buf[0], w)
 	uri := &p.target
 	if uri.scheme.e >= 0 {
 		r.URI.Scheme = subString(r.Target, uri.scheme)
@@ -753,7 +765,15 @@ func (p *Parser) finishHead(in []byte, headEnd int) (*Request, BodyKind, int, *P
 	r.Header = hdr
 	for i, f := range p.fields {
 		h := &r.Header[i]
-		h.Name, h.Value = str(int(f.ns), int(f.ne)), str(int(f.vs), int(f.ve))
+		// The field line but its end, in one copy: the colon and the
+		// whitespace around the value come along.
+		k := copy(buf[w:], in[f.ns:f.ve])
+		line := unsafe.String(&buf[w], k)
+		w += k
+		h.Name = line[:f.ne-f.ns]
+		if f.vs < f.ve {
+			h.Value = line[f.vs-f.ns:]
+		}
 	}
 	if uri.scheme.e >= 0 {
 		// An absolute-form target names the host: the Host field, still
@@ -775,7 +795,7 @@ func (p *Parser) finishHead(in []byte, headEnd int) (*Request, BodyKind, int, *P
 
 	switch {
 	case strictLen > 0:
-		r.strict.Type, r.strict.Data = r.ContentType, buf[n-strictLen:n:n]
+		r.strict.Type, r.strict.Data = r.ContentType, data
 		r.Entity = &r.strict
 	case body == BodyNone:
 		if r.ContentType == "" {

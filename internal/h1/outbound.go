@@ -29,8 +29,19 @@ type outbound struct {
 	panicked  *stream.PanicError // the handler's, recovered by ServeConn's sink
 
 	// The response whose body is streaming.
-	tail       []byte // a large chunk's data, to emit after its header
-	tailCRLF   bool   // then the CRLF that ends it
+	tail     []byte // a large chunk's data, to emit after its header; or a large strict body
+	tailCRLF bool   // then the CRLF that ends it
+	tailEnds bool   // tail is a strict body: the response is done once it is out
+
+	// The head last rendered for a strict response with no fields of its
+	// own, what it was rendered for, and whether it may be used again (see
+	// renderStrict).
+	head       []byte
+	headInfo   httpcore.HeadInfo
+	headKey    headKey
+	headDate   []byte
+	headOK     bool
+	warned     bool // the renderer dropped a field since warned was last cleared
 	cur        *exchange
 	data       stream.Puller[[]byte]
 	chunks     stream.Puller[entity.ChunkPart]
@@ -309,6 +320,9 @@ func (o *outbound) render(x *exchange, resp *Response, force bool) ([]byte, erro
 		Warn:           o.warnHeader,
 		Date:           o.burstDate(),
 	}
+	if s, ok := resp.Entity.(*entity.Strict); ok {
+		return o.renderStrict(x, resp, s.Data, &rc), nil
+	}
 	buf, info, whole := httpcore.AppendResponse(o.buf[:0], resp, &rc)
 	if !whole {
 		if err := o.beforeBody(); err != nil {
@@ -340,6 +354,71 @@ func (o *outbound) render(x *exchange, resp *Response, force bool) ([]byte, erro
 	o.closeAfter = info.Close
 	o.cur, o.framing, o.remaining, o.declared, o.lastSent = x, info.Framing, info.ContentLength, info.ContentLength, false
 	return buf, nil
+}
+
+// copyBody is the largest strict body that is copied into the render
+// buffer after its head; a larger one goes out as it is, in a piece of its
+// own: the writer copies it once, not twice, and the render buffer stays
+// small.
+const copyBody = 2 << 10
+
+// headKey is what the head of a response with a strict body and no header
+// fields of its own depends on, besides the connection's settings and the
+// Date: a response with the same key and Date gets the same head.
+type headKey struct {
+	status   httpcore.Status
+	proto    httpcore.Protocol // the response's
+	reqProto httpcore.Protocol
+	method   httpcore.Method
+	closeReq bool
+	force    bool
+	ctype    string
+	length   int
+}
+
+// renderStrict renders x's response, whose entity is strict (data): its
+// head, and its body unless it is larger than copyBody, which the next pull
+// emits. The head of a response with no header fields of its own is kept,
+// with what it depends on, and copied for the next such response that has
+// the same (pipelined and keep-alive answers from one handler mostly do):
+// a copy costs less than rendering it again.
+func (o *outbound) renderStrict(x *exchange, resp *Response, data []byte, rc *httpcore.RenderContext) []byte {
+	var buf []byte
+	var info httpcore.HeadInfo
+	cacheable := len(resp.Header) == 0 && len(rc.Date) > 0
+	var k headKey
+	if cacheable {
+		// From x, not rc: nothing of rc is kept, so that it (and the
+		// Warn function it holds) stays on the caller's stack.
+		k = headKey{resp.Status, resp.Proto, x.proto, x.method, x.closeReq, rc.ForceClose, resp.Entity.ContentType(), len(data)}
+	}
+	if cacheable && o.headOK && k == o.headKey && string(rc.Date) == string(o.headDate) {
+		buf, info = append(o.buf[:0], o.head...), o.headInfo
+	} else {
+		o.warned = false
+		buf, info = httpcore.AppendResponseHead(o.buf[:0], resp, rc)
+		// A head that had a field dropped is rendered again each time,
+		// so that each response is warned about.
+		o.headOK = cacheable && !o.warned
+		if o.headOK {
+			o.head, o.headInfo, o.headKey = append(o.head[:0], buf...), info, k
+			o.headDate = append(o.headDate[:0], rc.Date...)
+		}
+	}
+	o.closeAfter = info.Close
+	switch {
+	case info.Framing != httpcore.FramingLength:
+		// No body bytes follow (a HEAD request, a 204).
+	case len(data) > copyBody:
+		o.buf = buf
+		o.cur, o.tail, o.tailEnds = x, data, true
+		return buf
+	default:
+		buf = append(buf, data...)
+	}
+	o.buf = buf
+	o.finish(x)
+	return buf
 }
 
 // openBody materializes the source of resp's streamed body, turning a
@@ -429,6 +508,7 @@ func (o *outbound) burstDate() []byte {
 }
 
 func (o *outbound) warnHeader(name string) {
+	o.warned = true
 	o.c.warn("streamhttp: response header dropped", "header", name)
 }
 
@@ -437,7 +517,13 @@ func (o *outbound) streamBody() ([]byte, error) {
 	switch {
 	case o.tail != nil:
 		p := o.tail
-		o.tail, o.tailCRLF = nil, true
+		o.tail = nil
+		if o.tailEnds {
+			o.tailEnds = false
+			o.finish(o.cur)
+		} else {
+			o.tailCRLF = true
+		}
 		return p, nil
 	case o.tailCRLF:
 		o.tailCRLF = false
