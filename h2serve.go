@@ -147,7 +147,7 @@ func serveH2(ctx context.Context, rwc io.ReadWriteCloser, rbuf *[]byte, n int, h
 	if p := c.ParkedState(); p != nil {
 		if err == nil && !cio.hooks.Draining.Load() {
 			// Idle: the connection stays open, without this run.
-			o.parked, o.lastIO, o.h2 = true, time.Unix(0, cio.lastIO.Load()), p
+			o.parked, o.lastIO, o.h2 = true, timeAt(cio.lastIO.Load()), p
 			return nil
 		}
 		// Parked as the server began to terminate: say so before closing.

@@ -191,7 +191,7 @@ func serveConn(ctx context.Context, rwc io.ReadWriteCloser, handler stream.Flow[
 	if cio.parked && err == nil && !hooks.Draining.Load() {
 		// Idle: the connection stays open, without this run.
 		cio.quiesceReader()
-		o.parked, o.lastIO = true, time.Unix(0, cio.lastIO.Load())
+		o.parked, o.lastIO = true, timeAt(cio.lastIO.Load())
 		o.seq = cio.layer.Seq()
 		return nil
 	}
@@ -296,9 +296,9 @@ type connIO struct {
 	h2 atomic.Pointer[h2.Conn]
 
 	// Owned by the reader.
-	rbuf       *[]byte // from readBuffers; returned when the run ends
-	prefix     int     // bytes in rbuf read before the run (HTTP/2 dispatch)
-	deadline   time.Time
+	rbuf       *[]byte       // from readBuffers; returned when the run ends
+	prefix     int           // bytes in rbuf read before the run (HTTP/2 dispatch)
+	deadline   int64         // the read deadline set, unix nanoseconds (see nowNano); 0: none
 	bodyWaited time.Duration // waiting for the body being read
 	bodyBytes  int64         // read while that body is being read
 	yielded    bool          // the last read followed a yield
@@ -364,17 +364,17 @@ func (r *connReader) Pull() ([]byte, error) {
 			r.done = r.m.Cause()
 			return nil, r.done
 		}
-		var start time.Time
+		var start int64
 		var allowance time.Duration
 		if inBody {
-			start = time.Now()
+			start = nowNano()
 			allowance = c.s.RequestBodyGrace + time.Duration(c.bodyBytes*int64(time.Second)/rate) - c.bodyWaited
 		}
 		c.setDeadline(start, allowance, inBody)
 		n, err := c.readOrTake(rbuf, answered)
 		answered = false // a read again after a deadline follows no answer
 		if inBody {
-			c.bodyWaited += time.Since(start)
+			c.bodyWaited += time.Duration(nowNano() - start)
 			c.bodyBytes += int64(n)
 		}
 		if n > 0 {
@@ -392,7 +392,7 @@ func (r *connReader) Pull() ([]byte, error) {
 				r.done = errHeadTimeout // the layer answers 408
 				return nil, r.done
 			}
-			if inBody && time.Since(start) >= allowance {
+			if inBody && time.Duration(nowNano()-start) >= allowance {
 				// This wait used up what the body's rate allows (a
 				// deadline may also fire for another reason: a nudge).
 				r.done = errBodyTooSlow // the layer answers 408
@@ -416,8 +416,8 @@ func (r *connReader) Pull() ([]byte, error) {
 				// the handler and not yet written, which would otherwise
 				// look like a connection idle since the request came.
 				c.wasBusy = busy
-				c.idleFrom = time.Now().UnixNano()
-				c.deadline = time.Time{}
+				c.idleFrom = nowNano()
+				c.deadline = 0
 				continue // output moved recently, or a request is in progress
 			}
 			r.done = errIdle
@@ -439,7 +439,7 @@ func (c *connIO) pendingInput() bool {
 	if !c.inputWaiting() {
 		return false
 	}
-	c.deadline = time.Time{}
+	c.deadline = 0
 	if c.dl != nil {
 		c.dl.SetReadDeadline(time.Time{})
 	}
@@ -454,39 +454,46 @@ func (c *connIO) inputWaiting() bool {
 }
 
 // setDeadline moves the read deadline to the earliest of the idle timeout,
-// the head timeout and (inBody) the body's allowance from start.
-func (c *connIO) setDeadline(start time.Time, allowance time.Duration, inBody bool) {
+// the head timeout and (inBody) the body's allowance from start (unix
+// nanoseconds, see nowNano). It computes in nanoseconds, and makes a
+// time.Time only when the deadline moves.
+func (c *connIO) setDeadline(start int64, allowance time.Duration, inBody bool) {
 	if c.dl == nil {
 		return
 	}
-	var d time.Time
+	var d int64 // 0: none
 	if c.s.IdleTimeout > 0 {
 		// Counted from the last movement of bytes, which a read or a
 		// write has just recorded: no clock reading here.
-		base := max(c.lastIO.Load(), c.idleFrom)
-		d = time.Unix(0, base).Add(c.s.IdleTimeout)
+		d = max(c.lastIO.Load(), c.idleFrom) + int64(c.s.IdleTimeout)
 	}
-	earliest := func(t time.Time) {
-		if !t.IsZero() && (d.IsZero() || t.Before(d)) {
-			d = t
-		}
+	if h := c.headDeadline(); !h.IsZero() {
+		d = earliestDeadline(d, h.UnixNano())
 	}
-	earliest(c.headDeadline())
 	if inBody {
-		earliest(start.Add(max(allowance, 0)))
+		d = earliestDeadline(d, start+int64(max(allowance, 0)))
 	}
-	if d.IsZero() {
+	if d == 0 {
 		return
 	}
 	// Moving the deadline is a timer operation: do it at most about once a
 	// second, unless it must come sooner (or a watch cleared it).
-	if d.Sub(c.deadline) > time.Second || d.Before(c.deadline) || c.dlReset.Swap(false) {
+	if d-c.deadline > int64(time.Second) || d < c.deadline || c.dlReset.Swap(false) {
 		c.deadline = d
-		c.dl.SetReadDeadline(d)
+		c.dl.SetReadDeadline(timeAt(d))
 		if c.sub.Load() != nil {
 			c.armDeadlineTimer()
 		}
 	}
+}
+
+// earliestDeadline returns the earlier of the deadlines d and t (unix
+// nanoseconds, 0 for none).
+func earliestDeadline(d, t int64) int64 {
+	if d == 0 || t < d {
+		return t
+	}
+	return d
 }
 
 // read reads into p; answered tells that an answer has left since the
@@ -574,19 +581,19 @@ func (c *connIO) read(p []byte, answered bool) (int, error) {
 // deadlinePassed reports whether the read deadline that setDeadline set
 // has passed.
 func (c *connIO) deadlinePassed() bool {
-	return !c.deadline.IsZero() && !time.Now().Before(c.deadline)
+	return c.deadline != 0 && nowNano() >= c.deadline
 }
 
 // armDeadlineTimer makes the read deadline wake a reader waiting for its
 // mark.
 func (c *connIO) armDeadlineTimer() {
-	if c.deadline.IsZero() {
+	if c.deadline == 0 {
 		if c.dlTimer != nil {
 			c.dlTimer.Stop()
 		}
 		return
 	}
-	d := time.Until(c.deadline)
+	d := time.Duration(c.deadline - nowNano())
 	if c.dlTimer == nil {
 		c.dlTimer = time.AfterFunc(d, c.pokeReader)
 	} else {
@@ -667,11 +674,11 @@ func (c *connIO) quiesceReader() {
 }
 
 // touch records that bytes moved now.
-func (c *connIO) touch() { c.lastIO.Store(time.Now().UnixNano()) }
+func (c *connIO) touch() { c.lastIO.Store(nowNano()) }
 
 // idleFor is how long no bytes have moved.
 func (c *connIO) idleFor() time.Duration {
-	return time.Duration(time.Now().UnixNano() - c.lastIO.Load())
+	return time.Duration(nowNano() - c.lastIO.Load())
 }
 
 // headDeadline is the layer's: when the head being received must be in.
