@@ -37,7 +37,10 @@ func infoOf(rwc io.ReadWriteCloser) h1.Info {
 // deadline, when bytes last moved (carried across parkings), and whether
 // it may park (which takes a read deadline: the sweeper's nudge is one).
 func newConnIO(rwc io.ReadWriteCloser, s *ServerSettings, o *connOpts, cancel context.CancelCauseFunc) *connIO {
-	c := &connIO{rwc: rwc, s: s, cancel: cancel, stats: o.stats}
+	c := &connIO{rwc: rwc, s: s, cancel: cancel}
+	if o.stats != nil {
+		c.stats = connStats{s: o.stats, sh: o.stats.shard()}
+	}
 	c.dl, _ = rwc.(interface{ SetReadDeadline(time.Time) error })
 	if o.lastIO.IsZero() {
 		c.touch()
@@ -153,7 +156,7 @@ func serveConn(ctx context.Context, rwc io.ReadWriteCloser, handler stream.Flow[
 	defer cancel(nil)
 	cio := newConnIO(rwc, s, o, cancel)
 	cio.lingering = o.lingering
-	cio.out = writer{w: rwc, s: s, stats: o.stats, lastIO: &cio.lastIO, wrote: &cio.wrote,
+	cio.out = writer{w: rwc, s: s, stats: cio.stats.sh, lastIO: &cio.lastIO, wrote: &cio.wrote,
 		failed: func(err error) { cancel(err) }}
 	cio.out.wd, _ = rwc.(interface{ SetWriteDeadline(time.Time) error })
 	cio.rbuf, cio.prefix = rbuf, n // HTTP/2 dispatch: bytes already read
@@ -161,7 +164,7 @@ func serveConn(ctx context.Context, rwc io.ReadWriteCloser, handler stream.Flow[
 	hooks := &h1.Hooks{Ctx: cctx, Info: infoOf(rwc), OOB: cio, Stop: cancel, SeqBase: o.seq,
 		Pipelining: o.pipelining, MustLink: handler.Unordered(), EarnSlot: o.earnSlot}
 	if o.stats != nil {
-		hooks.Stats = o.stats
+		hooks.Stats = &cio.stats
 	}
 	cio.hooks = hooks
 	// The layer is made here, with its hooks, and the connection holds it
@@ -264,8 +267,8 @@ type connIO struct {
 	dl     interface{ SetReadDeadline(time.Time) error }
 	cancel context.CancelCauseFunc // ends the run
 	hooks  *h1.Hooks
-	layer  *h1.Conn     // nil for HTTP/2
-	stats  *serverStats // nil outside a binding
+	layer  *h1.Conn  // nil for HTTP/2
+	stats  connStats // zero outside a binding
 	// lingering is connOpts.lingering.
 	lingering func()
 	lastIO    atomic.Int64 // when bytes last moved either way, unix nanoseconds
@@ -378,8 +381,8 @@ func (r *connReader) Pull() ([]byte, error) {
 			c.bodyBytes += int64(n)
 		}
 		if n > 0 {
-			if c.stats != nil {
-				c.stats.bytesIn.Add(int64(n))
+			if sh := c.stats.sh; sh != nil {
+				sh.bytesIn.Add(int64(n))
 			}
 			c.touch()
 			return rbuf[:n], nil

@@ -42,7 +42,7 @@ type writer struct {
 	w      io.Writer
 	wd     interface{ SetWriteDeadline(time.Time) error } // nil: no deadline
 	s      *ServerSettings
-	stats  *serverStats  // nil outside a binding
+	stats  *statShard    // nil outside a binding
 	lastIO *atomic.Int64 // when bytes last moved, unix nanoseconds
 	wrote  *atomic.Bool  // a write happened since the reader last looked
 	failed func(error)   // called once, without mu, when a write fails
