@@ -159,6 +159,13 @@ func serveConn(ctx context.Context, rwc io.ReadWriteCloser, handler stream.Flow[
 	cio.out = writer{w: rwc, s: s, stats: cio.stats.sh, lastIO: &cio.lastIO, wrote: &cio.wrote,
 		failed: func(err error) { cancel(err) }}
 	cio.out.wd, _ = rwc.(interface{ SetWriteDeadline(time.Time) error })
+	if tc, ok := rwc.(*net.TCPConn); ok {
+		// Plain TCP: raw writes (see poller.Writer), under the same
+		// deadline.
+		if pw, err := poller.NewWriter(tc); err == nil {
+			cio.out.w = pw
+		}
+	}
 	cio.rbuf, cio.prefix = rbuf, n // HTTP/2 dispatch: bytes already read
 	cio.ready = o.ready
 	hooks := &h1.Hooks{Ctx: cctx, Info: infoOf(rwc), OOB: cio, Stop: cancel, SeqBase: o.seq,

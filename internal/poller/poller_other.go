@@ -2,6 +2,8 @@
 
 package poller
 
+import "net"
+
 // Poller is not implemented on this system: New fails.
 type Poller struct{}
 
@@ -78,3 +80,12 @@ func (s *Sub) Read([]byte) (int, error) { return 0, ErrUnsupported }
 
 // Readable returns false: it cannot tell.
 func Readable(Conn) bool { return false }
+
+// Writer is not implemented on this system: NewWriter fails.
+type Writer struct{}
+
+// NewWriter returns ErrUnsupported.
+func NewWriter(*net.TCPConn) (*Writer, error) { return nil, ErrUnsupported }
+
+// Write is never called: there is no Writer.
+func (w *Writer) Write([]byte) (int, error) { return 0, ErrUnsupported }
