@@ -37,7 +37,7 @@ func infoOf(rwc io.ReadWriteCloser) h1.Info {
 // deadline, when bytes last moved (carried across parkings), and whether
 // it may park (which takes a read deadline: the sweeper's nudge is one).
 func newConnIO(rwc io.ReadWriteCloser, s *ServerSettings, o *connOpts, cancel context.CancelCauseFunc) *connIO {
-	c := &connIO{rwc: rwc, s: s, cancel: cancel}
+	c := &connIO{rwc: rwc, in: rwc, s: s, cancel: cancel}
 	if o.stats != nil {
 		c.stats = connStats{s: o.stats, sh: o.stats.shard()}
 	}
@@ -160,8 +160,11 @@ func serveConn(ctx context.Context, rwc io.ReadWriteCloser, handler stream.Flow[
 		failed: func(err error) { cancel(err) }}
 	cio.out.wd, _ = rwc.(interface{ SetWriteDeadline(time.Time) error })
 	if tc, ok := rwc.(*net.TCPConn); ok {
-		// Plain TCP: raw writes (see poller.Writer), under the same
-		// deadline.
+		// Plain TCP: raw reads and writes (see poller.Reader and
+		// poller.Writer), under the same deadlines.
+		if pr, err := poller.NewReader(tc); err == nil {
+			cio.in = pr
+		}
 		if pw, err := poller.NewWriter(tc); err == nil {
 			cio.out.w = pw
 		}
@@ -270,6 +273,7 @@ var (
 // and a sink that buffers output.
 type connIO struct {
 	rwc    io.ReadWriteCloser
+	in     io.Reader // the reader's reads: rwc, or a poller.Reader on plain TCP
 	s      *ServerSettings
 	dl     interface{ SetReadDeadline(time.Time) error }
 	cancel context.CancelCauseFunc // ends the run
@@ -541,12 +545,12 @@ func (c *connIO) read(p []byte, answered bool) (int, error) {
 			} else {
 				c.yielded = false
 			}
-			return c.rwc.Read(p)
+			return c.in.Read(p)
 		}
 		var err error
 		if s, err = c.ready.Add(c.rwc.(poller.Conn)); err != nil {
 			c.ready = nil // the set is closed or full: read plainly
-			return c.rwc.Read(p)
+			return c.in.Read(p)
 		}
 		c.sub.Store(s)
 		c.armDeadlineTimer()

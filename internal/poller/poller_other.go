@@ -89,3 +89,12 @@ func NewWriter(*net.TCPConn) (*Writer, error) { return nil, ErrUnsupported }
 
 // Write is never called: there is no Writer.
 func (w *Writer) Write([]byte) (int, error) { return 0, ErrUnsupported }
+
+// Reader is not implemented on this system: NewReader fails.
+type Reader struct{}
+
+// NewReader returns ErrUnsupported.
+func NewReader(*net.TCPConn) (*Reader, error) { return nil, ErrUnsupported }
+
+// Read is never called: there is no Reader.
+func (r *Reader) Read([]byte) (int, error) { return 0, ErrUnsupported }

@@ -4,6 +4,7 @@ package poller
 
 import (
 	"errors"
+	"io"
 	"net"
 	"os"
 	"syscall"
@@ -54,19 +55,22 @@ func (w *Writer) Write(p []byte) (int, error) {
 	err := w.rc.Write(w.fn)
 	n, errno := w.n, w.err
 	w.p = nil
-	switch {
-	case errno != 0:
-		err = os.NewSyscallError("write", errno)
-	case err == nil:
+	if errno == 0 && err == nil {
 		return n, nil
-	default:
-		// The connection's own error (its deadline, its close): reported
-		// for a raw write, unwrapped here to read as a plain write's.
-		if oe := (*net.OpError)(nil); errors.As(err, &oe) {
-			err = oe.Err
-		}
 	}
-	return n, &net.OpError{Op: "write", Net: "tcp", Source: w.local, Addr: w.peer, Err: err}
+	return n, opError("write", w.local, w.peer, errno, err)
+}
+
+// opError is the error of a failed read or write, as net.Conn reports it:
+// the system call's (errno), or the connection's own (err: its deadline,
+// its close), which a raw read or write reports as such.
+func opError(op string, local, peer net.Addr, errno syscall.Errno, err error) error {
+	if errno != 0 {
+		err = os.NewSyscallError(op, errno)
+	} else if oe := (*net.OpError)(nil); errors.As(err, &oe) {
+		err = oe.Err
+	}
+	return &net.OpError{Op: op, Net: "tcp", Source: local, Addr: peer, Err: err}
 }
 
 func (w *Writer) write(fd uintptr) bool {
@@ -84,4 +88,66 @@ func (w *Writer) write(fd uintptr) bool {
 		}
 	}
 	return true
+}
+
+// Reader reads from a socket with raw system calls (see rawRead), as
+// net.Conn's Read would: it waits until there is something to read, under
+// the connection's read deadline, and reports the end of the input as
+// io.EOF. Its errors read like net.Conn's. It is not safe for concurrent
+// use.
+type Reader struct {
+	rc          syscall.RawConn
+	local, peer net.Addr
+
+	// The read in progress, for fn (allocated once).
+	p   []byte
+	n   int
+	err syscall.Errno
+	fn  func(uintptr) bool
+}
+
+// NewReader returns a Reader for c, a TCP connection.
+func NewReader(c *net.TCPConn) (*Reader, error) {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return nil, err
+	}
+	r := &Reader{rc: rc, local: c.LocalAddr(), peer: c.RemoteAddr()}
+	r.fn = r.read
+	return r, nil
+}
+
+// Read reads into p.
+func (r *Reader) Read(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	r.p, r.n, r.err = p, 0, 0
+	err := r.rc.Read(r.fn)
+	n, errno := r.n, r.err
+	r.p = nil
+	switch {
+	case errno != 0 || err != nil:
+		return 0, opError("read", r.local, r.peer, errno, err)
+	case n == 0:
+		return 0, io.EOF
+	}
+	return n, nil
+}
+
+func (r *Reader) read(fd uintptr) bool {
+	for {
+		n, errno := rawRead(fd, r.p)
+		switch errno {
+		case 0:
+			r.n = n
+			return true
+		case syscall.EINTR:
+		case syscall.EAGAIN:
+			return false // wait until the socket is readable, within the deadline
+		default:
+			r.err = errno
+			return true
+		}
+	}
 }

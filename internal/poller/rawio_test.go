@@ -62,11 +62,12 @@ func TestWriterWritesAllWhileThePeerReadsSlowly(t *testing.T) {
 func TestWriterDeadline(t *testing.T) {
 	server, _ := pair(t)
 	w := newWriter(t, server)
+	p := make([]byte, 64<<20)
 	server.SetWriteDeadline(time.Now().Add(50 * time.Millisecond))
 	start := time.Now()
-	n, err := w.Write(make([]byte, 64<<20))
-	if !errors.Is(err, os.ErrDeadlineExceeded) || n <= 0 || n >= 64<<20 {
-		t.Fatalf("Write = %d, %v; want part of it and the deadline", n, err)
+	n, err := w.Write(p)
+	if !errors.Is(err, os.ErrDeadlineExceeded) || n < 0 || n >= len(p) {
+		t.Fatalf("Write = %d, %v; want what fitted in the socket's buffers, and the deadline", n, err)
 	}
 	if d := time.Since(start); d > 5*time.Second {
 		t.Fatalf("the deadline of 50ms took %v", d)
@@ -111,5 +112,78 @@ func TestWriterClosed(t *testing.T) {
 	b, _ := io.ReadAll(client)
 	if string(b) != "before" {
 		t.Fatalf("the peer read %q, want %q", b, "before")
+	}
+}
+
+func newReader(t *testing.T, c net.Conn) *Reader {
+	t.Helper()
+	r, err := NewReader(c.(*net.TCPConn))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// A read waits for the peer's bytes, and reports the end of its input as
+// io.EOF.
+func TestReaderWaitsAndEnds(t *testing.T) {
+	server, client := pair(t)
+	r := newReader(t, server)
+	go func() {
+		time.Sleep(20 * time.Millisecond) // the read waits
+		client.Write([]byte("hello"))
+		client.(*net.TCPConn).CloseWrite()
+	}()
+	b, err := io.ReadAll(r)
+	if string(b) != "hello" || err != nil {
+		t.Fatalf("read %q, %v; want %q and the end", b, err, "hello")
+	}
+	if n, err := r.Read(make([]byte, 8)); n != 0 || err != io.EOF {
+		t.Fatalf("Read after the end = %d, %v; want io.EOF", n, err)
+	}
+	if n, err := r.Read(nil); n != 0 || err != nil {
+		t.Fatalf("Read into nothing = %d, %v; want 0, nil", n, err)
+	}
+}
+
+// A read ends at the connection's read deadline, and at its close, with
+// errors that read like net.Conn's.
+func TestReaderDeadlineAndClose(t *testing.T) {
+	server, _ := pair(t)
+	r := newReader(t, server)
+	server.SetReadDeadline(time.Now().Add(20 * time.Millisecond))
+	n, err := r.Read(make([]byte, 8))
+	if n != 0 || !errors.Is(err, os.ErrDeadlineExceeded) || !strings.HasPrefix(err.Error(), "read tcp ") {
+		t.Fatalf("Read past the deadline = %d, %v; want the deadline, as read tcp ...", n, err)
+	}
+	server.SetReadDeadline(time.Time{})
+	done := make(chan error, 1)
+	go func() {
+		_, err := r.Read(make([]byte, 8))
+		done <- err
+	}()
+	time.Sleep(20 * time.Millisecond)
+	server.Close()
+	select {
+	case err := <-done:
+		if !errors.Is(err, net.ErrClosed) {
+			t.Fatalf("Read ended by the close: %v; want net.ErrClosed", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the close did not end the read")
+	}
+}
+
+// A peer that reset the connection: the read fails with the system call's
+// error.
+func TestReaderPeerReset(t *testing.T) {
+	server, client := pair(t)
+	r := newReader(t, server)
+	client.(*net.TCPConn).SetLinger(0)
+	client.Close()
+	_, err := r.Read(make([]byte, 8))
+	var se *os.SyscallError
+	if !errors.As(err, &se) || !errors.Is(err, syscall.ECONNRESET) || !strings.HasPrefix(err.Error(), "read tcp ") {
+		t.Fatalf("Read after a reset: %v; want the reset, as read tcp ...", err)
 	}
 }
