@@ -22,99 +22,76 @@ import (
 // plain system calls, whose annotations order a write before the peer's
 // read: see rawio_race.go.)
 
-// Writer writes to a socket with raw system calls (see rawWrite), as
-// net.Conn's Write would: all of p, waiting while the socket's buffer is
-// full, under the connection's write deadline. Its errors read like
-// net.Conn's. It is not safe for concurrent use.
-type Writer struct {
-	rc          syscall.RawConn
-	local, peer net.Addr
-
-	// The write in progress, for fn (allocated once).
-	p   []byte
-	n   int
-	err syscall.Errno
-	fn  func(uintptr) bool
-}
-
-// NewWriter returns a Writer for c, a TCP connection.
-func NewWriter(c *net.TCPConn) (*Writer, error) {
-	rc, err := c.SyscallConn()
-	if err != nil {
-		return nil, err
-	}
-	w := &Writer{rc: rc, local: c.LocalAddr(), peer: c.RemoteAddr()}
-	w.fn = w.write
-	return w, nil
-}
-
-// Write writes p, and returns how much of it was written and, when not
-// all, why.
-func (w *Writer) Write(p []byte) (int, error) {
-	w.p, w.n, w.err = p, 0, 0
-	err := w.rc.Write(w.fn)
-	n, errno := w.n, w.err
-	w.p = nil
-	if errno == 0 && err == nil {
-		return n, nil
-	}
-	return n, opError("write", w.local, w.peer, errno, err)
-}
-
-// opError is the error of a failed read or write, as net.Conn reports it:
-// the system call's (errno), or the connection's own (err: its deadline,
-// its close), which a raw read or write reports as such.
-func opError(op string, local, peer net.Addr, errno syscall.Errno, err error) error {
-	if errno != 0 {
-		err = os.NewSyscallError(op, errno)
-	} else if oe := (*net.OpError)(nil); errors.As(err, &oe) {
-		err = oe.Err
-	}
-	return &net.OpError{Op: op, Net: "tcp", Source: local, Addr: peer, Err: err}
-}
-
-func (w *Writer) write(fd uintptr) bool {
-	for w.n < len(w.p) {
-		n, errno := rawWrite(fd, w.p[w.n:])
-		switch errno {
-		case 0:
-			w.n += n
-		case syscall.EINTR:
-		case syscall.EAGAIN:
-			return false // wait until the socket is writable, within the deadline
-		default:
-			w.err = errno
-			return true
-		}
-	}
-	return true
-}
-
 // Reader reads from a socket with raw system calls (see rawRead), as
 // net.Conn's Read would: it waits until there is something to read, under
 // the connection's read deadline, and reports the end of the input as
 // io.EOF. Its errors read like net.Conn's. It is not safe for concurrent
 // use.
-type Reader struct {
+type Reader struct{ rawSocket }
+
+// Writer writes to a socket with raw system calls (see rawWrite), as
+// net.Conn's Write would: all of p, waiting while the socket's buffer is
+// full, under the connection's write deadline. Its errors read like
+// net.Conn's. It is not safe for concurrent use.
+type Writer struct{ rawSocket }
+
+// NewReader returns a Reader for c, a TCP connection.
+func NewReader(c *net.TCPConn) (*Reader, error) {
+	r := new(Reader)
+	return r, r.init(c, false)
+}
+
+// NewWriter returns a Writer for c, a TCP connection.
+func NewWriter(c *net.TCPConn) (*Writer, error) {
+	w := new(Writer)
+	return w, w.init(c, true)
+}
+
+// rawSocket is what Reader and Writer share: the socket, its addresses
+// for the errors, and the call in progress.
+type rawSocket struct {
 	rc          syscall.RawConn
 	local, peer net.Addr
+	writes      bool // a Writer's
 
-	// The read in progress, for fn (allocated once).
+	// The call in progress, for fn (allocated once).
 	p   []byte
 	n   int
 	err syscall.Errno
 	fn  func(uintptr) bool
 }
 
-// NewReader returns a Reader for c, a TCP connection.
-func NewReader(c *net.TCPConn) (*Reader, error) {
+func (s *rawSocket) init(c *net.TCPConn, writes bool) error {
 	rc, err := c.SyscallConn()
-	if err != nil {
-		return nil, err
+	s.rc, s.local, s.peer, s.writes, s.fn = rc, c.LocalAddr(), c.RemoteAddr(), writes, s.move
+	return err
+}
+
+// call reads into p (or writes it) through fn, and returns how much fn
+// moved and the error, as net.Conn reports it.
+func (s *rawSocket) call(op string, p []byte) (int, error) {
+	s.p, s.n, s.err = p, 0, 0
+	var err error
+	if s.writes {
+		err = s.rc.Write(s.fn)
+	} else {
+		err = s.rc.Read(s.fn)
 	}
-	r := &Reader{rc: rc, local: c.LocalAddr(), peer: c.RemoteAddr()}
-	r.fn = r.read
-	return r, nil
+	n, errno := s.n, s.err
+	s.p = nil
+	switch {
+	case errno != 0:
+		err = os.NewSyscallError(op, errno)
+	case err == nil:
+		return n, nil
+	default:
+		// The connection's own error (its deadline, its close): reported
+		// for a raw call, unwrapped here to read as a plain one's.
+		if oe := (*net.OpError)(nil); errors.As(err, &oe) {
+			err = oe.Err
+		}
+	}
+	return n, &net.OpError{Op: op, Net: "tcp", Source: s.local, Addr: s.peer, Err: err}
 }
 
 // Read reads into p.
@@ -122,31 +99,43 @@ func (r *Reader) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	r.p, r.n, r.err = p, 0, 0
-	err := r.rc.Read(r.fn)
-	n, errno := r.n, r.err
-	r.p = nil
+	n, err := r.call("read", p)
 	switch {
-	case errno != 0 || err != nil:
-		return 0, opError("read", r.local, r.peer, errno, err)
+	case err != nil:
+		return 0, err
 	case n == 0:
 		return 0, io.EOF
 	}
 	return n, nil
 }
 
-func (r *Reader) read(fd uintptr) bool {
+// Write writes p, and returns how much of it was written and, when not
+// all, why.
+func (w *Writer) Write(p []byte) (int, error) { return w.call("write", p) }
+
+// move is fn: it reads into p once, or writes all of p, as far as the
+// socket lets it without waiting. It returns false to wait until the
+// socket is ready (within its deadline), and is called again then.
+func (s *rawSocket) move(fd uintptr) bool {
 	for {
-		n, errno := rawRead(fd, r.p)
+		var n int
+		var errno syscall.Errno
+		if s.writes {
+			n, errno = rawWrite(fd, s.p[s.n:])
+		} else {
+			n, errno = rawRead(fd, s.p)
+		}
 		switch errno {
 		case 0:
-			r.n = n
-			return true
+			s.n += n
+			if !s.writes || s.n == len(s.p) {
+				return true
+			}
 		case syscall.EINTR:
 		case syscall.EAGAIN:
-			return false // wait until the socket is readable, within the deadline
+			return false
 		default:
-			r.err = errno
+			s.err = errno
 			return true
 		}
 	}

@@ -14,13 +14,31 @@ import (
 	"time"
 )
 
-func newWriter(t *testing.T, c net.Conn) *Writer {
-	t.Helper()
-	w, err := NewWriter(c.(*net.TCPConn))
-	if err != nil {
-		t.Fatal(err)
+// must returns what a constructor made, failing the test on its error.
+func must[T any](t *testing.T) func(T, error) T {
+	return func(v T, err error) T {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
 	}
-	return w
+}
+
+// readsLikeNetConn checks that err reads as net.Conn's error of op would.
+func readsLikeNetConn(t *testing.T, err error, op string) {
+	t.Helper()
+	if !strings.HasPrefix(err.Error(), op+" tcp ") {
+		t.Errorf("error %q, want it to read like net.Conn's (%s tcp ...)", err, op)
+	}
+}
+
+func newWriter(t *testing.T, c net.Conn) *Writer {
+	return must[*Writer](t)(NewWriter(c.(*net.TCPConn)))
+}
+
+func newReader(t *testing.T, c net.Conn) *Reader {
+	return must[*Reader](t)(NewReader(c.(*net.TCPConn)))
 }
 
 // A write larger than the socket's buffers waits while the peer reads,
@@ -72,9 +90,7 @@ func TestWriterDeadline(t *testing.T) {
 	if d := time.Since(start); d > 5*time.Second {
 		t.Fatalf("the deadline of 50ms took %v", d)
 	}
-	if !strings.HasPrefix(err.Error(), "write tcp ") {
-		t.Errorf("error %q, want it to read like net.Conn's (write tcp ...)", err)
-	}
+	readsLikeNetConn(t, err, "write")
 }
 
 // A peer that reset the connection: the write fails with the system
@@ -93,9 +109,7 @@ func TestWriterPeerReset(t *testing.T) {
 	if !errors.As(err, &se) || !(errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)) {
 		t.Fatalf("Write after a reset: %v; want a reset or a broken pipe", err)
 	}
-	if !strings.HasPrefix(err.Error(), "write tcp ") {
-		t.Errorf("error %q, want it to read like net.Conn's (write tcp ...)", err)
-	}
+	readsLikeNetConn(t, err, "write")
 }
 
 // A closed connection is not written to.
@@ -113,15 +127,6 @@ func TestWriterClosed(t *testing.T) {
 	if string(b) != "before" {
 		t.Fatalf("the peer read %q, want %q", b, "before")
 	}
-}
-
-func newReader(t *testing.T, c net.Conn) *Reader {
-	t.Helper()
-	r, err := NewReader(c.(*net.TCPConn))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return r
 }
 
 // A read waits for the peer's bytes, and reports the end of its input as
