@@ -159,15 +159,10 @@ func serveConn(ctx context.Context, rwc io.ReadWriteCloser, handler stream.Flow[
 	cio.out = writer{w: rwc, s: s, stats: cio.stats.sh, lastIO: &cio.lastIO, wrote: &cio.wrote,
 		failed: func(err error) { cancel(err) }}
 	cio.out.wd, _ = rwc.(interface{ SetWriteDeadline(time.Time) error })
-	if tc, ok := rwc.(*net.TCPConn); ok {
-		// Plain TCP: raw reads and writes (see poller.Reader and
-		// poller.Writer), under the same deadlines.
-		if pr, err := poller.NewReader(tc); err == nil {
-			cio.in = pr
-		}
-		if pw, err := poller.NewWriter(tc); err == nil {
-			cio.out.w = pw
-		}
+	if tc, ok := rwc.(*net.TCPConn); ok && cio.raw.Init(tc) == nil {
+		// Plain TCP: raw reads and writes (see poller.Socket), under the
+		// same deadlines.
+		cio.in, cio.out.w = &cio.raw.Reader, &cio.raw.Writer
 	}
 	cio.rbuf, cio.prefix = rbuf, n // HTTP/2 dispatch: bytes already read
 	cio.ready = o.ready
@@ -273,7 +268,8 @@ var (
 // and a sink that buffers output.
 type connIO struct {
 	rwc    io.ReadWriteCloser
-	in     io.Reader // the reader's reads: rwc, or a poller.Reader on plain TCP
+	in     io.Reader // the reader's reads: rwc, or raw.Reader on plain TCP
+	raw    poller.Socket
 	s      *ServerSettings
 	dl     interface{ SetReadDeadline(time.Time) error }
 	cancel context.CancelCauseFunc // ends the run

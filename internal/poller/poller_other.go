@@ -81,20 +81,23 @@ func (s *Sub) Read([]byte) (int, error) { return 0, ErrUnsupported }
 // Readable returns false: it cannot tell.
 func Readable(Conn) bool { return false }
 
-// Writer is not implemented on this system: NewWriter fails.
-type Writer struct{}
+// Socket is not implemented on this system: Init fails.
+type Socket struct {
+	Reader Reader
+	Writer Writer
+}
 
-// NewWriter returns ErrUnsupported.
-func NewWriter(*net.TCPConn) (*Writer, error) { return nil, ErrUnsupported }
+// Init returns ErrUnsupported.
+func (s *Socket) Init(*net.TCPConn) error { return ErrUnsupported }
 
-// Write is never called: there is no Writer.
-func (w *Writer) Write([]byte) (int, error) { return 0, ErrUnsupported }
-
-// Reader is not implemented on this system: NewReader fails.
+// Reader is not implemented on this system.
 type Reader struct{}
 
-// NewReader returns ErrUnsupported.
-func NewReader(*net.TCPConn) (*Reader, error) { return nil, ErrUnsupported }
-
-// Read is never called: there is no Reader.
+// Read is never called: Socket.Init fails.
 func (r *Reader) Read([]byte) (int, error) { return 0, ErrUnsupported }
+
+// Writer is not implemented on this system.
+type Writer struct{}
+
+// Write is never called: Socket.Init fails.
+func (w *Writer) Write([]byte) (int, error) { return 0, ErrUnsupported }

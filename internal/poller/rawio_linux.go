@@ -35,16 +35,23 @@ type Reader struct{ rawSocket }
 // net.Conn's. It is not safe for concurrent use.
 type Writer struct{ rawSocket }
 
-// NewReader returns a Reader for c, a TCP connection.
-func NewReader(c *net.TCPConn) (*Reader, error) {
-	r := new(Reader)
-	return r, r.init(c, false)
+// Socket is the Reader and the Writer of one socket. It is meant to be
+// held by value, in the structure of the connection it serves.
+type Socket struct {
+	Reader Reader
+	Writer Writer
 }
 
-// NewWriter returns a Writer for c, a TCP connection.
-func NewWriter(c *net.TCPConn) (*Writer, error) {
-	w := new(Writer)
-	return w, w.init(c, true)
+// Init makes s the Reader and the Writer of c, a TCP connection.
+func (s *Socket) Init(c *net.TCPConn) error {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return err
+	}
+	local, peer := c.LocalAddr(), c.RemoteAddr()
+	s.Reader.init(rc, local, peer, false)
+	s.Writer.init(rc, local, peer, true)
+	return nil
 }
 
 // rawSocket is what Reader and Writer share: the socket, its addresses
@@ -61,10 +68,8 @@ type rawSocket struct {
 	fn  func(uintptr) bool
 }
 
-func (s *rawSocket) init(c *net.TCPConn, writes bool) error {
-	rc, err := c.SyscallConn()
-	s.rc, s.local, s.peer, s.writes, s.fn = rc, c.LocalAddr(), c.RemoteAddr(), writes, s.move
-	return err
+func (s *rawSocket) init(rc syscall.RawConn, local, peer net.Addr, writes bool) {
+	s.rc, s.local, s.peer, s.writes, s.fn = rc, local, peer, writes, s.move
 }
 
 // call reads into p (or writes it) through fn, and returns how much fn

@@ -14,17 +14,6 @@ import (
 	"time"
 )
 
-// must returns what a constructor made, failing the test on its error.
-func must[T any](t *testing.T) func(T, error) T {
-	return func(v T, err error) T {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-		return v
-	}
-}
-
 // readsLikeNetConn checks that err reads as net.Conn's error of op would.
 func readsLikeNetConn(t *testing.T, err error, op string) {
 	t.Helper()
@@ -33,13 +22,19 @@ func readsLikeNetConn(t *testing.T, err error, op string) {
 	}
 }
 
-func newWriter(t *testing.T, c net.Conn) *Writer {
-	return must[*Writer](t)(NewWriter(c.(*net.TCPConn)))
+// socket returns the Socket of c.
+func socket(t *testing.T, c net.Conn) *Socket {
+	t.Helper()
+	s := new(Socket)
+	if err := s.Init(c.(*net.TCPConn)); err != nil {
+		t.Fatal(err)
+	}
+	return s
 }
 
-func newReader(t *testing.T, c net.Conn) *Reader {
-	return must[*Reader](t)(NewReader(c.(*net.TCPConn)))
-}
+func newWriter(t *testing.T, c net.Conn) *Writer { return &socket(t, c).Writer }
+
+func newReader(t *testing.T, c net.Conn) *Reader { return &socket(t, c).Reader }
 
 // A write larger than the socket's buffers waits while the peer reads,
 // slowly, and writes all of it, in order.
