@@ -256,25 +256,28 @@ func (b *ServerBinding) startSweeperLocked(parkAfter time.Duration) {
 		defer t.Stop()
 		var idle []*connIO
 		var expired []*IncomingConnection
-		lastParkedSweep := time.Now()
+		lastParkedSweep := nowNano()
 		for {
 			select {
 			case <-t.C:
 			case <-b.done:
 				return
 			}
-			now := time.Now()
-			sweepParked := now.Sub(lastParkedSweep) >= parkedEvery
+			// One clock reading for the whole sweep: a busy server has
+			// many connections to look at, each time.
+			now := nowNano()
+			sweepParked := now-lastParkedSweep >= int64(parkedEvery)
+			idleSince := now - int64(parkAfter)
 			b.mu.Lock()
 			for cio := range b.active {
-				if cio.idleFor() >= parkAfter && cio.mayPark() {
+				if cio.lastIO.Load() <= idleSince && cio.mayPark() {
 					idle = append(idle, cio)
 				}
 			}
 			if sweepParked {
 				lastParkedSweep = now
 				for c := range b.conns {
-					if c.parked && c.idleExpired(now.UnixNano()) {
+					if c.parked && c.idleExpired(now) {
 						expired = append(expired, c)
 					}
 				}

@@ -84,6 +84,11 @@
 // watched through Go's poller), so that a keep-alive request costs one
 // read and one write; on more Ps, every other such read first lets the
 // other connections run, by when the next request has usually arrived.
+// A plain TCP connection's reads and writes are raw system calls on its
+// non-blocking socket, made through its syscall.RawConn and under its
+// deadlines: a call that cannot block needs none of the runtime's
+// bookkeeping for one that may. (Under the race detector they are the
+// syscall package's, which order a write before the peer's read.)
 //
 // # Backpressure
 //

@@ -109,9 +109,6 @@ func serveH2(ctx context.Context, rwc io.ReadWriteCloser, rbuf *[]byte, n int, h
 	cfg.RemoteAddr, cfg.LocalAddr, cfg.TLS = info.Remote, info.Local, info.TLS
 	cfg.Context = cctx
 	cfg.Resume, o.h2 = o.h2, nil
-	if st := o.stats; st != nil {
-		cfg.RequestStarted, cfg.RequestDone = st.requestStarted, st.requestDone
-	}
 	// A binding's connection earns its MaxConnections slot with its first
 	// request, as an HTTP/1.1 one does with its first head.
 	cfg.FirstRequest = o.earnSlot
@@ -120,6 +117,9 @@ func serveH2(ctx context.Context, rwc io.ReadWriteCloser, rbuf *[]byte, n int, h
 	// Idle for ParkIdleAfter, the binding's sweeper nudges the reader,
 	// which parks the connection (h2Reader).
 	cio := newConnIO(rwc, s, o, cancel)
+	if cs := &cio.stats; cs.s != nil {
+		cfg.RequestStarted, cfg.RequestDone = cs.RequestStarted, cs.RequestDone
+	}
 	cio.hooks = &h1.Hooks{Ctx: cctx, Info: info, Stop: cancel}
 	if !o.lastIO.IsZero() && cio.dl != nil {
 		// Woken: the end of the run that parked it set the deadline.
@@ -147,7 +147,7 @@ func serveH2(ctx context.Context, rwc io.ReadWriteCloser, rbuf *[]byte, n int, h
 	if p := c.ParkedState(); p != nil {
 		if err == nil && !cio.hooks.Draining.Load() {
 			// Idle: the connection stays open, without this run.
-			o.parked, o.lastIO, o.h2 = true, time.Unix(0, cio.lastIO.Load()), p
+			o.parked, o.lastIO, o.h2 = true, timeAt(cio.lastIO.Load()), p
 			return nil
 		}
 		// Parked as the server began to terminate: say so before closing.
@@ -200,8 +200,8 @@ func (r *h2Reader) Pull() ([]byte, error) {
 	c := r.cio
 	if n := r.pre; n > 0 {
 		r.pre = 0
-		if c.stats != nil {
-			c.stats.bytesIn.Add(int64(n))
+		if sh := c.stats.sh; sh != nil {
+			sh.bytesIn.Add(int64(n))
 		}
 		return (*r.buf)[:n], nil
 	}
@@ -211,8 +211,8 @@ func (r *h2Reader) Pull() ([]byte, error) {
 	for {
 		n, err := c.rwc.Read(*r.buf)
 		if n > 0 {
-			if c.stats != nil {
-				c.stats.bytesIn.Add(int64(n))
+			if sh := c.stats.sh; sh != nil {
+				sh.bytesIn.Add(int64(n))
 			}
 			c.touch()
 			return (*r.buf)[:n], nil
@@ -264,7 +264,7 @@ func (r *h2Reader) Cancel(error) {
 // WriteTimeout fails (a client that reads nothing).
 func h2Sink(cio *connIO) stream.Sink[[]byte, stream.NotUsed] {
 	dl, _ := cio.rwc.(interface{ SetWriteDeadline(time.Time) error })
-	s, stats := cio.s, cio.stats
+	s, stats := cio.s, cio.stats.sh
 	return stream.NewSink(func(m *stream.Materializer, up stream.Puller[[]byte]) (stream.NotUsed, error) {
 		for {
 			p, err := up.Pull()

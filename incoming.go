@@ -205,7 +205,7 @@ func (c *IncomingConnection) serve() {
 			o.earnSlot = c.earnSlot
 		}
 		if c.lastIO != 0 {
-			o.lastIO = time.Unix(0, c.lastIO)
+			o.lastIO = timeAt(c.lastIO)
 		}
 		err := serveConn(b.ctx, c.served, c.handler, b.s, &o)
 		c.h2park = o.h2
@@ -242,7 +242,7 @@ func (w *parkWaker) Wake() {
 		// find the deadline passed at the run's first read and be dropped
 		// unanswered; the sweeper closes a connection still parked at its
 		// idle deadline.)
-		c.lastIO = time.Now().UnixNano()
+		c.lastIO = nowNano()
 		c.serve()
 	}
 }
@@ -275,7 +275,7 @@ func (c *IncomingConnection) park() parkResult {
 	if b.terminating || c.drained || b.ctx.Err() != nil {
 		return parkClose
 	}
-	if c.idleExpired(time.Now().UnixNano()) {
+	if c.idleExpired(nowNano()) {
 		return parkClose
 	}
 	p := b.pollerLocked()

@@ -37,7 +37,10 @@ func infoOf(rwc io.ReadWriteCloser) h1.Info {
 // deadline, when bytes last moved (carried across parkings), and whether
 // it may park (which takes a read deadline: the sweeper's nudge is one).
 func newConnIO(rwc io.ReadWriteCloser, s *ServerSettings, o *connOpts, cancel context.CancelCauseFunc) *connIO {
-	c := &connIO{rwc: rwc, s: s, cancel: cancel, stats: o.stats}
+	c := &connIO{rwc: rwc, in: rwc, s: s, cancel: cancel}
+	if o.stats != nil {
+		c.stats = connStats{s: o.stats, sh: o.stats.shard()}
+	}
 	c.dl, _ = rwc.(interface{ SetReadDeadline(time.Time) error })
 	if o.lastIO.IsZero() {
 		c.touch()
@@ -153,15 +156,20 @@ func serveConn(ctx context.Context, rwc io.ReadWriteCloser, handler stream.Flow[
 	defer cancel(nil)
 	cio := newConnIO(rwc, s, o, cancel)
 	cio.lingering = o.lingering
-	cio.out = writer{w: rwc, s: s, stats: o.stats, lastIO: &cio.lastIO, wrote: &cio.wrote,
+	cio.out = writer{w: rwc, s: s, stats: cio.stats.sh, lastIO: &cio.lastIO, wrote: &cio.wrote,
 		failed: func(err error) { cancel(err) }}
 	cio.out.wd, _ = rwc.(interface{ SetWriteDeadline(time.Time) error })
+	if tc, ok := rwc.(*net.TCPConn); ok && cio.raw.Init(tc) == nil {
+		// Plain TCP: raw reads and writes (see poller.Socket), under the
+		// same deadlines.
+		cio.in, cio.out.w = &cio.raw.Reader, &cio.raw.Writer
+	}
 	cio.rbuf, cio.prefix = rbuf, n // HTTP/2 dispatch: bytes already read
 	cio.ready = o.ready
 	hooks := &h1.Hooks{Ctx: cctx, Info: infoOf(rwc), OOB: cio, Stop: cancel, SeqBase: o.seq,
 		Pipelining: o.pipelining, MustLink: handler.Unordered(), EarnSlot: o.earnSlot}
 	if o.stats != nil {
-		hooks.Stats = o.stats
+		hooks.Stats = &cio.stats
 	}
 	cio.hooks = hooks
 	// The layer is made here, with its hooks, and the connection holds it
@@ -191,7 +199,7 @@ func serveConn(ctx context.Context, rwc io.ReadWriteCloser, handler stream.Flow[
 	if cio.parked && err == nil && !hooks.Draining.Load() {
 		// Idle: the connection stays open, without this run.
 		cio.quiesceReader()
-		o.parked, o.lastIO = true, time.Unix(0, cio.lastIO.Load())
+		o.parked, o.lastIO = true, timeAt(cio.lastIO.Load())
 		o.seq = cio.layer.Seq()
 		return nil
 	}
@@ -260,12 +268,14 @@ var (
 // and a sink that buffers output.
 type connIO struct {
 	rwc    io.ReadWriteCloser
+	in     io.Reader // the reader's reads: rwc, or raw.Reader on plain TCP
+	raw    poller.Socket
 	s      *ServerSettings
 	dl     interface{ SetReadDeadline(time.Time) error }
 	cancel context.CancelCauseFunc // ends the run
 	hooks  *h1.Hooks
-	layer  *h1.Conn     // nil for HTTP/2
-	stats  *serverStats // nil outside a binding
+	layer  *h1.Conn  // nil for HTTP/2
+	stats  connStats // zero outside a binding
 	// lingering is connOpts.lingering.
 	lingering func()
 	lastIO    atomic.Int64 // when bytes last moved either way, unix nanoseconds
@@ -296,9 +306,9 @@ type connIO struct {
 	h2 atomic.Pointer[h2.Conn]
 
 	// Owned by the reader.
-	rbuf       *[]byte // from readBuffers; returned when the run ends
-	prefix     int     // bytes in rbuf read before the run (HTTP/2 dispatch)
-	deadline   time.Time
+	rbuf       *[]byte       // from readBuffers; returned when the run ends
+	prefix     int           // bytes in rbuf read before the run (HTTP/2 dispatch)
+	deadline   int64         // the read deadline set, unix nanoseconds (see nowNano); 0: none
 	bodyWaited time.Duration // waiting for the body being read
 	bodyBytes  int64         // read while that body is being read
 	yielded    bool          // the last read followed a yield
@@ -310,6 +320,11 @@ type connIO struct {
 	// The reader's wake-up on cancellation, and its end.
 	stopReader func() bool // guarded by mu
 	readerDone chan struct{}
+	// runEnded is set by the wake-up, as it starts: the reader looks at it
+	// before each read rather than at the run's context, whose state is
+	// one more cache line to fetch per request. (It may read once more in
+	// between: the wake-up then cuts that read short.)
+	runEnded atomic.Bool
 }
 
 // source reads chunks; each is valid until the next pull.
@@ -319,6 +334,7 @@ func (c *connIO) source() stream.Source[[]byte] {
 		c.readerDone = make(chan struct{})
 		stop := context.AfterFunc(m.Context(), func() {
 			defer close(c.readerDone)
+			c.runEnded.Store(true)
 			if c.dl != nil {
 				c.stopWatching() // sets the deadline in the past, for good
 				c.pokeReader()
@@ -360,26 +376,26 @@ func (r *connReader) Pull() ([]byte, error) {
 		c.bodyWaited, c.bodyBytes = 0, 0
 	}
 	for {
-		if r.m.Stopped() {
+		if c.runEnded.Load() {
 			r.done = r.m.Cause()
 			return nil, r.done
 		}
-		var start time.Time
+		var start int64
 		var allowance time.Duration
 		if inBody {
-			start = time.Now()
+			start = nowNano()
 			allowance = c.s.RequestBodyGrace + time.Duration(c.bodyBytes*int64(time.Second)/rate) - c.bodyWaited
 		}
 		c.setDeadline(start, allowance, inBody)
 		n, err := c.readOrTake(rbuf, answered)
 		answered = false // a read again after a deadline follows no answer
 		if inBody {
-			c.bodyWaited += time.Since(start)
+			c.bodyWaited += time.Duration(nowNano() - start)
 			c.bodyBytes += int64(n)
 		}
 		if n > 0 {
-			if c.stats != nil {
-				c.stats.bytesIn.Add(int64(n))
+			if sh := c.stats.sh; sh != nil {
+				sh.bytesIn.Add(int64(n))
 			}
 			c.touch()
 			return rbuf[:n], nil
@@ -392,7 +408,7 @@ func (r *connReader) Pull() ([]byte, error) {
 				r.done = errHeadTimeout // the layer answers 408
 				return nil, r.done
 			}
-			if inBody && time.Since(start) >= allowance {
+			if inBody && time.Duration(nowNano()-start) >= allowance {
 				// This wait used up what the body's rate allows (a
 				// deadline may also fire for another reason: a nudge).
 				r.done = errBodyTooSlow // the layer answers 408
@@ -416,8 +432,8 @@ func (r *connReader) Pull() ([]byte, error) {
 				// the handler and not yet written, which would otherwise
 				// look like a connection idle since the request came.
 				c.wasBusy = busy
-				c.idleFrom = time.Now().UnixNano()
-				c.deadline = time.Time{}
+				c.idleFrom = nowNano()
+				c.deadline = 0
 				continue // output moved recently, or a request is in progress
 			}
 			r.done = errIdle
@@ -439,7 +455,7 @@ func (c *connIO) pendingInput() bool {
 	if !c.inputWaiting() {
 		return false
 	}
-	c.deadline = time.Time{}
+	c.deadline = 0
 	if c.dl != nil {
 		c.dl.SetReadDeadline(time.Time{})
 	}
@@ -454,39 +470,46 @@ func (c *connIO) inputWaiting() bool {
 }
 
 // setDeadline moves the read deadline to the earliest of the idle timeout,
-// the head timeout and (inBody) the body's allowance from start.
-func (c *connIO) setDeadline(start time.Time, allowance time.Duration, inBody bool) {
+// the head timeout and (inBody) the body's allowance from start (unix
+// nanoseconds, see nowNano). It computes in nanoseconds, and makes a
+// time.Time only when the deadline moves.
+func (c *connIO) setDeadline(start int64, allowance time.Duration, inBody bool) {
 	if c.dl == nil {
 		return
 	}
-	var d time.Time
+	var d int64 // 0: none
 	if c.s.IdleTimeout > 0 {
 		// Counted from the last movement of bytes, which a read or a
 		// write has just recorded: no clock reading here.
-		base := max(c.lastIO.Load(), c.idleFrom)
-		d = time.Unix(0, base).Add(c.s.IdleTimeout)
+		d = max(c.lastIO.Load(), c.idleFrom) + int64(c.s.IdleTimeout)
 	}
-	earliest := func(t time.Time) {
-		if !t.IsZero() && (d.IsZero() || t.Before(d)) {
-			d = t
-		}
+	if h := c.headDeadline(); !h.IsZero() {
+		d = earliestDeadline(d, h.UnixNano())
 	}
-	earliest(c.headDeadline())
 	if inBody {
-		earliest(start.Add(max(allowance, 0)))
+		d = earliestDeadline(d, start+int64(max(allowance, 0)))
 	}
-	if d.IsZero() {
+	if d == 0 {
 		return
 	}
 	// Moving the deadline is a timer operation: do it at most about once a
 	// second, unless it must come sooner (or a watch cleared it).
-	if d.Sub(c.deadline) > time.Second || d.Before(c.deadline) || c.dlReset.Swap(false) {
+	if d-c.deadline > int64(time.Second) || d < c.deadline || c.dlReset.Swap(false) {
 		c.deadline = d
-		c.dl.SetReadDeadline(d)
+		c.dl.SetReadDeadline(timeAt(d))
 		if c.sub.Load() != nil {
 			c.armDeadlineTimer()
 		}
 	}
+}
+
+// earliestDeadline returns the earlier of the deadlines d and t (unix
+// nanoseconds, 0 for none).
+func earliestDeadline(d, t int64) int64 {
+	if d == 0 || t < d {
+		return t
+	}
+	return d
 }
 
 // read reads into p; answered tells that an answer has left since the
@@ -524,12 +547,12 @@ func (c *connIO) read(p []byte, answered bool) (int, error) {
 			} else {
 				c.yielded = false
 			}
-			return c.rwc.Read(p)
+			return c.in.Read(p)
 		}
 		var err error
 		if s, err = c.ready.Add(c.rwc.(poller.Conn)); err != nil {
 			c.ready = nil // the set is closed or full: read plainly
-			return c.rwc.Read(p)
+			return c.in.Read(p)
 		}
 		c.sub.Store(s)
 		c.armDeadlineTimer()
@@ -574,19 +597,19 @@ func (c *connIO) read(p []byte, answered bool) (int, error) {
 // deadlinePassed reports whether the read deadline that setDeadline set
 // has passed.
 func (c *connIO) deadlinePassed() bool {
-	return !c.deadline.IsZero() && !time.Now().Before(c.deadline)
+	return c.deadline != 0 && nowNano() >= c.deadline
 }
 
 // armDeadlineTimer makes the read deadline wake a reader waiting for its
 // mark.
 func (c *connIO) armDeadlineTimer() {
-	if c.deadline.IsZero() {
+	if c.deadline == 0 {
 		if c.dlTimer != nil {
 			c.dlTimer.Stop()
 		}
 		return
 	}
-	d := time.Until(c.deadline)
+	d := time.Duration(c.deadline - nowNano())
 	if c.dlTimer == nil {
 		c.dlTimer = time.AfterFunc(d, c.pokeReader)
 	} else {
@@ -667,11 +690,11 @@ func (c *connIO) quiesceReader() {
 }
 
 // touch records that bytes moved now.
-func (c *connIO) touch() { c.lastIO.Store(time.Now().UnixNano()) }
+func (c *connIO) touch() { c.lastIO.Store(nowNano()) }
 
 // idleFor is how long no bytes have moved.
 func (c *connIO) idleFor() time.Duration {
-	return time.Duration(time.Now().UnixNano() - c.lastIO.Load())
+	return time.Duration(nowNano() - c.lastIO.Load())
 }
 
 // headDeadline is the layer's: when the head being received must be in.

@@ -32,12 +32,42 @@ type Stats struct {
 
 // serverStats is the live form of Stats. The layer updates the request
 // counts with atomic operations; bytes are added per read and per write.
+// The counters that every request, read and write moves are in shards
+// (statShard): a connection updates its own shard, so that connections
+// served on different processors do not contend for one cache line.
 type serverStats struct {
 	start atomic.Int64 // unix nanoseconds
 
-	totalRequests, openRequests, maxOpenRequests          atomic.Int64
+	openRequests, maxOpenRequests                         atomic.Int64
 	totalConnections, openConnections, maxOpenConnections atomic.Int64
-	requestTimeouts, slowBodies, bytesIn, bytesOut        atomic.Int64
+	requestTimeouts, slowBodies                           atomic.Int64
+
+	nextShard atomic.Uint32 // the shard of the next connection
+	shards    [statShards]statShard
+}
+
+// statShards is how many shards the busiest counters are split into.
+const statShards = 8
+
+// statShard is a share of the busiest counters, alone in its cache lines.
+type statShard struct {
+	totalRequests, bytesIn, bytesOut atomic.Int64
+	_                                [128 - 3*8]byte
+}
+
+// shard returns the shard of a connection about to be served: each in
+// turn.
+func (s *serverStats) shard() *statShard {
+	return &s.shards[s.nextShard.Add(1)%statShards]
+}
+
+// sum adds up one counter over the shards.
+func (s *serverStats) sum(counter func(*statShard) *atomic.Int64) int64 {
+	var n int64
+	for i := range s.shards {
+		n += counter(&s.shards[i]).Load()
+	}
+	return n
 }
 
 func newServerStats() *serverStats {
@@ -56,8 +86,8 @@ func raise(maxv *atomic.Int64, v int64) {
 	}
 }
 
-func (s *serverStats) requestStarted() {
-	s.totalRequests.Add(1)
+func (s *serverStats) requestStarted(sh *statShard) {
+	sh.totalRequests.Add(1)
 	if n := s.openRequests.Add(1); n > s.maxOpenRequests.Load() {
 		raise(&s.maxOpenRequests, n)
 	}
@@ -65,13 +95,20 @@ func (s *serverStats) requestStarted() {
 
 func (s *serverStats) requestDone() { s.openRequests.Add(-1) }
 
-// The statistics as the HTTP/1.1 engine updates them (h1.Stats).
-var _ h1.Stats = (*serverStats)(nil)
+// connStats is a connection's view of the statistics: the binding's, and
+// the connection's shard of them.
+type connStats struct {
+	s  *serverStats
+	sh *statShard
+}
 
-func (s *serverStats) RequestStarted()          { s.requestStarted() }
-func (s *serverStats) RequestDone()             { s.requestDone() }
-func (s *serverStats) RequestsTimedOut(n int64) { s.requestTimeouts.Add(n) }
-func (s *serverStats) SlowBody()                { s.slowBodies.Add(1) }
+// The statistics as the HTTP/1.1 engine updates them (h1.Stats).
+var _ h1.Stats = (*connStats)(nil)
+
+func (c *connStats) RequestStarted()          { c.s.requestStarted(c.sh) }
+func (c *connStats) RequestDone()             { c.s.requestDone() }
+func (c *connStats) RequestsTimedOut(n int64) { c.s.requestTimeouts.Add(n) }
+func (c *connStats) SlowBody()                { c.s.slowBodies.Add(1) }
 
 func (s *serverStats) connOpened() {
 	s.totalConnections.Add(1)
@@ -85,7 +122,7 @@ func (s *serverStats) connClosed() { s.openConnections.Add(-1) }
 func (s *serverStats) snapshot() Stats {
 	return Stats{
 		Uptime:             time.Duration(time.Now().UnixNano() - s.start.Load()),
-		TotalRequests:      s.totalRequests.Load(),
+		TotalRequests:      s.sum(func(sh *statShard) *atomic.Int64 { return &sh.totalRequests }),
 		OpenRequests:       s.openRequests.Load(),
 		MaxOpenRequests:    s.maxOpenRequests.Load(),
 		TotalConnections:   s.totalConnections.Load(),
@@ -93,8 +130,8 @@ func (s *serverStats) snapshot() Stats {
 		MaxOpenConnections: s.maxOpenConnections.Load(),
 		RequestTimeouts:    s.requestTimeouts.Load(),
 		SlowBodies:         s.slowBodies.Load(),
-		BytesIn:            s.bytesIn.Load(),
-		BytesOut:           s.bytesOut.Load(),
+		BytesIn:            s.sum(func(sh *statShard) *atomic.Int64 { return &sh.bytesIn }),
+		BytesOut:           s.sum(func(sh *statShard) *atomic.Int64 { return &sh.bytesOut }),
 	}
 }
 
@@ -102,12 +139,15 @@ func (s *serverStats) snapshot() Stats {
 // the current open counts.
 func (s *serverStats) reset() {
 	s.start.Store(time.Now().UnixNano())
-	s.totalRequests.Store(0)
+	for i := range s.shards {
+		sh := &s.shards[i]
+		sh.totalRequests.Store(0)
+		sh.bytesIn.Store(0)
+		sh.bytesOut.Store(0)
+	}
 	s.totalConnections.Store(0)
 	s.requestTimeouts.Store(0)
 	s.slowBodies.Store(0)
-	s.bytesIn.Store(0)
-	s.bytesOut.Store(0)
 	s.maxOpenRequests.Store(s.openRequests.Load())
 	s.maxOpenConnections.Store(s.openConnections.Load())
 }

@@ -113,9 +113,9 @@ func (c *connIO) readOrTake(p []byte, answered bool) (int, error) {
 		case watchStarting:
 			runtime.Gosched()
 		case watchActive:
-			if c.dlReset.Swap(false) && !c.deadline.IsZero() {
+			if c.dlReset.Swap(false) && c.deadline != 0 {
 				// The watch cleared the deadline the reader had set.
-				c.dl.SetReadDeadline(c.deadline)
+				c.dl.SetReadDeadline(timeAt(c.deadline))
 			}
 			<-c.watchDone
 			n := copy(p, (*c.watchBuf)[:c.watchN])

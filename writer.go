@@ -42,7 +42,7 @@ type writer struct {
 	w      io.Writer
 	wd     interface{ SetWriteDeadline(time.Time) error } // nil: no deadline
 	s      *ServerSettings
-	stats  *serverStats  // nil outside a binding
+	stats  *statShard    // nil outside a binding
 	lastIO *atomic.Int64 // when bytes last moved, unix nanoseconds
 	wrote  *atomic.Bool  // a write happened since the reader last looked
 	failed func(error)   // called once, without mu, when a write fails
@@ -133,7 +133,7 @@ func (w *writer) flushLocked() error {
 
 // writeLocked writes p now, under the write deadline. Called with mu held.
 func (w *writer) writeLocked(p []byte) error {
-	now := time.Now().UnixNano()
+	now := nowNano()
 	if w.wd != nil && w.s.WriteTimeout > 0 {
 		// Move the deadline only when it has come noticeably closer (a
 		// second, or a quarter of the timeout): a timer operation per write
@@ -141,7 +141,7 @@ func (w *writer) writeLocked(p []byte) error {
 		slack := min(int64(time.Second), int64(w.s.WriteTimeout/4))
 		if d := now + int64(w.s.WriteTimeout); d-w.deadline > slack {
 			w.deadline = d
-			w.wd.SetWriteDeadline(time.Unix(0, d))
+			w.wd.SetWriteDeadline(timeAt(d))
 		}
 	}
 	if w.halted.Load() {

@@ -2,6 +2,8 @@
 
 package poller
 
+import "net"
+
 // Poller is not implemented on this system: New fails.
 type Poller struct{}
 
@@ -78,3 +80,24 @@ func (s *Sub) Read([]byte) (int, error) { return 0, ErrUnsupported }
 
 // Readable returns false: it cannot tell.
 func Readable(Conn) bool { return false }
+
+// Socket is not implemented on this system: Init fails.
+type Socket struct {
+	Reader Reader
+	Writer Writer
+}
+
+// Init returns ErrUnsupported.
+func (s *Socket) Init(*net.TCPConn) error { return ErrUnsupported }
+
+// Reader is not implemented on this system.
+type Reader struct{}
+
+// Read is never called: Socket.Init fails.
+func (r *Reader) Read([]byte) (int, error) { return 0, ErrUnsupported }
+
+// Writer is not implemented on this system.
+type Writer struct{}
+
+// Write is never called: Socket.Init fails.
+func (w *Writer) Write([]byte) (int, error) { return 0, ErrUnsupported }

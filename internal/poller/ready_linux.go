@@ -185,16 +185,16 @@ func (s *Sub) Read(p []byte) (int, error) {
 
 func (s *Sub) read(fd uintptr) bool {
 	for {
-		n, err := syscall.Read(int(fd), s.p)
-		switch {
-		case err == syscall.EINTR:
-			continue
-		case err == syscall.EAGAIN:
-			s.err = ErrAgain
-		case err != nil:
-			s.err = os.NewSyscallError("read", err)
-		default:
+		n, errno := rawRead(fd, s.p) // non-blocking: see rawRead
+		switch errno {
+		case 0:
 			s.n = n
+		case syscall.EINTR:
+			continue
+		case syscall.EAGAIN:
+			s.err = ErrAgain
+		default:
+			s.err = os.NewSyscallError("read", errno)
 		}
 		return true // never wait here: the caller waits on its mark
 	}
