@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/streamhttp/streamhttp/internal/clock"
 	"github.com/streamhttp/streamhttp/internal/poller"
 	"github.com/streamhttp/streamhttp/stream"
 )
@@ -256,7 +257,7 @@ func (b *ServerBinding) startSweeperLocked(parkAfter time.Duration) {
 		defer t.Stop()
 		var idle []*connIO
 		var expired []*IncomingConnection
-		lastParkedSweep := nowNano()
+		lastParkedSweep := clock.Now()
 		for {
 			select {
 			case <-t.C:
@@ -265,7 +266,7 @@ func (b *ServerBinding) startSweeperLocked(parkAfter time.Duration) {
 			}
 			// One clock reading for the whole sweep: a busy server has
 			// many connections to look at, each time.
-			now := nowNano()
+			now := clock.Now()
 			sweepParked := now-lastParkedSweep >= int64(parkedEvery)
 			idleSince := now - int64(parkAfter)
 			b.mu.Lock()

@@ -215,6 +215,8 @@
 //	bind.go, incoming.go, listen.go, drain.go, signals.go, stats.go, settings.go:
 //	              bindings, connections, handlers, termination, statistics
 //	http2.go, h2serve.go  the same for HTTP/2 (engine: internal/h2)
+//	internal/clock  the one clock of every connection timestamp and deadline
+//	internal/poller parked connections, readiness sets, raw socket calls
 //
 // # Testing handlers
 //

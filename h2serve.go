@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/streamhttp/streamhttp/bidi"
+	"github.com/streamhttp/streamhttp/internal/clock"
 	"github.com/streamhttp/streamhttp/internal/h1"
 	"github.com/streamhttp/streamhttp/internal/h2"
 	"github.com/streamhttp/streamhttp/stream"
@@ -147,7 +148,7 @@ func serveH2(ctx context.Context, rwc io.ReadWriteCloser, rbuf *[]byte, n int, h
 	if p := c.ParkedState(); p != nil {
 		if err == nil && !cio.hooks.Draining.Load() {
 			// Idle: the connection stays open, without this run.
-			o.parked, o.lastIO, o.h2 = true, timeAt(cio.lastIO.Load()), p
+			o.parked, o.lastIO, o.h2 = true, clock.Time(cio.lastIO.Load()), p
 			return nil
 		}
 		// Parked as the server began to terminate: say so before closing.

@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/streamhttp/streamhttp/internal/clock"
 	"github.com/streamhttp/streamhttp/internal/h1"
 	"github.com/streamhttp/streamhttp/internal/h2"
 	"github.com/streamhttp/streamhttp/internal/poller"
@@ -205,7 +206,7 @@ func (c *IncomingConnection) serve() {
 			o.earnSlot = c.earnSlot
 		}
 		if c.lastIO != 0 {
-			o.lastIO = timeAt(c.lastIO)
+			o.lastIO = clock.Time(c.lastIO)
 		}
 		err := serveConn(b.ctx, c.served, c.handler, b.s, &o)
 		c.h2park = o.h2
@@ -242,7 +243,7 @@ func (w *parkWaker) Wake() {
 		// find the deadline passed at the run's first read and be dropped
 		// unanswered; the sweeper closes a connection still parked at its
 		// idle deadline.)
-		c.lastIO = nowNano()
+		c.lastIO = clock.Now()
 		c.serve()
 	}
 }
@@ -275,7 +276,7 @@ func (c *IncomingConnection) park() parkResult {
 	if b.terminating || c.drained || b.ctx.Err() != nil {
 		return parkClose
 	}
-	if c.idleExpired(nowNano()) {
+	if c.idleExpired(clock.Now()) {
 		return parkClose
 	}
 	p := b.pollerLocked()

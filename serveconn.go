@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/streamhttp/streamhttp/bidi"
+	"github.com/streamhttp/streamhttp/internal/clock"
 	"github.com/streamhttp/streamhttp/internal/h1"
 	"github.com/streamhttp/streamhttp/internal/h2"
 	"github.com/streamhttp/streamhttp/internal/poller"
@@ -199,7 +200,7 @@ func serveConn(ctx context.Context, rwc io.ReadWriteCloser, handler stream.Flow[
 	if cio.parked && err == nil && !hooks.Draining.Load() {
 		// Idle: the connection stays open, without this run.
 		cio.quiesceReader()
-		o.parked, o.lastIO = true, timeAt(cio.lastIO.Load())
+		o.parked, o.lastIO = true, clock.Time(cio.lastIO.Load())
 		o.seq = cio.layer.Seq()
 		return nil
 	}
@@ -308,7 +309,7 @@ type connIO struct {
 	// Owned by the reader.
 	rbuf       *[]byte       // from readBuffers; returned when the run ends
 	prefix     int           // bytes in rbuf read before the run (HTTP/2 dispatch)
-	deadline   int64         // the read deadline set, unix nanoseconds (see nowNano); 0: none
+	deadline   int64         // the read deadline set, unix nanoseconds (see internal/clock); 0: none
 	bodyWaited time.Duration // waiting for the body being read
 	bodyBytes  int64         // read while that body is being read
 	yielded    bool          // the last read followed a yield
@@ -383,14 +384,14 @@ func (r *connReader) Pull() ([]byte, error) {
 		var start int64
 		var allowance time.Duration
 		if inBody {
-			start = nowNano()
+			start = clock.Now()
 			allowance = c.s.RequestBodyGrace + time.Duration(c.bodyBytes*int64(time.Second)/rate) - c.bodyWaited
 		}
 		c.setDeadline(start, allowance, inBody)
 		n, err := c.readOrTake(rbuf, answered)
 		answered = false // a read again after a deadline follows no answer
 		if inBody {
-			c.bodyWaited += time.Duration(nowNano() - start)
+			c.bodyWaited += time.Duration(clock.Now() - start)
 			c.bodyBytes += int64(n)
 		}
 		if n > 0 {
@@ -408,7 +409,7 @@ func (r *connReader) Pull() ([]byte, error) {
 				r.done = errHeadTimeout // the layer answers 408
 				return nil, r.done
 			}
-			if inBody && time.Duration(nowNano()-start) >= allowance {
+			if inBody && time.Duration(clock.Now()-start) >= allowance {
 				// This wait used up what the body's rate allows (a
 				// deadline may also fire for another reason: a nudge).
 				r.done = errBodyTooSlow // the layer answers 408
@@ -432,7 +433,7 @@ func (r *connReader) Pull() ([]byte, error) {
 				// the handler and not yet written, which would otherwise
 				// look like a connection idle since the request came.
 				c.wasBusy = busy
-				c.idleFrom = nowNano()
+				c.idleFrom = clock.Now()
 				c.deadline = 0
 				continue // output moved recently, or a request is in progress
 			}
@@ -471,7 +472,7 @@ func (c *connIO) inputWaiting() bool {
 
 // setDeadline moves the read deadline to the earliest of the idle timeout,
 // the head timeout and (inBody) the body's allowance from start (unix
-// nanoseconds, see nowNano). It computes in nanoseconds, and makes a
+// nanoseconds, see internal/clock). It computes in nanoseconds, and makes a
 // time.Time only when the deadline moves.
 func (c *connIO) setDeadline(start int64, allowance time.Duration, inBody bool) {
 	if c.dl == nil {
@@ -496,7 +497,7 @@ func (c *connIO) setDeadline(start int64, allowance time.Duration, inBody bool) 
 	// second, unless it must come sooner (or a watch cleared it).
 	if d-c.deadline > int64(time.Second) || d < c.deadline || c.dlReset.Swap(false) {
 		c.deadline = d
-		c.dl.SetReadDeadline(timeAt(d))
+		c.dl.SetReadDeadline(clock.Time(d))
 		if c.sub.Load() != nil {
 			c.armDeadlineTimer()
 		}
@@ -597,7 +598,7 @@ func (c *connIO) read(p []byte, answered bool) (int, error) {
 // deadlinePassed reports whether the read deadline that setDeadline set
 // has passed.
 func (c *connIO) deadlinePassed() bool {
-	return c.deadline != 0 && nowNano() >= c.deadline
+	return c.deadline != 0 && clock.Now() >= c.deadline
 }
 
 // armDeadlineTimer makes the read deadline wake a reader waiting for its
@@ -609,7 +610,7 @@ func (c *connIO) armDeadlineTimer() {
 		}
 		return
 	}
-	d := time.Duration(c.deadline - nowNano())
+	d := time.Duration(c.deadline - clock.Now())
 	if c.dlTimer == nil {
 		c.dlTimer = time.AfterFunc(d, c.pokeReader)
 	} else {
@@ -690,11 +691,11 @@ func (c *connIO) quiesceReader() {
 }
 
 // touch records that bytes moved now.
-func (c *connIO) touch() { c.lastIO.Store(nowNano()) }
+func (c *connIO) touch() { c.lastIO.Store(clock.Now()) }
 
 // idleFor is how long no bytes have moved.
 func (c *connIO) idleFor() time.Duration {
-	return time.Duration(nowNano() - c.lastIO.Load())
+	return time.Duration(clock.Now() - c.lastIO.Load())
 }
 
 // headDeadline is the layer's: when the head being received must be in.

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/streamhttp/streamhttp/internal/clock"
 )
 
 // Watching the client while a handler runs: cancellation starts at the
@@ -115,7 +117,7 @@ func (c *connIO) readOrTake(p []byte, answered bool) (int, error) {
 		case watchActive:
 			if c.dlReset.Swap(false) && c.deadline != 0 {
 				// The watch cleared the deadline the reader had set.
-				c.dl.SetReadDeadline(timeAt(c.deadline))
+				c.dl.SetReadDeadline(clock.Time(c.deadline))
 			}
 			<-c.watchDone
 			n := copy(p, (*c.watchBuf)[:c.watchN])

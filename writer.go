@@ -5,6 +5,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/streamhttp/streamhttp/internal/clock"
 )
 
 // writer owns a served connection's output: the one write buffer, the
@@ -133,7 +135,7 @@ func (w *writer) flushLocked() error {
 
 // writeLocked writes p now, under the write deadline. Called with mu held.
 func (w *writer) writeLocked(p []byte) error {
-	now := nowNano()
+	now := clock.Now()
 	if w.wd != nil && w.s.WriteTimeout > 0 {
 		// Move the deadline only when it has come noticeably closer (a
 		// second, or a quarter of the timeout): a timer operation per write
@@ -141,7 +143,7 @@ func (w *writer) writeLocked(p []byte) error {
 		slack := min(int64(time.Second), int64(w.s.WriteTimeout/4))
 		if d := now + int64(w.s.WriteTimeout); d-w.deadline > slack {
 			w.deadline = d
-			w.wd.SetWriteDeadline(timeAt(d))
+			w.wd.SetWriteDeadline(clock.Time(d))
 		}
 	}
 	if w.halted.Load() {

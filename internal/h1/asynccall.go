@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/streamhttp/streamhttp/internal/clock"
 	"github.com/streamhttp/streamhttp/stream"
 )
 
@@ -188,18 +189,11 @@ const quick = time.Millisecond
 // timedAnswer is answer, timed: the stage runs pipelined requests inline
 // while the handler is quick (fast), and concurrently once a call was not.
 func (s *asyncCall) timedAnswer(r *Request) *Response {
-	start := monotonic()
+	start := clock.Now()
 	resp := s.answer(r)
-	s.fast.Store(monotonic()-start <= quick)
+	s.fast.Store(time.Duration(clock.Now()-start) <= quick)
 	return resp
 }
-
-// clockBase is the origin of monotonic.
-var clockBase = time.Now()
-
-// monotonic reads the monotonic clock alone (time.Now reads the wall
-// clock too, which costs as much again): for measuring durations.
-func monotonic() time.Duration { return time.Since(clockBase) }
 
 // answer runs the handler for r and returns its answer, linked to r.
 func (s *asyncCall) answer(r *Request) *Response {

@@ -2,10 +2,10 @@ package h1
 
 import (
 	"errors"
-	"time"
 
 	"github.com/streamhttp/streamhttp/entity"
 	"github.com/streamhttp/streamhttp/httpcore"
+	"github.com/streamhttp/streamhttp/internal/clock"
 	"github.com/streamhttp/streamhttp/stream"
 )
 
@@ -76,7 +76,7 @@ func (in *inbound) next() (*Request, error) {
 		switch ev.Kind {
 		case httpcore.RequestHead:
 			if c.headAt.Load() != 0 {
-				c.setHeadSince(time.Time{})
+				c.setHeadSince(0)
 			}
 			if h := c.hooks; h != nil && h.EarnSlot != nil {
 				// The first complete head earns the connection its slot in
@@ -106,7 +106,7 @@ func (in *inbound) next() (*Request, error) {
 				// client could hold the connection with them): HeadTimeout
 				// runs from now. Only the slow path gets here; a head that
 				// arrives whole never does.
-				c.setHeadSince(time.Now())
+				c.setHeadSince(clock.Now())
 			}
 			more, err := c.fill()
 			if errors.Is(err, errHeadTimeout) && !c.gotInput {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/streamhttp/streamhttp/bidi"
 	"github.com/streamhttp/streamhttp/httpcore"
+	"github.com/streamhttp/streamhttp/internal/clock"
 	"github.com/streamhttp/streamhttp/internal/reorder"
 	"github.com/streamhttp/streamhttp/stream"
 )
@@ -95,7 +96,7 @@ type conn struct {
 	inM         *stream.Materializer // the inbound stage's island, set when the layer is built
 	mustLink    bool                 // see connHooks.mustLink
 	out         *outbound
-	headAt      atomic.Int64 // when the head being received began, unix nanoseconds; 0: none
+	headAt      atomic.Int64 // when the head being received began, a reading of internal/clock; 0: none
 	timer       *time.Timer
 	timerOn     bool          // the timer is armed
 	tick        atomic.Uint64 // how often the timer has fired
@@ -152,7 +153,7 @@ func (c *conn) bind() {
 		// its first head is due within HeadTimeout, so a client that
 		// connects and sends nothing does not hold a connection slot for
 		// the idle timeout.
-		c.setHeadSince(time.Now())
+		c.setHeadSince(clock.Now())
 		// A termination that began before the layer ran.
 		if h.Draining.Load() && c.drain() {
 			h.Stop(errDrained)
@@ -279,17 +280,12 @@ func (c *conn) headDeadline() time.Time {
 	if since == 0 || c.s.HeadTimeout <= 0 {
 		return time.Time{}
 	}
-	return time.Unix(0, since).Add(c.s.HeadTimeout)
+	return clock.Time(since + int64(c.s.HeadTimeout))
 }
 
-// setHeadSince records when the head being received began (zero: none).
-func (c *conn) setHeadSince(t time.Time) {
-	if t.IsZero() {
-		c.headAt.Store(0)
-	} else {
-		c.headAt.Store(t.UnixNano())
-	}
-}
+// setHeadSince records when the head being received began, a reading of
+// internal/clock (0: none).
+func (c *conn) setHeadSince(since int64) { c.headAt.Store(since) }
 
 // busy reports whether the server owes the client something: a response
 // to a request received in full, or the first demand for a body (which a
