@@ -85,29 +85,17 @@ func (c *handlerCtx) Err() error {
 }
 
 // Value answers the server keys, and context's lookup of the nearest
-// cancellable context (context.Cause, children) with the lazy child, or,
-// once cancel came first, with a context cancelled with Canceled.
+// cancellable context (context.Cause, children) with the lazy child, which
+// a cancel that came first makes now, already cancelled.
 func (c *handlerCtx) Value(key any) any {
 	if l := c.lazy.Load(); l != nil {
 		return l.ctx.Value(key)
 	}
 	if c.canceled.Load() {
-		if v := canceledCause.Value(key); v != nil {
-			return v
-		}
+		return c.makeLazy().ctx.Value(key)
 	}
 	return c.base.Value(key)
 }
 
 // String names the context, as the contexts of package context do.
 func (c *handlerCtx) String() string { return "nethttp.Request.Context" }
-
-// canceledCause answers package context's private lookup for the nearest
-// cancellable context (the only key that Background answers nil to and a
-// cancelled context does not): asked by context.Cause on a context that
-// cancel ended before anyone waited on it, it says Canceled.
-var canceledCause = func() context.Context {
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	return ctx
-}()
