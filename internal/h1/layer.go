@@ -145,10 +145,14 @@ func (c *conn) init(s *Config) {
 func (c *conn) bind() {
 	if h := c.hooks; h != nil && !c.bound {
 		c.bound = true
+		// Under mu: the driver's Expire and Drain may already run, from
+		// the binding's goroutines, while the stages start.
+		c.mu.Lock()
 		c.info, c.oob = h.Info, h.OOB
 		c.stats = h.Stats
 		c.mustLink = h.MustLink
 		c.seq = h.SeqBase // requests go on being numbered after a parking
+		c.mu.Unlock()
 		// A run starts when a connection is new or has woken up readable:
 		// its first head is due within HeadTimeout, so a client that
 		// connects and sends nothing does not hold a connection slot for
