@@ -273,6 +273,7 @@ func (r *Request) ExpectsContinue() bool { return equalFold(r.Expect, "100-conti
 type Response struct {
 	Status Status
 	Proto  Protocol // HTTP11 unless set
+	shared bool     // see Shared; beside Proto, in the padding before Header
 	Header Headers  // user fields in order; the server manages framing fields
 	Entity entity.Entity
 
@@ -286,7 +287,6 @@ type Response struct {
 	Switch *Switch
 
 	strict entity.Strict
-	shared bool // see Shared
 }
 
 // Switch is how a response hands its connection over to another protocol

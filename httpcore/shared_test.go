@@ -2,6 +2,7 @@ package httpcore
 
 import (
 	"testing"
+	"unsafe"
 
 	"github.com/streamhttp/streamhttp/entity"
 )
@@ -60,5 +61,15 @@ func TestSharedForRequest(t *testing.T) {
 				t.Errorf("modifying the copy's header changed the shared one: %v", shared.Header)
 			}
 		})
+	}
+}
+
+// TestResponseSize: the shared flag takes no room of its own (it sits in
+// the padding after Proto): a Response stays 112 bytes, the runtime's
+// 112-byte size class, which every response a handler makes is allocated
+// in.
+func TestResponseSize(t *testing.T) {
+	if n := unsafe.Sizeof(Response{}); n != 112 {
+		t.Errorf("a Response is %d bytes, want 112", n)
 	}
 }
