@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"net"
 	"net/url"
+	"slices"
 	"sync/atomic"
 	"time"
 	"unsafe"
@@ -264,9 +265,15 @@ func (r *Request) URL() (*url.URL, error) {
 func (r *Request) ExpectsContinue() bool { return equalFold(r.Expect, "100-continue") }
 
 // Response is an HTTP response as a handler returns it.
+//
+// The server never modifies a Response a handler returns (the HTTP/1.1
+// and HTTP/2 engines read it, and keep it only until it has been
+// rendered): a handler that answers many requests alike may return one
+// Response for all of them, made once and marked with [Response.Shared].
 type Response struct {
 	Status Status
 	Proto  Protocol // HTTP11 unless set
+	shared bool     // see Shared; beside Proto, in the padding before Header
 	Header Headers  // user fields in order; the server manages framing fields
 	Entity entity.Entity
 
@@ -329,8 +336,48 @@ func Bytes(status Status, contentType string, body []byte) *Response {
 }
 
 // ForRequest links r to req (r.Seq = req.Seq) and returns r, so that a
-// handler may complete responses out of order.
+// handler may complete responses out of order. A shared response (see
+// Shared) is not modified: ForRequest returns a copy of it linked to req.
 func (r *Response) ForRequest(req *Request) *Response {
+	if r.shared {
+		return r.linkedCopy(req.Seq)
+	}
 	r.Seq = req.Seq
 	return r
+}
+
+// Shared marks r as shared and returns it: a response made once, before
+// it is first returned, and returned by a handler for any number of
+// requests, at once from concurrent handlers too, at no cost per request.
+// Nothing may modify r afterwards, nor its Header, its entity or the
+// entity's data: the server does not (see Response), and ForRequest makes
+// a linked copy instead. Its entity must be one that can be rendered any
+// number of times, as a strict one (Text, Bytes, entity.Strict) can; a
+// streamed entity's source is used up by its first response.
+//
+//	var hello = httpcore.Text(httpcore.StatusOK, "Hello, World!").Shared()
+//
+//	func handle(ctx context.Context, r *streamhttp.Request) (*streamhttp.Response, error) {
+//		return hello, nil
+//	}
+func (r *Response) Shared() *Response {
+	r.shared = true
+	return r
+}
+
+// IsShared reports whether r was marked with Shared.
+func (r *Response) IsShared() bool { return r.shared }
+
+// linkedCopy returns a copy of r linked to the request seq, not shared: its
+// own to modify, with a header of its own, its entity the same (an entity
+// of r's own storage, as Text makes, is copied with it).
+func (r *Response) linkedCopy(seq uint64) *Response {
+	c := &Response{Status: r.Status, Proto: r.Proto, Entity: r.Entity, Seq: seq, Switch: r.Switch, strict: r.strict}
+	if len(r.Header) > 0 {
+		c.Header = slices.Clone(r.Header)
+	}
+	if r.Entity == entity.Entity(&r.strict) {
+		c.Entity = &c.strict
+	}
+	return c
 }

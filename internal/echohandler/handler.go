@@ -89,33 +89,40 @@ func Func(stats func() streamhttp.Stats) func(context.Context, *streamhttp.Reque
 	}
 }
 
+// route picks the route by method, then by path: no route key is built
+// per request.
 func route(ctx context.Context, req *streamhttp.Request, stats func() streamhttp.Stats) (*streamhttp.Response, error) {
-	switch string(req.Method) + " " + req.URI.Path {
-	case "GET /", "GET /plaintext":
-		return httpcore.Text(httpcore.StatusOK, Hello), nil
-	case "GET /json":
-		return httpcore.Bytes(httpcore.StatusOK, "application/json", []byte(HelloJSON)), nil
-	case "POST /echo":
-		return echo(req), nil
-	case "GET /stream":
-		return streamChunks(req), nil
-	case "GET /sleep":
-		return sleep(ctx, req)
-	case "GET /panic":
-		panic(ErrPanicRoute)
-	case "GET /close":
-		resp := httpcore.Text(httpcore.StatusOK, "closing")
-		resp.Header.Add("Connection", "close")
-		return resp, nil
-	case "GET /stats":
-		body := []byte("{}")
-		if stats != nil {
-			var err error
-			if body, err = json.Marshal(stats()); err != nil {
-				return nil, err
+	switch req.Method {
+	case httpcore.MethodGet:
+		switch req.URI.Path {
+		case "/", "/plaintext":
+			return httpcore.Text(httpcore.StatusOK, Hello), nil
+		case "/json":
+			return httpcore.Bytes(httpcore.StatusOK, "application/json", []byte(HelloJSON)), nil
+		case "/stream":
+			return streamChunks(req), nil
+		case "/sleep":
+			return sleep(ctx, req)
+		case "/panic":
+			panic(ErrPanicRoute)
+		case "/close":
+			resp := httpcore.Text(httpcore.StatusOK, "closing")
+			resp.Header.Add("Connection", "close")
+			return resp, nil
+		case "/stats":
+			body := []byte("{}")
+			if stats != nil {
+				var err error
+				if body, err = json.Marshal(stats()); err != nil {
+					return nil, err
+				}
 			}
+			return httpcore.Bytes(httpcore.StatusOK, "application/json", body), nil
 		}
-		return httpcore.Bytes(httpcore.StatusOK, "application/json", body), nil
+	case httpcore.MethodPost:
+		if req.URI.Path == "/echo" {
+			return echo(req), nil
+		}
 	}
 	if req.Method == httpcore.MethodConnect {
 		// No tunnels here: a 2xx would tell the client one is open.

@@ -3,15 +3,18 @@ package h1
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
 	"math"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/streamhttp/streamhttp/bidi"
+	"github.com/streamhttp/streamhttp/entity"
 	"github.com/streamhttp/streamhttp/httpcore"
 	"github.com/streamhttp/streamhttp/stream"
 )
@@ -169,10 +172,29 @@ func TestHeadReuse(t *testing.T) {
 
 // TestAllocsPerRequest: a pipelined GET with a strict answer costs the
 // layer one allocation, its Request (the handler's Response is the
-// other), with the Date and the kept head in use (RequestTimeout set).
+// other, none when the handler returns a shared one), with the Date and
+// the kept head in use (RequestTimeout set).
 func TestAllocsPerRequest(t *testing.T) {
+	fresh := func(*Request) *Response { return httpcore.Text(httpcore.StatusOK, "Hello, World!") }
+	hello := httpcore.Text(httpcore.StatusOK, "Hello, World!").Shared()
+	shared := func(*Request) *Response { return hello }
+	// serveWith keeps a copy of each response: one more per request.
+	t.Run("fresh response", func(t *testing.T) {
+		if n := layerAllocsPerRequest(t, fresh); n != 3 {
+			t.Errorf("%d allocations per request, want 3: the Request, the handler's Response and the test's copy of the output", n)
+		}
+	})
+	t.Run("shared response", func(t *testing.T) {
+		if n := layerAllocsPerRequest(t, shared); n != 2 {
+			t.Errorf("%d allocations per request, want 2: the Request and the test's copy of the output", n)
+		}
+	})
+}
+
+// layerAllocsPerRequest returns the allocations per pipelined GET of a run
+// of the layer with handler.
+func layerAllocsPerRequest(t *testing.T, handler func(*Request) *Response) uint64 {
 	const get = "GET /plaintext HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n\r\n"
-	handler := func(*Request) *Response { return httpcore.Text(httpcore.StatusOK, "Hello, World!") }
 	mallocs := func(requests int) uint64 {
 		cfg := &Config{RequestTimeout: time.Minute, Logger: slog.Default()}
 		chunks := make([]string, requests/16)
@@ -197,8 +219,92 @@ func TestAllocsPerRequest(t *testing.T) {
 			best = min(best, (large-small)/1600)
 		}
 	}
-	// serveWith keeps a copy of each response: one more per request.
-	if best != 3 {
-		t.Errorf("%d allocations per request, want 3: the Request, the handler's Response and the test's copy of the output", best)
+	return best
+}
+
+// TestSharedResponseUnmodified: one shared response answers requests of
+// every kind (pipelined, HEAD with and without TransparentHEAD, HTTP/1.0,
+// a request that closes): every answer is rendered from it as from a
+// response of its own, and the layer leaves it exactly as it was.
+func TestSharedResponseUnmodified(t *testing.T) {
+	for _, transparent := range []bool{false, true} {
+		resp := httpcore.Text(httpcore.StatusOK, "Hello, World!")
+		resp.Header.Add("X-Shared", "yes")
+		resp.Shared()
+		want := *resp
+		want.Header = slices.Clone(resp.Header)
+		body := slices.Clone(resp.Entity.(*entity.Strict).Data)
+		reqs := []struct{ method, proto, extra string }{
+			{"GET", "HTTP/1.1", ""},
+			{"HEAD", "HTTP/1.1", ""},
+			{"GET", "HTTP/1.0", "Connection: keep-alive\r\n"},
+			{"GET", "HTTP/1.1", ""},
+			{"GET", "HTTP/1.1", "Connection: close\r\n"},
+		}
+		var in strings.Builder
+		for _, r := range reqs {
+			in.WriteString(r.method + " /p " + r.proto + "\r\nHost: x\r\n" + r.extra + "\r\n")
+		}
+		cfg := &Config{RequestTimeout: time.Minute, TransparentHEAD: transparent, Logger: slog.Default()}
+		out := serveWith(t, cfg, func(*Request) *Response { return resp }, in.String(), in.String())
+		if len(out) != len(reqs) {
+			t.Fatalf("TransparentHEAD %v: %d responses, want %d", transparent, len(out), len(reqs))
+		}
+		for i, r := range reqs {
+			own := httpcore.Text(httpcore.StatusOK, "Hello, World!")
+			own.Header.Add("X-Shared", "yes")
+			rc := httpcore.RenderContext{Method: httpcore.Method(r.method), Proto: httpcore.HTTP11, ServerChecked: true,
+				CloseRequested: r.extra == "Connection: close\r\n", ForceClose: i == len(reqs)-1}
+			if r.proto == "HTTP/1.0" {
+				rc.Proto = httpcore.HTTP10
+			}
+			wantBytes, _, _ := httpcore.AppendResponse(nil, own, &rc)
+			if got := dropDate(out[i]); !bytes.Equal(got, dropDate(wantBytes)) {
+				t.Errorf("TransparentHEAD %v, response %d (%s %s):\n got %q\nwant %q", transparent, i, r.method, r.proto, got, dropDate(wantBytes))
+			}
+		}
+		if resp.Status != want.Status || resp.Proto != want.Proto || resp.Seq != 0 || resp.Switch != nil ||
+			!slices.Equal(resp.Header, want.Header) || resp.Entity != want.Entity || !resp.IsShared() ||
+			!bytes.Equal(resp.Entity.(*entity.Strict).Data, body) || resp.Entity.ContentType() != want.Entity.ContentType() {
+			t.Errorf("TransparentHEAD %v: the shared response changed: %+v, was %+v", transparent, *resp, want)
+		}
+	}
+}
+
+// TestSharedResponseConcurrent: concurrent handlers of two connections
+// link one shared response to their requests (ForRequest makes linked
+// copies) while the layers render it: nothing writes to it (the race
+// detector would see it), and every request gets its answer, in order.
+func TestSharedResponseConcurrent(t *testing.T) {
+	hello := httpcore.Text(httpcore.StatusOK, "Hello, World!").Shared()
+	const requests = 256
+	var in strings.Builder
+	for i := range requests {
+		fmt.Fprintf(&in, "GET /%d HTTP/1.1\r\nHost: x\r\n\r\n", i)
+	}
+	errs := make(chan error, 2)
+	for range 2 {
+		go func() {
+			handler := stream.MapAsync(16, func(_ context.Context, r *Request) (*Response, error) {
+				return hello.ForRequest(r), nil
+			})
+			flow := bidi.JoinLeft(handler, NewLayer(&Config{PipeliningLimit: 16, MaxDrainBytes: 1 << 20, Logger: slog.Default()}))
+			chunks := [][]byte{[]byte(in.String())}
+			n, err := stream.RunWith(context.Background(), stream.Via(stream.FromSlice(chunks), flow), stream.Fold(0, func(n int, p []byte) int {
+				return n + bytes.Count(p, []byte("HTTP/1.1 200 OK\r\n"))
+			}))
+			if err == nil && n != requests {
+				err = fmt.Errorf("%d responses, want %d", n, requests)
+			}
+			errs <- err
+		}()
+	}
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	if hello.Seq != 0 || !hello.IsShared() {
+		t.Errorf("the shared response changed: Seq %d, shared %v", hello.Seq, hello.IsShared())
 	}
 }

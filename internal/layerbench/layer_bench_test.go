@@ -94,6 +94,14 @@ func BenchmarkServerLayerPipelinedInline(b *testing.B) {
 	benchLayerWith(b, 16, streamhttp.AsyncHandler(helloAsync, 1, 16))
 }
 
+// BenchmarkServerLayerPipelinedExample: BenchmarkServerLayerPipelinedInline
+// with the echo example's own handler (its router, and the shared response
+// of GET /plaintext): what examples/echo -parallelism 1 costs per request,
+// less the socket.
+func BenchmarkServerLayerPipelinedExample(b *testing.B) {
+	benchLayerWith(b, 16, streamhttp.AsyncHandler(echohandler.Func(nil), 1, 16))
+}
+
 // BenchmarkServerLayerKeepAlive: one request per input buffer.
 func BenchmarkServerLayerKeepAlive(b *testing.B) { benchLayer(b, 1) }
 
