@@ -8,8 +8,11 @@
 # 0 (taskset -c 0), waits until it answers, drives it from core 1 (taskset -c
 # 1, wrk -t1) and stops it by its PID. The two servers take turns, the first
 # rotating from round to round; the table shows the median req/s over the
-# rounds, p50 and p99, and the ratio streamhttp / net/http. Then the
-# adapter's allocations per request (go test -bench in ./nethttp).
+# rounds, the median server CPU time per request (user plus system time of
+# the server process over the measured run, from /proc/PID/stat, divided by
+# wrk's request count: unlike req/s, it does not depend on the load
+# generator keeping up), p50 and p99, and the ratios streamhttp / net/http.
+# Then the adapter's allocations per request (go test -bench in ./nethttp).
 #
 # Environment:
 #   BENCH_DUR     seconds per measured run (default 5)
@@ -38,6 +41,8 @@ done
 [ "$BENCH_PORT" -ge 1024 ] && [ "$BENCH_PORT" -lt 32768 ] || die "BENCH_PORT must be from 1024 to 32767"
 command -v wrk >/dev/null || die "needs wrk (apt-get install wrk)"
 command -v taskset >/dev/null || die "needs taskset (util-linux)"
+[ -r /proc/self/stat ] || die "needs /proc (the server's CPU time)"
+CLK_TCK=$(getconf CLK_TCK)
 [ "$(nproc)" -ge 2 ] || die "needs 2 cores: the server runs on core 0, the load on core 1"
 
 tmp=$(mktemp -d)
@@ -72,11 +77,16 @@ stop_server() {
 	SERVER_PID=
 }
 
-# run SERVER: one measured run; prints "req/s p50 p99".
+# cpu_ticks PID: the user plus system time of the process so far, in clock ticks.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
+# run SERVER: one measured run; prints "req/s p50 p99 cpu-us-per-request".
 run() {
 	start_server "$1"
 	timeout $((BENCH_WARMUP + 10)) taskset -c 1 wrk -t1 -c"$BENCH_CONNS" -d"${BENCH_WARMUP}s" "$url" >/dev/null
+	t0=$(cpu_ticks "$SERVER_PID")
 	out=$(timeout $((BENCH_DUR + 10)) taskset -c 1 wrk -t1 -c"$BENCH_CONNS" -d"${BENCH_DUR}s" --latency "$url")
+	t1=$(cpu_ticks "$SERVER_PID")
 	stop_server
 	echo "$out" >>"$tmp/wrk.log"
 	rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
@@ -84,34 +94,40 @@ run() {
 	p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
 	errs=$(awk '/Non-2xx|Socket errors/ {print}' <<<"$out")
 	[ -z "$errs" ] || echo "bench-ecosystem: $1: $errs" >&2
-	echo "$rps $p50 $p99"
+	n=$(awk '/ requests in / {print $1}' <<<"$out")
+	cpu=$(awk -v a="$t0" -v b="$t1" -v hz="$CLK_TCK" -v n="${n:-0}" 'BEGIN { if (n > 0) printf "%.2f", (b - a) / hz * 1e6 / n; else print "-" }')
+	echo "$rps $p50 $p99 $cpu"
 }
 
 median() { sort -g | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
 
-declare -A rps p50 p99
+declare -A rps p50 p99 cpu
 servers=(nethttp streamhttp)
 for ((r = 0; r < BENCH_ROUNDS; r++)); do
 	for ((i = 0; i < 2; i++)); do
 		s=${servers[$(((i + r) % 2))]}
-		read -r a b c < <(run "$s")
+		read -r a b c d < <(run "$s")
 		rps[$s]+="$a "
+		cpu[$s]+="$d "
 		p50[$s]=$b
 		p99[$s]=$c
-		echo "bench-ecosystem: round $((r + 1)) $s $a req/s" >&2
+		echo "bench-ecosystem: round $((r + 1)) $s $a req/s, $d us CPU/request" >&2
 	done
 done
 
 printf '\nchi router, GET /hello, %d connections, GOMAXPROCS=1, %d x %ds (load %s -> %s)\n' \
 	"$BENCH_CONNS" "$BENCH_ROUNDS" "$BENCH_DUR" "$load_start" "$(cut -d' ' -f1-3 /proc/loadavg)"
-printf '%-28s %12s %10s %10s\n' server "req/s" p50 p99
-declare -A med
+printf '%-28s %12s %14s %10s %10s\n' server "req/s" "CPU us/req" p50 p99
+declare -A med medcpu
 for s in "${servers[@]}"; do
 	m=$(tr ' ' '\n' <<<"${rps[$s]}" | grep . | median)
+	c=$(tr ' ' '\n' <<<"${cpu[$s]}" | grep -v -e '^$' -e '^-$' | median)
 	med[$s]=$m
-	printf '%-28s %12s %10s %10s\n' "$s" "$m" "${p50[$s]}" "${p99[$s]}"
+	medcpu[$s]=$c
+	printf '%-28s %12s %14s %10s %10s\n' "$s" "$m" "${c:--}" "${p50[$s]}" "${p99[$s]}"
 done
-awk -v a="${med[streamhttp]}" -v b="${med[nethttp]}" 'BEGIN { if (b > 0) printf "ratio streamhttp / net/http: %.2fx\n", a / b }'
+awk -v a="${med[streamhttp]}" -v b="${med[nethttp]}" 'BEGIN { if (b > 0) printf "ratio streamhttp / net/http: %.2fx req/s\n", a / b }'
+awk -v a="${medcpu[streamhttp]}" -v b="${medcpu[nethttp]}" 'BEGIN { if (a > 0 && b > 0) printf "CPU per request, net/http / streamhttp: %.2fx\n", b / a }'
 
 echo
 echo "adapter micro-benchmarks (allocations per request):"
