@@ -461,7 +461,7 @@ func AsyncHandler(f func(context.Context, *Request) (*Response, error), parallel
 			resp = h1.FailedAnswer(r, err)
 		}
 		if resp != nil {
-			resp.ForRequest(r)
+			resp = resp.ForRequest(r) // a copy when resp is shared
 		}
 		return resp, nil
 	})

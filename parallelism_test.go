@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/streamhttp/streamhttp/httpcore"
 	"github.com/streamhttp/streamhttp/stream"
 )
 
@@ -123,5 +125,44 @@ func pipelineGets(t *testing.T, addr string, n int) {
 	br := bufio.NewReader(c)
 	for i := range n {
 		expectResponse(t, br, ok(fmt.Sprintf("/%d", i)))
+	}
+}
+
+// TestSharedResponseEveryPath: one shared response answers pipelined
+// requests through the inline path (parallelism 1) and the concurrent one
+// (ForRequest links a copy there), and is left as it was.
+func TestSharedResponseEveryPath(t *testing.T) {
+	shared := httpcore.Text(httpcore.StatusOK, "shared").Shared()
+	for _, parallelism := range []int{1, 4, 16} {
+		t.Run(fmt.Sprint(parallelism), func(t *testing.T) {
+			f := func(ctx context.Context, r *Request) (*Response, error) {
+				if r.URI.Path == "/3" {
+					time.Sleep(5 * time.Millisecond) // answered after the requests behind it
+				}
+				return shared, nil
+			}
+			s := quietSettings()
+			s.DisableSignals = true
+			b, err := BindAndHandleAsync(context.Background(), "127.0.0.1:0", f, parallelism, s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer b.Close(context.Background())
+			c, br := dialSend(t, b.LocalAddr(), strings.Repeat(get("/"), 3)+get("/3")+strings.Repeat(get("/"), 12))
+			defer c.Close()
+			for i := range 16 {
+				resp, err := http.ReadResponse(br, nil)
+				if err != nil {
+					t.Fatalf("response %d: %v", i, err)
+				}
+				body, _ := io.ReadAll(resp.Body)
+				if resp.StatusCode != 200 || string(body) != "shared" {
+					t.Fatalf("response %d: %s %q", i, resp.Status, body)
+				}
+			}
+			if shared.Seq != 0 || len(shared.Header) != 0 || !shared.IsShared() {
+				t.Errorf("the shared response changed: %+v", shared)
+			}
+		})
 	}
 }

@@ -49,6 +49,13 @@ const (
 	HelloJSON = `{"message":"Hello, World!"}`
 )
 
+// The answers of GET /, /plaintext and /json never change: each is made
+// once and shared by every request (see httpcore.Response.Shared).
+var (
+	helloText = httpcore.Text(httpcore.StatusOK, Hello).Shared()
+	helloJSON = httpcore.Bytes(httpcore.StatusOK, "application/json", []byte(HelloJSON)).Shared()
+)
+
 // ErrPanicRoute is the value GET /panic panics with.
 var ErrPanicRoute = errors.New("echohandler: GET /panic panicked on purpose")
 
@@ -96,9 +103,9 @@ func route(ctx context.Context, req *streamhttp.Request, stats func() streamhttp
 	case httpcore.MethodGet:
 		switch req.URI.Path {
 		case "/", "/plaintext":
-			return httpcore.Text(httpcore.StatusOK, Hello), nil
+			return helloText, nil
 		case "/json":
-			return httpcore.Bytes(httpcore.StatusOK, "application/json", []byte(HelloJSON)), nil
+			return helloJSON, nil
 		case "/stream":
 			return streamChunks(req), nil
 		case "/sleep":

@@ -204,7 +204,7 @@ func (s *asyncCall) answer(r *Request) *Response {
 		resp = FailedAnswer(r, err)
 	}
 	if resp != nil {
-		resp.ForRequest(r)
+		resp = resp.ForRequest(r) // a copy when resp is shared
 	}
 	return resp
 }
