@@ -238,7 +238,7 @@ var readySetAlways atomic.Bool
 // startSweeperLocked starts the goroutine that parks idle connections, if
 // it is not running: every half of parkAfter it nudges the served
 // connections on which nothing has moved for parkAfter, whose readers then
-// park them. One goroutine per binding, rather than a timer per
+// park them (on a busy server, for longer: see idleSweep). One goroutine per binding, rather than a timer per
 // connection re-armed on every read. It ends with the binding. Called with
 // b.mu held.
 func (b *ServerBinding) startSweeperLocked(parkAfter time.Duration) {
@@ -253,7 +253,9 @@ func (b *ServerBinding) startSweeperLocked(parkAfter time.Duration) {
 		parkedEvery = min(max(t/4, parkAfter), time.Second)
 	}
 	go func() {
-		t := time.NewTicker(max(parkAfter/2, time.Millisecond))
+		var sw idleSweep
+		sw.init(parkAfter)
+		t := time.NewTicker(sw.every())
 		defer t.Stop()
 		var idle []*connIO
 		var expired []*IncomingConnection
@@ -268,7 +270,7 @@ func (b *ServerBinding) startSweeperLocked(parkAfter time.Duration) {
 			// many connections to look at, each time.
 			now := clock.Now()
 			sweepParked := now-lastParkedSweep >= int64(parkedEvery)
-			idleSince := now - int64(parkAfter)
+			idleSince := now - int64(sw.after)
 			b.mu.Lock()
 			for cio := range b.active {
 				if cio.lastIO.Load() <= idleSince && cio.mayPark() {
@@ -284,20 +286,26 @@ func (b *ServerBinding) startSweeperLocked(parkAfter time.Duration) {
 				}
 			}
 			b.mu.Unlock()
+			held := 0
 			for i, cio := range idle {
 				// Bytes waiting: its goroutine was held up, not idle (the
 				// reader checks again when nudged). Looked at once until
 				// it moves bytes again.
 				switch last := cio.lastIO.Load(); {
 				case last != 0 && last == cio.heldAt:
+					held++
 				case cio.inputWaiting():
 					cio.heldAt = last
+					held++
 				default:
 					cio.nudge()
 				}
 				idle[i] = nil
 			}
 			idle = idle[:0]
+			if sw.adapt(held) {
+				t.Reset(sw.every())
+			}
 			for i, c := range expired {
 				c.closeParked() // the idle timeout, while parked
 				expired[i] = nil
@@ -305,6 +313,41 @@ func (b *ServerBinding) startSweeperLocked(parkAfter time.Duration) {
 			expired = expired[:0]
 		}
 	}()
+}
+
+// maxParkBackoff bounds how far idleSweep lengthens ParkIdleAfter on a
+// busy server: to this many times the setting.
+const maxParkBackoff = 16
+
+// idleSweep is the sweeper's idea of an idle connection: one that has
+// moved no bytes for after. That is ParkIdleAfter while the server keeps
+// up. A sweep that finds connections held up (their next request waiting
+// on the socket while their goroutines wait to run) shows a server whose
+// own delay reaches ParkIdleAfter: connections that look idle there are
+// mostly waiting for it, and parking them costs a parking, a wake-up and
+// a new run each, while every sweep costs a look at every connection (and
+// a system call for each held one). So each such sweep doubles after, up
+// to maxParkBackoff times ParkIdleAfter, and each sweep that finds none
+// halves it again; the sweeps come every half of after.
+type idleSweep struct {
+	base, after time.Duration
+}
+
+func (s *idleSweep) init(parkAfter time.Duration) { s.base, s.after = parkAfter, parkAfter }
+
+// every is the period of the sweeps.
+func (s *idleSweep) every() time.Duration { return max(s.after/2, time.Millisecond) }
+
+// adapt takes the number of held-up connections that a sweep found, and
+// reports whether after changed.
+func (s *idleSweep) adapt(held int) bool {
+	was := s.after
+	if held > 0 {
+		s.after = min(2*s.after, maxParkBackoff*s.base)
+	} else {
+		s.after = max(s.after/2, s.base)
+	}
+	return s.after != was
 }
 
 // evictParked closes one parked connection, if there is one, to make room

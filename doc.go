@@ -64,7 +64,8 @@
 // # Idle connections
 //
 // A keep-alive connection served by a handler function that has seen no
-// bytes for ServerSettings.ParkIdleAfter (10 ms) is parked: its run ends,
+// bytes for ServerSettings.ParkIdleAfter (10 ms; on a server that runs
+// behind, up to 16 times that) is parked: its run ends,
 // its goroutines and read buffer are released, and the kernel watches the
 // socket (epoll, on Linux); the next request starts a new run of the
 // handler. An idle connection then costs little more than its socket

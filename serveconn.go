@@ -167,6 +167,7 @@ func serveConn(ctx context.Context, rwc io.ReadWriteCloser, handler stream.Flow[
 	}
 	cio.rbuf, cio.prefix = rbuf, n // HTTP/2 dispatch: bytes already read
 	cio.ready = o.ready
+	cio.noYield = runtime.GOMAXPROCS(0) > 1
 	hooks := &h1.Hooks{Ctx: cctx, Info: infoOf(rwc), OOB: cio, Stop: cancel, SeqBase: o.seq,
 		Pipelining: o.pipelining, MustLink: handler.Unordered(), EarnSlot: o.earnSlot}
 	if o.stats != nil {
@@ -313,6 +314,7 @@ type connIO struct {
 	bodyWaited time.Duration // waiting for the body being read
 	bodyBytes  int64         // read while that body is being read
 	yielded    bool          // the last read followed a yield
+	noYield    bool          // Go runs on more than one P: never yield before a read (see read)
 	idleFrom   int64         // unix nanoseconds: the idle deadline counts from here at the earliest
 	wasBusy    bool          // the last idle deadline found a request in progress (reader-owned)
 
@@ -524,16 +526,23 @@ func earliestDeadline(d, t int64) int64 {
 // read deadline, nudges and the end of the run wake that wait too
 // (pokeReader).
 //
-// Other connections let the other ready connections run first, after
-// every other answer: by the time this one is back, its next request is
-// often there (with nothing else to run, the yield returns at once). Only
-// every other read yields. Go polls the network only when it has nothing
-// else to run, so connections that kept finding their next request after a
-// yield would keep the run queue full and leave the connections waiting in
-// the poller unserved until the runtime's 10 ms fallback poll (measured:
-// p99 from 1 ms to 6-16 ms). Reading without a yield every other time
-// sends each connection through the poller often enough to keep the queue
-// draining.
+// Other connections, when Go runs on one P, let the other ready
+// connections run first, after every other answer: by the time this one is
+// back, its next request is often there (with nothing else to run, the
+// yield returns at once). Only every other read yields. Go polls the
+// network only when it has nothing else to run, so connections that kept
+// finding their next request after a yield would keep the run queue full
+// and leave the connections waiting in the poller unserved until the
+// runtime's 10 ms fallback poll (measured: p99 from 1 ms to 6-16 ms).
+// Reading without a yield every other time sends each connection through
+// the poller often enough to keep the queue draining.
+//
+// On more than one P they read at once (noYield): a yield there goes
+// through the scheduler's global run queue, under its lock, and the
+// goroutine often resumes on the other P, away from its connection's data
+// in that core's caches; measured on two Ps (plaintext keep-alive, 256
+// connections, both servers under load at once), it cost more server CPU
+// per request than the empty reads it saves.
 func (c *connIO) read(p []byte, answered bool) (int, error) {
 	if n := c.prefix; n > 0 { // HTTP/2 dispatch: the bytes read to decide, in p
 		c.prefix = 0
@@ -542,8 +551,8 @@ func (c *connIO) read(p []byte, answered bool) (int, error) {
 	s := c.sub.Load()
 	if s == nil {
 		if c.ready == nil || !answered {
-			if answered && !c.yielded {
-				runtime.Gosched()
+			if answered && !c.yielded && !c.noYield {
+				gosched()
 				c.yielded = true
 			} else {
 				c.yielded = false
@@ -594,6 +603,19 @@ func (c *connIO) read(p []byte, answered bool) (int, error) {
 		return n, nil
 	}
 }
+
+// gosched is the reader's yield after an answer (see connIO.read):
+// runtime.Gosched, or the function that yieldHook holds (tests count the
+// yields through it).
+func gosched() {
+	if f := yieldHook.Load(); f != nil {
+		(*f)()
+		return
+	}
+	runtime.Gosched()
+}
+
+var yieldHook atomic.Pointer[func()]
 
 // deadlinePassed reports whether the read deadline that setDeadline set
 // has passed.

@@ -92,6 +92,12 @@ type ServerSettings struct {
 	//
 	// A connection whose next request is waiting on its socket is not
 	// parked, however long its goroutine waited to run (a busy server).
+	// While the binding finds such connections, it counts a connection
+	// as idle only after a longer wait, doubled at each look that finds
+	// them, up to 16 times ParkIdleAfter, and back to ParkIdleAfter once
+	// they are gone: on a server that runs behind, connections that look
+	// idle are mostly waiting for it, and parking them would cost a new
+	// run for each.
 	ParkIdleAfter time.Duration
 	// DisableKeepAlive closes every connection after its first response.
 	DisableKeepAlive bool
