@@ -237,10 +237,10 @@ var readySetAlways atomic.Bool
 
 // startSweeperLocked starts the goroutine that parks idle connections, if
 // it is not running: every half of parkAfter it nudges the served
-// connections on which nothing has moved for parkAfter, whose readers then
-// park them (on a busy server, for longer: see idleSweep). One goroutine per binding, rather than a timer per
-// connection re-armed on every read. It ends with the binding. Called with
-// b.mu held.
+// connections on which nothing has moved for parkAfter (on a busy server,
+// for longer: see idleSweep), whose readers then park them. One goroutine
+// per binding, rather than a timer per connection re-armed on every read.
+// It ends with the binding. Called with b.mu held.
 func (b *ServerBinding) startSweeperLocked(parkAfter time.Duration) {
 	if b.sweeping || b.ended {
 		return
