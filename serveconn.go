@@ -407,7 +407,7 @@ func (r *connReader) Pull() ([]byte, error) {
 		case err == nil:
 			continue
 		case errors.Is(err, os.ErrDeadlineExceeded) && !r.m.Stopped():
-			if head := c.headDeadline(); !head.IsZero() && !time.Now().Before(head) {
+			if head := c.headDeadline(); head != 0 && clock.Now() >= head {
 				r.done = errHeadTimeout // the layer answers 408
 				return nil, r.done
 			}
@@ -486,8 +486,8 @@ func (c *connIO) setDeadline(start int64, allowance time.Duration, inBody bool) 
 		// write has just recorded: no clock reading here.
 		d = max(c.lastIO.Load(), c.idleFrom) + int64(c.s.IdleTimeout)
 	}
-	if h := c.headDeadline(); !h.IsZero() {
-		d = earliestDeadline(d, h.UnixNano())
+	if h := c.headDeadline(); h != 0 {
+		d = earliestDeadline(d, h)
 	}
 	if inBody {
 		d = earliestDeadline(d, start+int64(max(allowance, 0)))
@@ -720,12 +720,13 @@ func (c *connIO) idleFor() time.Duration {
 	return time.Duration(clock.Now() - c.lastIO.Load())
 }
 
-// headDeadline is the layer's: when the head being received must be in.
-func (c *connIO) headDeadline() time.Time {
+// headDeadline is the layer's: when the head being received must be in,
+// a reading of internal/clock; 0: none.
+func (c *connIO) headDeadline() int64 {
 	if l := c.layer; l != nil {
 		return l.HeadDeadline()
 	}
-	return time.Time{}
+	return 0
 }
 
 // busy reports whether the layer has a request in progress, which the idle

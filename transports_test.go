@@ -183,7 +183,7 @@ func (c *IncomingConnection) parkState() int {
 	switch {
 	case l.Between():
 		return connIdle
-	case !l.HeadDeadline().IsZero() || l.HandlerWorking() || l.Busy():
+	case l.HeadDeadline() != 0 || l.HandlerWorking() || l.Busy():
 		return connUnderWay
 	}
 	return connClosing

@@ -227,8 +227,9 @@ func (l *Conn) Parkable() bool { return l.parkable() }
 func (l *Conn) ReadingBody() bool { return l.body != nil }
 
 // HeadDeadline returns when the request head being received must be
-// complete, or the zero time when no head is under way.
-func (l *Conn) HeadDeadline() time.Time { return l.headDeadline() }
+// complete, a reading of internal/clock (the driver's deadlines are too),
+// or 0 when no head is under way.
+func (l *Conn) HeadDeadline() int64 { return l.headDeadline() }
 
 // Busy reports whether the server owes the client something, which the
 // idle timeout leaves alone.

@@ -278,13 +278,13 @@ func (c *conn) expire() {
 }
 
 // headDeadline returns when the request head being received must be
-// complete, or the zero time when no head is under way.
-func (c *conn) headDeadline() time.Time {
+// complete, a reading of internal/clock, or 0 when no head is under way.
+func (c *conn) headDeadline() int64 {
 	since := c.headAt.Load()
 	if since == 0 || c.s.HeadTimeout <= 0 {
-		return time.Time{}
+		return 0
 	}
-	return clock.Time(since + int64(c.s.HeadTimeout))
+	return since + int64(c.s.HeadTimeout)
 }
 
 // setHeadSince records when the head being received began, a reading of
