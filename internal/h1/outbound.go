@@ -635,8 +635,16 @@ func (c *conn) popPending() {
 		// out-of-band answer the connection's end cancels it, once that
 		// answer is written: a handler woken now could end the run first.
 		x.req.CancelContext()
+		if c.s.Parser.ReuseRequests && x.resp != nil && x.made == nil && x.body == nil {
+			// The handler answered, the answer is written, and the body
+			// (if any) came with the head: nothing of the layer refers to
+			// the request any more, and the handlers promised not to
+			// (ServerSettings.ReuseRequests).
+			httpcore.RecycleRequest(x.req)
+		}
 	}
 	if x.body == nil {
+		x.req = nil
 		c.free = append(c.free, x)
 	}
 }
