@@ -157,10 +157,10 @@ type Request struct {
 
 	// The version and the flags share one word.
 	Proto    Protocol
-	Chunked  bool // Transfer-Encoding: chunked
-	Close    bool // the client asked to close after this request (RFC 9112 §9.3)
-	Upgrade  bool // Connection lists "upgrade"
-	attached bool // ctx was made by AttachContext
+	Chunked  bool  // Transfer-Encoding: chunked
+	Close    bool  // the client asked to close after this request (RFC 9112 §9.3)
+	Upgrade  bool  // Connection lists "upgrade"
+	attached bool  // ctx was made by AttachContext
 	class    uint8 // its object's size class in requestPools; 0: not to be recycled (reuse.go)
 	body     uint8 // its strict body's array in bodyPools; 0: none of them
 
