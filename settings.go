@@ -187,6 +187,26 @@ type ServerSettings struct {
 	// a plain 503. It is called with the connection's state locked: it
 	// must return at once, and it must return a new response each time.
 	TimeoutResponse func(*Request) *Response
+	// ReuseRequests lets the HTTP/1.1 server reuse the memory of a request
+	// for a later one, on any connection, once its response is written:
+	// the Request, its header fields, every string of it and a body that
+	// arrived with its head. Pipelined and keep-alive requests then cost
+	// no allocation, and the collector runs far less often. It is a promise
+	// the handlers make, as fasthttp's handlers do for their RequestCtx: no
+	// handler keeps a request, nor a string, a header field or body bytes
+	// of it, past returning its response (copy what must stay, with
+	// strings.Clone or bytes.Clone, or call Request.Keep), and nothing the
+	// handler started looks at it afterwards. A handler that breaks the
+	// promise sees another request's bytes in strings it kept.
+	//
+	// What the server cannot vouch for it does not reuse: a request whose
+	// response was the server's own (a timeout's 503, an error), one with
+	// a streamed body, one whose context anyone waited on (Done, or a
+	// context derived from it), one the handler kept with Request.Keep,
+	// and every HTTP/2 request. The nethttp adapter keeps every request it
+	// hands to an http.Handler, which may keep it. Default false: every
+	// request has memory of its own for as long as anything refers to it.
+	ReuseRequests bool
 	// AccessLog, when set, is called once per response, once it is
 	// rendered, with what an access log line holds (see AccessRecord). It
 	// runs in the connection's goroutine: it must not block, and it may be
@@ -289,6 +309,7 @@ func (s ServerSettings) resolved() ServerSettings {
 			s.TLSConfig.NextProtos = []string{"h2", "http/1.1"}
 		}
 	}
+	s.Parser.ReuseRequests = s.Parser.ReuseRequests || s.ReuseRequests
 	switch {
 	case s.PipeliningLimit <= 0:
 		s.PipeliningLimit = DefaultPipeliningLimit

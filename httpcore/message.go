@@ -81,12 +81,15 @@ type (
 // the body when both fit one of the objects above, for the head alone when
 // only it does (the caller copies the body into memory of its own, of its
 // exact size), and is nil for a large head (the caller allocates).
-func newRequest(nh, head, body int) (*Request, Headers, []byte) {
-	if r, hdr, buf := sizedRequest(nh, head+body); buf != nil {
+//
+// With reuse, the object comes from those RecycleRequest gave back when
+// there is one (reuse.go), and the request is marked for recycling.
+func newRequest(nh, head, body int, reuse bool) (*Request, Headers, []byte) {
+	if r, hdr, buf := sizedRequest(nh, head+body, reuse); buf != nil {
 		return r, hdr, buf
 	}
 	if body > 0 {
-		if r, hdr, buf := sizedRequest(nh, head); buf != nil {
+		if r, hdr, buf := sizedRequest(nh, head, reuse); buf != nil {
 			return r, hdr, buf
 		}
 	}
@@ -95,30 +98,30 @@ func newRequest(nh, head, body int) (*Request, Headers, []byte) {
 
 // sizedRequest returns a request in the smallest of the objects above with
 // room for nh fields and n bytes, or a nil buf when none has.
-func sizedRequest(nh, n int) (*Request, Headers, []byte) {
+func sizedRequest(nh, n int, reuse bool) (*Request, Headers, []byte) {
 	switch {
 	case nh <= len(request384{}.hdr) && n <= len(request384{}.buf):
-		r := new(request384)
+		r := takeRequest[request384](1, reuse)
 		return &r.Request, r.hdr[:nh], r.buf[:n:n]
 	case nh <= len(request448{}.hdr) && n <= len(request448{}.buf):
-		r := new(request448)
+		r := takeRequest[request448](2, reuse)
 		return &r.Request, r.hdr[:nh], r.buf[:n:n]
 	case nh <= len(request512{}.hdr) && n <= len(request512{}.buf):
-		r := new(request512)
+		r := takeRequest[request512](3, reuse)
 		return &r.Request, r.hdr[:nh], r.buf[:n:n]
 	case nh <= len(request640{}.hdr) && n <= len(request640{}.buf):
-		r := new(request640)
+		r := takeRequest[request640](4, reuse)
 		return &r.Request, r.hdr[:nh], r.buf[:n:n]
 	case nh > len(request1024{}.hdr):
 		// Many fields: separate allocations.
 	case n <= len(request1024{}.buf):
-		r := new(request1024)
+		r := takeRequest[request1024](5, reuse)
 		return &r.Request, r.hdr[:nh], r.buf[:n:n]
 	case n <= len(request1280{}.buf):
-		r := new(request1280)
+		r := takeRequest[request1280](6, reuse)
 		return &r.Request, r.hdr[:nh], r.buf[:n:n]
 	case n <= len(request1792{}.buf):
-		r := new(request1792)
+		r := takeRequest[request1792](7, reuse)
 		return &r.Request, r.hdr[:nh], r.buf[:n:n]
 	}
 	return nil, nil, nil
@@ -127,6 +130,9 @@ func sizedRequest(nh, n int) (*Request, Headers, []byte) {
 // Request is an HTTP request as the server hands it to a handler. Every
 // field is safe to keep after the handler has returned: its strings are
 // backed by memory the request owns, never by a reused connection buffer.
+// The one exception is a server that reuses requests, which its handlers
+// opt in to (see [RecycleRequest], and ServerSettings.ReuseRequests in
+// package streamhttp).
 //
 // Copy a Request with [Request.WithContext], not by assignment: a copy by
 // assignment would share part of the state of the context a server
@@ -151,10 +157,12 @@ type Request struct {
 
 	// The version and the flags share one word.
 	Proto    Protocol
-	Chunked  bool // Transfer-Encoding: chunked
-	Close    bool // the client asked to close after this request (RFC 9112 §9.3)
-	Upgrade  bool // Connection lists "upgrade"
-	attached bool // ctx was made by AttachContext
+	Chunked  bool  // Transfer-Encoding: chunked
+	Close    bool  // the client asked to close after this request (RFC 9112 §9.3)
+	Upgrade  bool  // Connection lists "upgrade"
+	attached bool  // ctx was made by AttachContext
+	class    uint8 // its object's size class in requestPools; 0: not to be recycled (reuse.go)
+	body     uint8 // its strict body's array in bodyPools; 0: none of them
 
 	RemoteAddr net.Addr
 	LocalAddr  net.Addr

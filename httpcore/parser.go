@@ -723,7 +723,7 @@ func (p *Parser) finishHead(in []byte, headEnd int) (*Request, BodyKind, int, *P
 	for _, f := range p.fields {
 		kept += int(f.ve - f.ns)
 	}
-	r, hdr, buf := newRequest(len(p.fields), kept, strictLen)
+	r, hdr, buf := newRequest(len(p.fields), kept, strictLen, p.s.ReuseRequests)
 	if buf == nil {
 		buf = make([]byte, kept+strictLen)
 	}
@@ -732,6 +732,9 @@ func (p *Parser) finishHead(in []byte, headEnd int) (*Request, BodyKind, int, *P
 	case strictLen == 0:
 	case len(buf) == kept+strictLen:
 		data = buf[kept:len(buf):len(buf)]
+		copy(data, in[headEnd:headEnd+strictLen])
+	case r.class != 0:
+		data = r.takeBody(strictLen)
 		copy(data, in[headEnd:headEnd+strictLen])
 	default:
 		data = append([]byte(nil), in[headEnd:headEnd+strictLen]...) // not zeroed before the copy, unlike make

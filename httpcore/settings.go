@@ -39,6 +39,13 @@ type ParserSettings struct {
 	// CustomMethods are the methods accepted besides the standard ones;
 	// any other method gets 501 (RFC 9110 §9.1).
 	CustomMethods []Method
+	// ReuseRequests makes the parser build requests in the memory of
+	// requests given back with RecycleRequest, and mark those it builds
+	// so that RecycleRequest takes them. A server sets it when its
+	// handlers promise not to keep requests (ServerSettings.ReuseRequests
+	// in package streamhttp, which sets this field). Default false: every
+	// request has memory of its own for as long as anyone refers to it.
+	ReuseRequests bool
 }
 
 // Defaults of ParserSettings.

@@ -22,8 +22,18 @@ import (
 
 // Writers are recycled: a header field or a body of one response must
 // never show up in another, and a request kept after ServeHTTP returns
-// (with its URL, header and context) stays as it was.
+// (with its URL, header and context) stays as it was, also on a server
+// that reuses requests (ServerSettings.ReuseRequests: the adapter keeps
+// every request it hands to a handler).
 func TestRecycledWriterIsClean(t *testing.T) {
+	for _, reuse := range []bool{false, true} {
+		t.Run(fmt.Sprintf("ReuseRequests=%v", reuse), func(t *testing.T) {
+			testRecycledWriterIsClean(t, streamhttp.ServerSettings{ReuseRequests: reuse})
+		})
+	}
+}
+
+func testRecycledWriterIsClean(t *testing.T, s streamhttp.ServerSettings) {
 	var mu sync.Mutex
 	var kept []*http.Request
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -38,7 +48,7 @@ func TestRecycledWriterIsClean(t *testing.T) {
 		w.Header().Set("X-N"+n, n)
 		io.WriteString(w, strings.Repeat(n, len(n)))
 	})
-	base := serve(t, h, streamhttp.ServerSettings{})
+	base := serve(t, h, s)
 	c := client(t)
 	for i := range 200 {
 		n := fmt.Sprint(i)

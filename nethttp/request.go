@@ -79,9 +79,12 @@ func (st *request) answer(status int, ctype string, body []byte) *streamhttp.Res
 }
 
 // newHTTPRequest builds the net/http form of r, with ctx its context
-// (st.ctx's). Strings alias r's, which the handler owns (the server
-// recycles nothing a handler can see). The body is not set here.
+// (st.ctx's). Strings alias r's, which the handler owns: r is kept (an
+// http.Handler may keep its request), so even a server that reuses
+// requests (ServerSettings.ReuseRequests) never reuses r's memory. The
+// body is not set here.
 func (st *request) newHTTPRequest(ctx context.Context, r *streamhttp.Request) (*http.Request, error) {
+	r.Keep()
 	u, err := requestURL(r, &st.url)
 	if err != nil {
 		return nil, err

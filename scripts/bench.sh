@@ -14,6 +14,11 @@
 #   streamhttp-async   examples/echo with its default flags: BindAndHandleAsync
 #                      with parallelism = pipelining limit = 16
 #   streamhttp-p4      examples/echo -parallelism 4 (scenario c only)
+#   streamhttp-noreuse streamhttp-inline with -reuse-requests=false: every
+#                      request has memory of its own, as when handlers do
+#                      not promise to keep nothing of it (scenarios c and d
+#                      only: what ServerSettings.ReuseRequests, on in the
+#                      example, buys)
 #   streamhttp-proxy   streamhttp-inline with -proxy-protocol optional, its
 #                      idle connections opened behind a PROXY v1 header
 #                      (scenario f only: the cost of an idle connection
@@ -102,7 +107,7 @@
 #                    report marks those rows (default none)
 #
 # The defaults take about 12 minutes on the project's 2-core machine (the
-# planned duration is printed first): 37 server runs per round of a..e and
+# planned duration is printed first): 39 server runs per round of a..e and
 # h, three rounds, plus f and g for six servers, plus i (HTTP/2).
 #
 # Needs root (or sudo) to install what is missing (wrk, h2load from
@@ -126,7 +131,7 @@ BENCH_TRACE_DUR=${BENCH_TRACE_DUR:-3}
 BENCH_TRACER=${BENCH_TRACER:-}
 BENCH_PORT=${BENCH_PORT:-18091}
 BENCH_ONLY=${BENCH_ONLY:-a b c d e f g h i n}
-ALL_SERVERS="streamhttp-inline streamhttp-async streamhttp-p4 streamhttp-proxy fasthttp fasthttp-timeouts net/http hertz"
+ALL_SERVERS="streamhttp-inline streamhttp-async streamhttp-p4 streamhttp-noreuse streamhttp-proxy fasthttp fasthttp-timeouts net/http hertz"
 BENCH_SERVERS=${BENCH_SERVERS:-$ALL_SERVERS}
 BENCH_PROFILE=${BENCH_PROFILE:-}
 
@@ -156,13 +161,14 @@ done
 picked() { [[ " $BENCH_SERVERS " == *" $1 "* ]]; }
 
 # servers_for SCENARIO prints the servers that run in it, in table order:
-# streamhttp-p4 runs in c only, streamhttp-proxy (behind a balancer) in f
-# only.
+# streamhttp-p4 runs in c only, streamhttp-noreuse in c and d,
+# streamhttp-proxy (behind a balancer) in f only.
 servers_for() {
 	local srv
 	for srv in $ALL_SERVERS; do
 		picked "$srv" || continue
 		[ "$srv" != streamhttp-p4 ] || [ "$1" = c ] || continue
+		[ "$srv" != streamhttp-noreuse ] || [ "$1" = c ] || [ "$1" = d ] || continue
 		[ "$srv" != streamhttp-proxy ] || [ "$1" = f ] || continue
 		printf '%s ' "$srv"
 	done
@@ -332,6 +338,7 @@ server_cmd() {
 	streamhttp-inline) echo "streamhttp $a -parallelism 1" ;;
 	streamhttp-async) echo "streamhttp $a" ;;
 	streamhttp-p4) echo "streamhttp $a -parallelism 4" ;;
+	streamhttp-noreuse) echo "streamhttp $a -parallelism 1 -reuse-requests=false" ;;
 	streamhttp-proxy) echo "streamhttp $a -parallelism 1 -proxy-protocol optional" ;; # optional: the start probe sends none
 	fasthttp) echo "fasthttp $a" ;;
 	fasthttp-timeouts) echo "fasthttp $a -read-timeout 10s -write-timeout 30s -idle-timeout 60s" ;;
@@ -878,6 +885,7 @@ report() {
 	echo "a..g: servers on core 0 (GOMAXPROCS 1), load on core 1 (wrk -t1; h2load --h1 -t1 -m16 for c);"
 	echo "h: servers and wrk -t2 unpinned on both cores, servers with GOMAXPROCS=2"
 	echo "streamhttp-inline = examples/echo -parallelism 1; streamhttp-async = examples/echo (parallelism = pipelining limit = 16);"
+	echo "both reuse requests (-reuse-requests, on in the example); streamhttp-noreuse (c and d only) = streamhttp-inline -reuse-requests=false;"
 	echo "streamhttp-p4 = examples/echo -parallelism 4; streamhttp-proxy (f only) = streamhttp-inline behind a PROXY v1 header;"
 	echo "fasthttp = fasthttp's defaults (no deadlines);"
 	echo "fasthttp-timeouts = -read-timeout 10s -write-timeout 30s -idle-timeout 60s; net/http and hertz with their defaults"

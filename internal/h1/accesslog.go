@@ -2,6 +2,7 @@ package h1
 
 import (
 	"net"
+	"strings"
 	"time"
 
 	"github.com/streamhttp/streamhttp/httpcore"
@@ -46,6 +47,11 @@ func (c *conn) logAccess(x *exchange) {
 	}
 	if x.req != nil { // nil: a request that did not parse
 		rec.Method, rec.Target = x.method.String(), x.req.Target
+		if c.s.Parser.ReuseRequests {
+			// The request's memory is reused once its exchange is done:
+			// the record must not share it.
+			rec.Target = strings.Clone(rec.Target)
+		}
 	}
 	if x.start != 0 {
 		rec.Duration = time.Duration(time.Now().UnixNano() - x.start)

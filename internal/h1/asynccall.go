@@ -123,7 +123,11 @@ func (s *asyncCall) Pull() (*Response, error) {
 			}
 			if running == 0 && (s.fast.Load() || !s.headBuffered()) {
 				// Alone, or the handler has been quick: answer it here.
-				return s.timedAnswer(r), nil
+				// Nothing runs beside it, so its answer is the answer to
+				// the oldest request without an answer, which is how the
+				// layer links an answer that is not linked: a shared
+				// response goes as it is, not as a linked copy.
+				return s.timedAnswer(r, false), nil
 			}
 			s.start(r)
 			continue
@@ -188,22 +192,23 @@ const quick = time.Millisecond
 
 // timedAnswer is answer, timed: the stage runs pipelined requests inline
 // while the handler is quick (fast), and concurrently once a call was not.
-func (s *asyncCall) timedAnswer(r *Request) *Response {
+func (s *asyncCall) timedAnswer(r *Request, link bool) *Response {
 	start := clock.Now()
-	resp := s.answer(r)
+	resp := s.answer(r, link)
 	s.fast.Store(time.Duration(clock.Now()-start) <= quick)
 	return resp
 }
 
-// answer runs the handler for r and returns its answer, linked to r.
-func (s *asyncCall) answer(r *Request) *Response {
+// answer runs the handler for r and returns its answer, linked to r when
+// link is set (answers that may complete out of order must be).
+func (s *asyncCall) answer(r *Request, link bool) *Response {
 	resp, err := CallHandler(s.f, r)
 	if err != nil {
 		// The request's own failure: answered 500, the connection closes
 		// after it, and the requests before it keep their answers.
 		resp = FailedAnswer(r, err)
 	}
-	if resp != nil {
+	if resp != nil && link {
 		resp = resp.ForRequest(r) // a copy when resp is shared
 	}
 	return resp
@@ -215,7 +220,7 @@ func (s *asyncCall) start(r *Request) {
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		resp := s.timedAnswer(r)
+		resp := s.timedAnswer(r, true)
 		s.mu.Lock()
 		s.ready = append(s.ready, resp) // nil too: the layer reports it
 

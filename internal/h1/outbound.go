@@ -18,6 +18,11 @@ type outbound struct {
 	up  stream.Puller[*Response]
 	buf []byte // render buffer; what Pull returns is valid until the next Pull
 
+	// reusable are requests whose exchanges are done, to be recycled at
+	// the next Pull (ServerSettings.ReuseRequests): until then, what the
+	// last Pull returned may be a body in a request's memory.
+	reusable []*Request
+
 	upDone bool
 	done   error
 
@@ -55,6 +60,13 @@ type outbound struct {
 func (o *outbound) Pull() ([]byte, error) {
 	if o.done != nil {
 		return nil, o.done
+	}
+	if len(o.reusable) > 0 {
+		for _, r := range o.reusable {
+			httpcore.RecycleRequest(r)
+		}
+		clear(o.reusable)
+		o.reusable = o.reusable[:0]
 	}
 	p, err := o.pull()
 	if err != nil {
@@ -619,8 +631,10 @@ func (c *conn) pushPending(x *exchange) {
 }
 
 // popPending removes the oldest exchange and recycles it when nothing else
-// refers to it. Called with c.mu held.
-func (c *conn) popPending() {
+// refers to it. It returns the exchange's request when its memory may be
+// reused (ServerSettings.ReuseRequests) once the bytes of its response
+// are consumed, nil otherwise. Called with c.mu held.
+func (c *conn) popPending() (reusable *Request) {
 	c.mustHold()
 	x, _ := c.pending.Pop()
 	if x.counted {
@@ -635,10 +649,19 @@ func (c *conn) popPending() {
 		// out-of-band answer the connection's end cancels it, once that
 		// answer is written: a handler woken now could end the run first.
 		x.req.CancelContext()
+		if c.s.Parser.ReuseRequests && x.resp != nil && x.made == nil && x.body == nil {
+			// The handler answered, the answer is rendered, and the body
+			// (if any) came with the head: nothing of the layer refers to
+			// the request once the bytes are consumed, and the handlers
+			// promised not to (ServerSettings.ReuseRequests).
+			reusable = x.req
+		}
 	}
 	if x.body == nil {
+		x.req = nil
 		c.free = append(c.free, x)
 	}
+	return reusable
 }
 
 // newExchange returns a recycled exchange or a new one. Called with c.mu held.
@@ -666,7 +689,9 @@ func (o *outbound) finish(x *exchange) {
 	c.mu.Lock()
 	b := x.body // x may be recycled once popped and the lock released
 	if c.head() == x {
-		c.popPending()
+		if r := c.popPending(); r != nil {
+			o.reusable = append(o.reusable, r)
+		}
 	}
 	if o.closeAfter {
 		c.beginClose(closeResponse)

@@ -189,14 +189,27 @@ func TestAllocsPerRequest(t *testing.T) {
 			t.Errorf("%d allocations per request, want 2: the Request and the test's copy of the output", n)
 		}
 	})
+	t.Run("shared response, reused requests", func(t *testing.T) {
+		if raceEnabled {
+			t.Skip("the race detector makes sync.Pool drop items at random")
+		}
+		if n := layerAllocsPerRequest(t, shared, reuseRequests); n != 1 {
+			t.Errorf("%d allocations per request, want 1: the test's copy of the output", n)
+		}
+	})
 }
+
+func reuseRequests(cfg *Config) { cfg.Parser.ReuseRequests = true }
 
 // layerAllocsPerRequest returns the allocations per pipelined GET of a run
 // of the layer with handler.
-func layerAllocsPerRequest(t *testing.T, handler func(*Request) *Response) uint64 {
+func layerAllocsPerRequest(t *testing.T, handler func(*Request) *Response, opts ...func(*Config)) uint64 {
 	const get = "GET /plaintext HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n\r\n"
 	mallocs := func(requests int) uint64 {
 		cfg := &Config{RequestTimeout: time.Minute, Logger: slog.Default()}
+		for _, o := range opts {
+			o(cfg)
+		}
 		chunks := make([]string, requests/16)
 		for i := range chunks {
 			chunks[i] = strings.Repeat(get, 16)

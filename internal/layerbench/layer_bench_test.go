@@ -27,14 +27,16 @@ func benchLayer(b *testing.B, perBuffer int) {
 	hello := stream.Map(func(*streamhttp.Request) *streamhttp.Response {
 		return httpcore.Text(httpcore.StatusOK, "Hello, World!")
 	})
-	benchLayerWith(b, perBuffer, hello)
+	benchLayerWith(b, perBuffer, hello, streamhttp.ServerSettings{})
 }
 
-// benchLayerWith is benchLayer with the handler flow given.
-func benchLayerWith(b *testing.B, perBuffer int, handler stream.Flow[*streamhttp.Request, *streamhttp.Response]) {
+// benchLayerWith is benchLayer with the handler flow and the settings
+// given (PipeliningLimit set to perBuffer).
+func benchLayerWith(b *testing.B, perBuffer int, handler stream.Flow[*streamhttp.Request, *streamhttp.Response], s streamhttp.ServerSettings) {
 	buf := []byte(bytes.Repeat([]byte(plaintextRequest), perBuffer))
 	nbuf := (b.N + perBuffer - 1) / perBuffer
-	flow := bidi.JoinLeft(handler, streamhttp.ServerLayer(streamhttp.ServerSettings{PipeliningLimit: perBuffer}))
+	s.PipeliningLimit = perBuffer
+	flow := bidi.JoinLeft(handler, streamhttp.ServerLayer(s))
 	src := stream.FromPuller(func(*stream.Materializer) stream.Puller[[]byte] { return &repeatPuller{buf: buf, n: nbuf} })
 	// Each pull of the layer yields one whole response here (strict
 	// bodies): count them as a socket writer would see them, cheaply.
@@ -85,21 +87,21 @@ func helloAsync(context.Context, *streamhttp.Request) (*streamhttp.Response, err
 // AsyncHandler with a parallelism of 16 (the pipelining limit): the cost of
 // the concurrent path. scripts/benchlayer.sh runs it with -cpu 1,2.
 func BenchmarkServerLayerPipelinedAsync(b *testing.B) {
-	benchLayerWith(b, 16, streamhttp.AsyncHandler(helloAsync, 16, 16))
+	benchLayerWith(b, 16, streamhttp.AsyncHandler(helloAsync, 16, 16), streamhttp.ServerSettings{})
 }
 
 // BenchmarkServerLayerPipelinedInline: the same through AsyncHandler with a
 // parallelism of 1, the inline path of examples/echo -parallelism 1.
 func BenchmarkServerLayerPipelinedInline(b *testing.B) {
-	benchLayerWith(b, 16, streamhttp.AsyncHandler(helloAsync, 1, 16))
+	benchLayerWith(b, 16, streamhttp.AsyncHandler(helloAsync, 1, 16), streamhttp.ServerSettings{})
 }
 
 // BenchmarkServerLayerPipelinedExample: BenchmarkServerLayerPipelinedInline
 // with the echo example's own handler (its router, and the shared response
-// of GET /plaintext): what examples/echo -parallelism 1 costs per request,
-// less the socket.
+// of GET /plaintext) and settings (ReuseRequests): what examples/echo
+// -parallelism 1 costs per request, less the socket. It allocates nothing.
 func BenchmarkServerLayerPipelinedExample(b *testing.B) {
-	benchLayerWith(b, 16, streamhttp.AsyncHandler(echohandler.Func(nil), 1, 16))
+	benchLayerWith(b, 16, streamhttp.AsyncHandler(echohandler.Func(nil), 1, 16), streamhttp.ServerSettings{ReuseRequests: true})
 }
 
 // BenchmarkServerLayerKeepAlive: one request per input buffer.

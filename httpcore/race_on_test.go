@@ -1,0 +1,7 @@
+//go:build race
+
+package httpcore
+
+// raceEnabled: under the race detector sync.Pool drops some of the items
+// put into it, so recycled objects are sometimes allocated anew.
+const raceEnabled = true
