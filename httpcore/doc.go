@@ -85,6 +85,14 @@
 // streamed body, aliases the caller's input and is valid until the caller
 // reuses that buffer.
 //
+// A server whose handlers keep nothing of a request past its response may
+// reuse that memory: with [ParserSettings].ReuseRequests the parser builds
+// requests in the memory of those given back with [RecycleRequest] (a body
+// that came with its head too, up to 64 KiB), and a request costs no
+// allocation. RecycleRequest refuses what someone may still look at: a
+// request kept with [Request.Keep], one whose context someone waited on,
+// copies, and requests of parsers without reuse. The pools are in reuse.go.
+//
 // # Request contexts
 //
 // A server gives each request a context with [Request.AttachContext]: a

@@ -18,6 +18,11 @@ import (
 // emptied by the collector, so that memory a burst needed is not held by
 // idle connections.
 
+// requestObject is any of the objects a request is built in (message.go).
+type requestObject interface {
+	request384 | request448 | request512 | request640 | request1024 | request1280 | request1792
+}
+
 // requestPools holds recycled request objects, by class (1 for request384,
 // up to 7 for request1792; 0 is unused).
 var requestPools [8]sync.Pool
@@ -25,7 +30,7 @@ var requestPools [8]sync.Pool
 // takeRequest returns a zeroed request object of the given class: a
 // recycled one when reuse is on and there is one, marked for recycling when
 // reuse is on.
-func takeRequest[T request384 | request448 | request512 | request640 | request1024 | request1280 | request1792](class uint8, reuse bool) *T {
+func takeRequest[T requestObject](class uint8, reuse bool) *T {
 	if !reuse {
 		return new(T)
 	}
@@ -42,44 +47,53 @@ func takeRequest[T request384 | request448 | request512 | request640 | request10
 
 // putRequest zeroes the object of r, marked with class, and gives it to
 // its pool.
-func putRequest[T request384 | request448 | request512 | request640 | request1024 | request1280 | request1792](r *Request, class uint8) {
+func putRequest[T requestObject](r *Request, class uint8) {
 	o := (*T)(unsafe.Pointer(r))
 	var zero T
 	*o = zero // nothing of this request stays reachable from the pool
 	requestPools[class].Put(o)
 }
 
-// Body arrays, by the largest body each holds: bodySizes[i-1] for the
-// request body mark i. A larger body is allocated (and left to the
+// Body arrays, by the largest body each holds: a request's body mark i
+// is bodyArrays[i-1]. A larger body is allocated (and left to the
 // collector) as without reuse.
 var (
-	bodySizes = [...]int{2 << 10, 4 << 10, 8 << 10, 16 << 10, 32 << 10, 64 << 10}
-	bodyPools [len(bodySizes) + 1]sync.Pool
+	bodyArrays = [...]struct {
+		size int
+		take func(r *Request, mark uint8, n int) []byte
+		put  func(mark uint8, data []byte)
+	}{
+		{2 << 10, takeBody[[2 << 10]byte], putBody[[2 << 10]byte]},
+		{4 << 10, takeBody[[4 << 10]byte], putBody[[4 << 10]byte]},
+		{8 << 10, takeBody[[8 << 10]byte], putBody[[8 << 10]byte]},
+		{16 << 10, takeBody[[16 << 10]byte], putBody[[16 << 10]byte]},
+		{32 << 10, takeBody[[32 << 10]byte], putBody[[32 << 10]byte]},
+		{64 << 10, takeBody[[64 << 10]byte], putBody[[64 << 10]byte]},
+	}
+	bodyPools [7]sync.Pool // by mark, 1 to len(bodyArrays)
 )
+
+// bodyPools has one pool per mark: this fails to compile otherwise.
+var _ = [1]struct{}{}[len(bodyPools)-len(bodyArrays)-1]
+
+type bodyArray interface {
+	[2 << 10]byte | [4 << 10]byte | [8 << 10]byte | [16 << 10]byte | [32 << 10]byte | [64 << 10]byte
+}
 
 // takeBody returns n bytes for r's strict body, from a recycled array when
 // there is one of the right size, and marks r with it. The bytes are not
 // zeroed: the caller fills all n, and the slice's capacity is n, so nothing
 // of an earlier body is visible.
 func (r *Request) takeBody(n int) []byte {
-	switch {
-	case n <= 2<<10:
-		return takeBody[[2 << 10]byte](r, 1, n)
-	case n <= 4<<10:
-		return takeBody[[4 << 10]byte](r, 2, n)
-	case n <= 8<<10:
-		return takeBody[[8 << 10]byte](r, 3, n)
-	case n <= 16<<10:
-		return takeBody[[16 << 10]byte](r, 4, n)
-	case n <= 32<<10:
-		return takeBody[[32 << 10]byte](r, 5, n)
-	case n <= 64<<10:
-		return takeBody[[64 << 10]byte](r, 6, n)
+	for i := range bodyArrays {
+		if n <= bodyArrays[i].size {
+			return bodyArrays[i].take(r, uint8(i+1), n)
+		}
 	}
 	return make([]byte, n)
 }
 
-func takeBody[A [2 << 10]byte | [4 << 10]byte | [8 << 10]byte | [16 << 10]byte | [32 << 10]byte | [64 << 10]byte](r *Request, mark uint8, n int) []byte {
+func takeBody[A bodyArray](r *Request, mark uint8, n int) []byte {
 	var a *A
 	if v := bodyPools[mark].Get(); v != nil {
 		a = v.(*A)
@@ -88,6 +102,11 @@ func takeBody[A [2 << 10]byte | [4 << 10]byte | [8 << 10]byte | [16 << 10]byte |
 	}
 	r.body = mark
 	return unsafe.Slice((*byte)(unsafe.Pointer(a)), n)
+}
+
+// putBody gives the array under data, taken with the given mark, back.
+func putBody[A bodyArray](mark uint8, data []byte) {
+	bodyPools[mark].Put((*A)(unsafe.Pointer(unsafe.SliceData(data))))
 }
 
 // RecycleRequest gives the memory of r (the request, its header fields,
@@ -111,46 +130,21 @@ func RecycleRequest(r *Request) bool {
 		return false
 	}
 	if r.body != 0 {
-		putBody(r.strict.Data, r.body)
+		bodyArrays[r.body-1].put(r.body, r.strict.Data)
 	}
-	switch r.class {
-	case 1:
-		putRequest[request384](r, 1)
-	case 2:
-		putRequest[request448](r, 2)
-	case 3:
-		putRequest[request512](r, 3)
-	case 4:
-		putRequest[request640](r, 4)
-	case 5:
-		putRequest[request1024](r, 5)
-	case 6:
-		putRequest[request1280](r, 6)
-	case 7:
-		putRequest[request1792](r, 7)
-	default:
-		panic("httpcore: a request with an unknown size class")
-	}
+	putRequests[r.class](r, r.class)
 	return true
 }
 
-// putBody gives the array under data, of the given body mark, back.
-func putBody(data []byte, mark uint8) {
-	p := unsafe.Pointer(unsafe.SliceData(data))
-	switch mark {
-	case 1:
-		bodyPools[1].Put((*[2 << 10]byte)(p))
-	case 2:
-		bodyPools[2].Put((*[4 << 10]byte)(p))
-	case 3:
-		bodyPools[3].Put((*[8 << 10]byte)(p))
-	case 4:
-		bodyPools[4].Put((*[16 << 10]byte)(p))
-	case 5:
-		bodyPools[5].Put((*[32 << 10]byte)(p))
-	case 6:
-		bodyPools[6].Put((*[64 << 10]byte)(p))
-	}
+// putRequests gives a request of each class back (index: the class).
+var putRequests = [...]func(r *Request, class uint8){
+	1: putRequest[request384],
+	2: putRequest[request448],
+	3: putRequest[request512],
+	4: putRequest[request640],
+	5: putRequest[request1024],
+	6: putRequest[request1280],
+	7: putRequest[request1792],
 }
 
 // Keep tells a server that reuses requests (ServerSettings.ReuseRequests in

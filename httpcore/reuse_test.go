@@ -187,3 +187,35 @@ func TestReusedRequestAllocs(t *testing.T) {
 		}
 	}
 }
+
+// FuzzReuse: after any request is recycled, any other request built in its
+// memory is what a parser without reuse builds from the same bytes.
+func FuzzReuse(f *testing.F) {
+	for i, h := range reuseHeads {
+		f.Add([]byte(h), []byte(reuseHeads[(i+5)%len(reuseHeads)]))
+	}
+	f.Fuzz(func(t *testing.T, first, second []byte) {
+		p := NewParser(ParserSettings{ReuseRequests: true})
+		if ev, _ := p.Next(first); ev.Kind == RequestHead {
+			ev.Request.AttachContext(context.Background())
+			ev.Request.CancelContext()
+			RecycleRequest(ev.Request)
+		}
+		got, _ := NewParser(ParserSettings{ReuseRequests: true}).Next(second)
+		want, _ := NewParser(ParserSettings{}).Next(second)
+		if got.Kind != want.Kind || got.Body != want.Body || fmt.Sprint(got.Err) != fmt.Sprint(want.Err) {
+			t.Fatalf("event %v %v %v, want %v %v %v", got.Kind, got.Body, got.Err, want.Kind, want.Body, want.Err)
+		}
+		if got.Kind != RequestHead {
+			return
+		}
+		g, w := viewOf(got.Request), viewOf(want.Request)
+		if !bytes.Equal(g.Body, w.Body) {
+			t.Fatalf("body %q, want %q", g.Body, w.Body)
+		}
+		g.Body, w.Body = nil, nil
+		if d := cmp.Diff(w, g); d != "" {
+			t.Fatalf("request built in recycled memory differs (-fresh +reused):\n%s", d)
+		}
+	})
+}
