@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Layer micro-benchmark on one P and on two (make bench-layer): the server
 # layer's pipelined benchmarks (internal/layerbench: a synchronous handler,
-# the inline AsyncHandler of parallelism 1 and the async one of parallelism
-# 16, each answering with a fresh response to a request of its own memory;
+# the inline AsyncHandler of parallelism 1, the async one of parallelism 16
+# (the composable flow: a goroutine per request) and the same handler of
+# parallelism 16 joined to the layer as BindAndHandleAsync runs it, each
+# answering with a fresh response to a request of its own memory;
 # and the echo example's handler and settings, a shared response and reused
 # requests, which allocate nothing) run with -cpu 1,2, BENCH_COUNT times
 # each; the table gives the median
@@ -24,7 +26,7 @@ BENCH_TIME=${BENCH_TIME:-1s}
 
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
-$GO test -run '^$' -bench '^BenchmarkServerLayerPipelined(Inline|Async|Example)?$' -cpu 1,2 \
+$GO test -run '^$' -bench '^BenchmarkServerLayerPipelined(Inline|Async|AsyncJoined|Example)?$' -cpu 1,2 \
 	-count "$BENCH_COUNT" -benchtime "$BENCH_TIME" ./internal/layerbench | tee "$out" >&2
 
 echo "server layer, 16 pipelined GET /plaintext per buffer: median ns/req over $BENCH_COUNT runs of $BENCH_TIME, $($GO version | awk '{ print $3 }')"

@@ -15,6 +15,7 @@ import (
 	"github.com/streamhttp/streamhttp/bidi"
 	"github.com/streamhttp/streamhttp/httpcore"
 	"github.com/streamhttp/streamhttp/internal/echohandler"
+	"github.com/streamhttp/streamhttp/internal/h1"
 	"github.com/streamhttp/streamhttp/stream"
 )
 
@@ -83,11 +84,21 @@ func helloAsync(context.Context, *streamhttp.Request) (*streamhttp.Response, err
 }
 
 // BenchmarkServerLayerPipelinedAsync: BenchmarkServerLayerPipelined with
-// the handler run the way the echo example runs it by default, through
-// AsyncHandler with a parallelism of 16 (the pipelining limit): the cost of
-// the concurrent path. scripts/benchlayer.sh runs it with -cpu 1,2.
+// the handler run through AsyncHandler with a parallelism of 16, the flow
+// for composing: each request in a goroutine of its own
+// (stream.MapAsyncUnordered). scripts/benchlayer.sh runs it with -cpu 1,2.
 func BenchmarkServerLayerPipelinedAsync(b *testing.B) {
 	benchLayerWith(b, 16, streamhttp.AsyncHandler(helloAsync, 16, 16), streamhttp.ServerSettings{})
+}
+
+// BenchmarkServerLayerPipelinedAsyncJoined: the same handler with a
+// parallelism of 16 the way BindAndHandleAsync and the echo example's
+// default run it: the concurrent call stage joined to the layer
+// (h1.HandlerFlow), which runs a quick handler inline and hands requests
+// to goroutines only once a call takes its time.
+func BenchmarkServerLayerPipelinedAsyncJoined(b *testing.B) {
+	flow := h1.HandlerFlow(helloAsync, 16, streamhttp.AsyncHandler(helloAsync, 16, 16))
+	benchLayerWith(b, 16, flow, streamhttp.ServerSettings{})
 }
 
 // BenchmarkServerLayerPipelinedInline: the same through AsyncHandler with a
