@@ -188,11 +188,9 @@ func TestReuseRequestsKeepsWhatItMust(t *testing.T) {
 	c, br := dialSend(t, b.LocalAddr(), get("/slow")+"GET /late?x HTTP/1.1\r\nHost: x\r\nX-Id: late\r\n\r\n")
 	defer c.Close()
 	for _, want := range []int{http.StatusOK, http.StatusServiceUnavailable} {
-		resp, err := http.ReadResponse(br, nil)
-		if err != nil || resp.StatusCode != want {
-			t.Fatalf("the slow and the late request: %v, %v; want %d", resp, err, want)
+		if got := readRaw(t, br); got.Status != want {
+			t.Fatalf("the slow and the late request: %+v; want status %d", got, want)
 		}
-		io.Copy(io.Discard, resp.Body)
 	}
 	c2, br2 := dialSend(t, b.LocalAddr(), "")
 	defer c2.Close()
@@ -205,11 +203,9 @@ func TestReuseRequestsKeepsWhatItMust(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range 9 {
-		resp, err := http.ReadResponse(br2, nil)
-		if err != nil || resp.StatusCode != 200 {
-			t.Fatalf("response %d: %v, %v", i, resp, err)
+		if got := readRaw(t, br2); got.Status != 200 {
+			t.Fatalf("response %d: %+v", i, got)
 		}
-		io.Copy(io.Discard, resp.Body)
 	}
 	// Many requests of every size reuse memory meanwhile.
 	for batch := range 8 {

@@ -154,7 +154,6 @@ var putRequests = [...]func(r *Request, class uint8){
 // reuse it changes nothing.
 func (r *Request) Keep() {
 	if r.class != 0 {
-		r.class = 0
-		r.body = 0
+		r.class = 0 // RecycleRequest looks no further
 	}
 }
