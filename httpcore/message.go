@@ -357,6 +357,14 @@ func Bytes(status Status, contentType string, body []byte) *Response {
 	return r
 }
 
+// SetBody sets r's entity to body, with the given content type, in r's own
+// storage, as Bytes makes it: for a handler that keeps its responses in
+// memory of its own (see OnWritten), at no allocation.
+func (r *Response) SetBody(contentType string, body []byte) {
+	r.strict.Type, r.strict.Data = contentType, body
+	r.Entity = &r.strict
+}
+
 // ForRequest links r to req (r.Seq = req.Seq) and returns r, so that a
 // handler may complete responses out of order. A shared response (see
 // Shared) is not modified: ForRequest returns a copy of it linked to req.

@@ -550,6 +550,15 @@ func (w *responseWriter) doCommit(ended bool, next []byte) {
 		}
 	}
 	resp.Header = fields(kv, hs.values)
+	if w.st.recycled() {
+		resp.OnWritten = w.st.written
+		if !ended {
+			// The response may be out before ServeHTTP returns (HEAD, no
+			// body): the server must not reuse the request the handler
+			// still reads.
+			w.req.Keep()
+		}
+	}
 	resp.ForRequest(w.req)
 	w.commit <- result{resp: resp}
 	if w.pipe != nil && !w.head {
