@@ -157,7 +157,8 @@ func (w *responseWriter) release() {
 
 // handlerWriter is the ResponseWriter a handler gets: the writer it was
 // lent for one request (gen). It lives in the request's allocation, which
-// is never recycled; once the writer has been recycled, its methods find
+// is recycled only under the handler's promise (Options.ReuseRequests);
+// once the writer has been recycled, its methods find
 // it stale and fail with errReturned (or do nothing), so a handler that
 // keeps it past ServeHTTP's return never touches another request's
 // response.
