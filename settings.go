@@ -204,7 +204,8 @@ type ServerSettings struct {
 	// a streamed body, one whose context anyone waited on (Done, or a
 	// context derived from it), one the handler kept with Request.Keep,
 	// and every HTTP/2 request. The nethttp adapter keeps every request it
-	// hands to an http.Handler, which may keep it. Default false: every
+	// hands to an http.Handler, which may keep it, unless the handler
+	// promised otherwise (nethttp.Options.ReuseRequests). Default false: every
 	// request has memory of its own for as long as anything refers to it.
 	ReuseRequests bool
 	// AccessLog, when set, is called once per response, once it is

@@ -294,6 +294,20 @@ type Response struct {
 	// once this response is out (streamhttp.Upgrade, streamhttp.Hijack).
 	Switch *Switch
 
+	// OnWritten, when set, is called by the HTTP/1.1 server once it has
+	// written the response in full and refers to nothing of it any more:
+	// not the Response, its header fields, its entity nor the entity's
+	// bytes. A handler that recycles its responses, or memory they point
+	// into, takes them back there (the nethttp adapter does). It runs on
+	// the connection's goroutine before the connection's next output is
+	// made: it must be quick, and it must not block.
+	//
+	// It is not called for a response the server did not write in full
+	// (the connection failed or closed first, or a timeout's answer took
+	// its place), for a shared response (see Shared), nor over HTTP/2:
+	// those are left to the garbage collector.
+	OnWritten func()
+
 	strict entity.Strict
 }
 
@@ -341,6 +355,14 @@ func Bytes(status Status, contentType string, body []byte) *Response {
 	r.strict.Type, r.strict.Data = contentType, body // see Text
 	r.Entity = &r.strict
 	return r
+}
+
+// SetBody sets r's entity to body, with the given content type, in r's own
+// storage, as Bytes makes it: for a handler that keeps its responses in
+// memory of its own (see OnWritten), at no allocation.
+func (r *Response) SetBody(contentType string, body []byte) {
+	r.strict.Type, r.strict.Data = contentType, body
+	r.Entity = &r.strict
 }
 
 // ForRequest links r to req (r.Seq = req.Seq) and returns r, so that a

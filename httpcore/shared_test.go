@@ -64,10 +64,10 @@ func TestSharedForRequest(t *testing.T) {
 	}
 }
 
-// TestResponseSize: the shared flag takes no room of its own (it sits in
-// the padding after Proto): a Response stays 112 bytes, the runtime's
-// 112-byte size class, which every response a handler makes is allocated
-// in.
+// TestResponseSize: the status, the version and the shared flag share one
+// word (Status is 16 bits), so that a Response, OnWritten included, stays
+// 112 bytes, the runtime's 112-byte size class, which every response a
+// handler makes is allocated in.
 func TestResponseSize(t *testing.T) {
 	if n := unsafe.Sizeof(Response{}); n != 112 {
 		t.Errorf("a Response is %d bytes, want 112", n)

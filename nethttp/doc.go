@@ -65,7 +65,13 @@
 //
 // The *http.Request, with its URL, Header, Body, Trailer and context, is
 // the request's alone: a handler, or a goroutine it started, may keep it
-// past ServeHTTP's return (its context has ended by then). The
+// past ServeHTTP's return (its context has ended by then), unless the
+// handler promised otherwise with Options.ReuseRequests. Then the adapter
+// reuses the request's memory for a later request once the response is
+// written and the handler's goroutine is done with it, and a server that
+// reuses requests (ServerSettings.ReuseRequests) reuses the streamhttp
+// request under it too: a keep-alive request then costs no allocation of
+// the adapter's (see Options.ReuseRequests for what is never reused). The
 // ResponseWriter may not be used after ServeHTTP returns (net/http's
 // rule): the writer behind it, with its buffer and the map its Header
 // returns, is recycled for later requests. A ResponseWriter used past the

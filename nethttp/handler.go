@@ -43,6 +43,32 @@ type Options struct {
 	// ends, at least (at most 1.5 times it, and 2 ms at the least; see
 	// DefaultWorkerIdleTimeout); 0 or less means that.
 	WorkerIdleTimeout time.Duration
+	// ReuseRequests is a promise the handler makes: it keeps nothing of a
+	// request after ServeHTTP returns (not the *http.Request, its URL,
+	// Header, Body or context, nor a string of them, nor the
+	// ResponseWriter), and nothing it started looks at them afterwards.
+	// Most handlers and middleware keep that promise; one that answers
+	// while a goroutine of its own still runs with the request, as
+	// http.TimeoutHandler does on a timeout, breaks it.
+	//
+	// In return the adapter reuses the memory of a request, once its
+	// response is written over HTTP/1.1, for a later one: the http.Request
+	// with its URL, header map and context, and the response. It also
+	// stops keeping the streamhttp requests it is given, so that a server
+	// that reuses requests (ServerSettings.ReuseRequests) reuses them too,
+	// and a keep-alive request through the adapter costs no allocation of
+	// the adapter's nor of the server's.
+	//
+	// What the adapter cannot vouch for it does not reuse: a request whose
+	// context anyone waited on before ServeHTTP returned (Done, or a
+	// context derived from it: a goroutine that waits so may look at the
+	// request afterwards), an
+	// upgrade or CONNECT request (it may be hijacked), and, as far as the
+	// streamhttp request goes, one whose response head went out before
+	// ServeHTTP returned (Flush, or more than the commit buffer). Default
+	// false: every request has memory of its own for as long as anything
+	// refers to it.
+	ReuseRequests bool
 }
 
 // adapter runs one http.Handler for streamhttp.
@@ -51,6 +77,7 @@ type adapter struct {
 	srv      *http.Server
 	logger   *slog.Logger
 	maxDrain int64
+	reuse    bool // Options.ReuseRequests
 	workers  workers
 }
 
@@ -65,7 +92,7 @@ func Handler(h http.Handler, o Options) func(context.Context, *streamhttp.Reques
 }
 
 func newAdapter(h http.Handler, o Options) *adapter {
-	a := &adapter{h: h, srv: o.Server, logger: o.Logger, maxDrain: o.MaxDrainBytes}
+	a := &adapter{h: h, srv: o.Server, logger: o.Logger, maxDrain: o.MaxDrainBytes, reuse: o.ReuseRequests}
 	if a.srv == nil {
 		a.srv = new(http.Server)
 	}
@@ -101,16 +128,17 @@ func (a *adapter) logf(format string, args ...any) {
 // handle starts the handler for r and waits for its head.
 func (a *adapter) handle(ctx context.Context, r *streamhttp.Request) (*streamhttp.Response, error) {
 	parent := ctx
-	if r.Upgrade || r.Method == httpcore.MethodConnect {
+	hijackable := r.Upgrade || r.Method == httpcore.MethodConnect
+	if hijackable {
 		// It may be hijacked: its context must outlive the connection's
 		// serving, so it hangs on ctx only until then (unlink).
 		parent = context.WithoutCancel(ctx)
 	}
-	st := new(request)
+	st := newRequest(a.reuse && !hijackable)
 	// The handler's context: a child of ctx that ServeHTTP's return
 	// cancels (st.ctx).
 	st.ctx.init(parent, a.srv, r.LocalAddr)
-	hr, err := st.newHTTPRequest(&st.ctx, r)
+	hr, err := st.newHTTPRequest(&st.ctx, r, !st.recycled())
 	if err != nil {
 		st.ctx.cancel()
 		return httpcore.Text(httpcore.StatusBadRequest, "Bad Request: "+err.Error()+"\n").ForRequest(r), nil

@@ -13,6 +13,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unsafe"
 
@@ -30,11 +31,14 @@ var protoNames = [...]struct {
 
 // request is the net/http side of one request: the http.Request the
 // handler gets, its URL, its context and the backing of its header values,
-// and the streamhttp response, in one allocation. It is never recycled: a
-// handler, or a goroutine it started, may keep r, r.URL, r.Header or
-// r.Context() after ServeHTTP returns, as net/http allows (only the
-// ResponseWriter is recycled; see responseWriter), and the server holds
-// the response until it is written.
+// and the streamhttp response, in one allocation. A handler, or a
+// goroutine it started, may keep r, r.URL, r.Header or r.Context() after
+// ServeHTTP returns, as net/http allows, and the server holds the response
+// until it is written: so a request is recycled only when the handler
+// promised otherwise (Options.ReuseRequests), once both the handler's
+// goroutine and the server are done with it (holds), and never when
+// someone waited on its context. Without that promise only the
+// ResponseWriter is recycled (see responseWriter).
 type request struct {
 	hr  http.Request
 	url url.URL
@@ -47,18 +51,71 @@ type request struct {
 	vals [8]string     // the header values' backing, when they fit
 	addr [48]byte      // RemoteAddr's bytes (see remoteAddrString)
 
-	// The response (see answer): its head, its Strict entity and the
+	// The response (see answer): its head, with its Strict entity, and the
 	// bytes of a short body.
 	resp streamhttp.Response
-	ent  entity.Strict
 	body [smallBody]byte
+
+	// Reuse (Options.ReuseRequests). A recycled object keeps hdr (cleared)
+	// and written; written is nil on an object that is not to be recycled.
+	holds   atomic.Int32 // the handler's goroutine and the server's writing of the response
+	hdr     http.Header  // the header map, made once
+	written func()       // st.responseWritten, the response's OnWritten
 }
 
 // smallBody is the longest body that answer keeps in the request's own
 // allocation: what fills its size class (on 64-bit platforms, 896 bytes
 // with the 8-byte header the allocator adds to an object of more than
 // 512 bytes that holds pointers; a byte more and it takes 1024).
-const smallBody = 40
+const smallBody = 56
+
+// requestPool holds request objects for reuse (Options.ReuseRequests).
+var requestPool sync.Pool
+
+// maxSpareHeader bounds the header map a recycled request keeps: a larger
+// one is left to the garbage collector.
+const maxSpareHeader = 32
+
+// newRequest returns a zeroed request object: a recycled one, held twice
+// (release), when recycle is set; a new one, never recycled, otherwise.
+func newRequest(recycle bool) *request {
+	if !recycle {
+		return new(request)
+	}
+	st, _ := requestPool.Get().(*request)
+	if st == nil {
+		st = new(request)
+		st.written = st.responseWritten
+	}
+	st.holds.Store(2)
+	return st
+}
+
+// recycled reports whether st is to be recycled (see newRequest).
+func (st *request) recycled() bool { return st.written != nil }
+
+// responseWritten is the response's OnWritten: the server is done with it.
+func (st *request) responseWritten() { st.release() }
+
+// release drops a hold on a recycled request: the handler's goroutine's
+// once it is done with st, and the server's once the response is written
+// (responseWritten). The last one gives st back, unless someone waited on
+// its context, who may still look at it. A response the server never
+// writes (the connection failed, a timeout's 503 took its place) keeps its
+// hold, and st is left to the garbage collector.
+func (st *request) release() {
+	if st.holds.Add(-1) != 0 || st.ctx.lazy.Load() != nil {
+		return
+	}
+	h, written := st.hdr, st.written
+	if len(h) > maxSpareHeader {
+		h = nil
+	}
+	clear(h)
+	*st = request{} // nothing of this request stays reachable from the pool
+	st.hdr, st.written = h, written
+	requestPool.Put(st)
+}
 
 // answer returns the request's response with a Strict entity holding a
 // copy of body (the writer's buffer is recycled with the writer): a body
@@ -73,18 +130,21 @@ func (st *request) answer(status int, ctype string, body []byte) *streamhttp.Res
 	default:
 		data = bytes.Clone(body)
 	}
-	st.ent = entity.Strict{Type: ctype, Data: data}
-	st.resp = streamhttp.Response{Status: httpcore.Status(status), Entity: &st.ent}
+	st.resp = streamhttp.Response{Status: httpcore.Status(status)}
+	st.resp.SetBody(ctype, data)
 	return &st.resp
 }
 
 // newHTTPRequest builds the net/http form of r, with ctx its context
-// (st.ctx's). Strings alias r's, which the handler owns: r is kept (an
-// http.Handler may keep its request), so even a server that reuses
-// requests (ServerSettings.ReuseRequests) never reuses r's memory. The
-// body is not set here.
-func (st *request) newHTTPRequest(ctx context.Context, r *streamhttp.Request) (*http.Request, error) {
-	r.Keep()
+// (st.ctx's). Strings alias r's. With keep, r is kept (an http.Handler may
+// keep its request), so that even a server that reuses requests
+// (ServerSettings.ReuseRequests) never reuses r's memory; without it, the
+// handler promised to keep nothing (Options.ReuseRequests). The body is
+// not set here.
+func (st *request) newHTTPRequest(ctx context.Context, r *streamhttp.Request, keep bool) (*http.Request, error) {
+	if keep {
+		r.Keep()
+	}
 	u, err := requestURL(r, &st.url)
 	if err != nil {
 		return nil, err
@@ -132,7 +192,13 @@ func (st *request) header(r *streamhttp.Request) http.Header {
 			n--
 		}
 	}
-	h := make(http.Header, n)
+	h := st.hdr
+	if h == nil {
+		h = make(http.Header, n)
+		if st.recycled() {
+			st.hdr = h
+		}
+	}
 	// One backing array for the values: a key's first value is a slice of
 	// it with no room to grow, so that a second value (or the handler's
 	// Add) reallocates rather than overwrites the next key's.
@@ -159,8 +225,8 @@ func (st *request) header(r *streamhttp.Request) http.Header {
 }
 
 // remoteAddrString is a.String(), for a TCP address written into st's
-// own bytes rather than allocated: st is never recycled, so the string
-// stays as it is.
+// own bytes rather than allocated: the string stays as it is for as long
+// as anyone may look at it (see request).
 func (st *request) remoteAddrString(a net.Addr) string {
 	ta, ok := a.(*net.TCPAddr)
 	if !ok || ta.Zone != "" || len(ta.IP) != net.IPv4len && len(ta.IP) != net.IPv6len {

@@ -62,7 +62,11 @@ func (a *adapter) dispatch(w *responseWriter) {
 func (a *adapter) run(w *responseWriter) {
 	var wk *worker
 	for {
+		st := w.st // w is recycled by the time serve returns
 		a.serve(w, w.hr)
+		if st.recycled() {
+			st.release()
+		}
 		if a.workers.max <= 0 {
 			return
 		}

@@ -157,7 +157,8 @@ func (w *responseWriter) release() {
 
 // handlerWriter is the ResponseWriter a handler gets: the writer it was
 // lent for one request (gen). It lives in the request's allocation, which
-// is never recycled; once the writer has been recycled, its methods find
+// is recycled only under the handler's promise (Options.ReuseRequests);
+// once the writer has been recycled, its methods find
 // it stale and fail with errReturned (or do nothing), so a handler that
 // keeps it past ServeHTTP's return never touches another request's
 // response.
@@ -550,6 +551,15 @@ func (w *responseWriter) doCommit(ended bool, next []byte) {
 		}
 	}
 	resp.Header = fields(kv, hs.values)
+	if w.st.recycled() {
+		resp.OnWritten = w.st.written
+		if !ended {
+			// The response may be out before ServeHTTP returns (HEAD, no
+			// body): the server must not reuse the request the handler
+			// still reads.
+			w.req.Keep()
+		}
+	}
 	resp.ForRequest(w.req)
 	w.commit <- result{resp: resp}
 	if w.pipe != nil && !w.head {

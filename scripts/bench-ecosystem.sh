@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Ecosystem benchmark (make bench-ecosystem): the same chi router
 # (examples/ecosystem: logger off, recoverer and gzip middleware on) served
-# by net/http and by streamhttp through the nethttp adapter, over loopback
-# only. GET /hello (13 bytes; too small for gzip) with wrk, keep-alive.
+# by net/http and by streamhttp through the nethttp adapter (with request
+# reuse, the example's default, and without: streamhttp-noreuse), over
+# loopback only. GET /hello (13 bytes; too small for gzip) with wrk,
+# keep-alive.
 #
 # Each measured run starts its server afresh with GOMAXPROCS=1 pinned to core
 # 0 (taskset -c 0), waits until it answers, drives it from core 1 (taskset -c
-# 1, wrk -t1) and stops it by its PID. The two servers take turns, the first
+# 1, wrk -t1) and stops it by its PID. The servers take turns, the first
 # rotating from round to round; the table shows the median req/s over the
 # rounds, the median server CPU time per request (user plus system time of
 # the server process over the measured run, from /proc/PID/stat, divided by
@@ -21,7 +23,7 @@
 #   BENCH_CONNS   connections (default 50)
 #   BENCH_PORT    loopback port (default 18191)
 #
-# The defaults take about 1 minute 30 seconds. Needs wrk and taskset.
+# The defaults take about 2 minutes. Needs wrk and taskset.
 set -euo pipefail
 set -f
 
@@ -60,8 +62,10 @@ echo "bench-ecosystem: building" >&2
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 url="http://127.0.0.1:$BENCH_PORT/hello"
 
-start_server() { # $1: streamhttp or nethttp
-	GOMAXPROCS=1 taskset -c 0 "$tmp/ecosystem" -server "$1" -quiet -addr "127.0.0.1:$BENCH_PORT" 2>"$tmp/server.log" &
+start_server() { # $1: nethttp, streamhttp or streamhttp-noreuse
+	local args=(-server "$1")
+	[ "$1" != streamhttp-noreuse ] || args=(-server streamhttp -reuse-requests=false)
+	GOMAXPROCS=1 taskset -c 0 "$tmp/ecosystem" "${args[@]}" -quiet -addr "127.0.0.1:$BENCH_PORT" 2>"$tmp/server.log" &
 	SERVER_PID=$!
 	for _ in $(seq 100); do
 		if timeout 1 bash -c "exec 3<>/dev/tcp/127.0.0.1/$BENCH_PORT" 2>/dev/null; then return 0; fi
@@ -102,10 +106,10 @@ run() {
 median() { sort -g | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
 
 declare -A rps p50 p99 cpu
-servers=(nethttp streamhttp)
+servers=(nethttp streamhttp streamhttp-noreuse)
 for ((r = 0; r < BENCH_ROUNDS; r++)); do
-	for ((i = 0; i < 2; i++)); do
-		s=${servers[$(((i + r) % 2))]}
+	for ((i = 0; i < ${#servers[@]}; i++)); do
+		s=${servers[$(((i + r) % ${#servers[@]}))]}
 		read -r a b c d < <(run "$s")
 		rps[$s]+="$a "
 		cpu[$s]+="$d "
@@ -126,9 +130,12 @@ for s in "${servers[@]}"; do
 	medcpu[$s]=$c
 	printf '%-28s %12s %14s %10s %10s\n' "$s" "$m" "${c:--}" "${p50[$s]}" "${p99[$s]}"
 done
-awk -v a="${med[streamhttp]}" -v b="${med[nethttp]}" 'BEGIN { if (b > 0) printf "ratio streamhttp / net/http: %.2fx req/s\n", a / b }'
-awk -v a="${medcpu[streamhttp]}" -v b="${medcpu[nethttp]}" 'BEGIN { if (a > 0 && b > 0) printf "CPU per request, net/http / streamhttp: %.2fx\n", b / a }'
+for s in streamhttp streamhttp-noreuse; do
+	awk -v s="$s" -v a="${med[$s]}" -v b="${med[nethttp]}" 'BEGIN { if (b > 0) printf "ratio %s / net/http: %.2fx req/s\n", s, a / b }'
+	awk -v s="$s" -v a="${medcpu[$s]}" -v b="${medcpu[nethttp]}" 'BEGIN { if (a > 0 && b > 0) printf "CPU per request, net/http / %s: %.2fx\n", s, b / a }'
+done
 
 echo
 echo "adapter micro-benchmarks (allocations per request):"
 $GO test -run '^$' -bench 'AdapterHello|NetHTTPRecorderHello' -benchmem -benchtime=20000x ./nethttp | grep -E '^Benchmark'
+$GO test -run '^$' -bench 'ReplayAdapter' -benchmem -benchtime=100x ./nethttp | grep -E '^Benchmark'

@@ -83,11 +83,13 @@
 #      connections), as in f.
 #   n  the Go ecosystem: the chi router of examples/ecosystem (recoverer and
 #      compression middleware, no request log) served by net/http
-#      (chi-nethttp) and by streamhttp through the nethttp adapter
-#      (chi-streamhttp), GET /hello, 50 connections (wrk -t1 --latency),
+#      (chi-nethttp) and by streamhttp through the nethttp adapter: as the
+#      example runs by default, with request reuse (chi-streamhttp), and
+#      without (chi-streamhttp-noreuse: -reuse-requests=false, for handlers
+#      that keep requests); GET /hello, 50 connections (wrk -t1 --latency),
 #      pinned as in a..g; then the adapter's allocations per request
-#      (go test -bench AdapterHello in ./nethttp). BENCH_SERVERS does not
-#      apply: these two servers are this scenario's own.
+#      (go test -bench 'AdapterHello|ReplayAdapter' in ./nethttp).
+#      BENCH_SERVERS does not apply: these servers are this scenario's own.
 #
 # Environment:
 #   BENCH_DUR        seconds per measured run of a..e and h (default 3)
@@ -777,15 +779,20 @@ if only n; then
 	(cd examples/ecosystem && $GO build -o "$tmp/ecosystem" .)
 	eco_port=$((BENCH_PORT + 8))
 	eco_url=http://127.0.0.1:$eco_port/hello
-	eco=(chi-nethttp chi-streamhttp)
+	eco=(chi-nethttp chi-streamhttp chi-streamhttp-noreuse)
 	for ((r = 0; r < BENCH_ROUNDS; r++)); do
-		for ((k = 0; k < 2; k++)); do
-			srv=${eco[$(((r + k) % 2))]}
+		for ((k = 0; k < ${#eco[@]}; k++)); do
+			srv=${eco[$(((r + k) % ${#eco[@]}))]}
+			case $srv in
+			chi-nethttp) eco_args=(-server nethttp) ;;
+			chi-streamhttp) eco_args=(-server streamhttp) ;;
+			chi-streamhttp-noreuse) eco_args=(-server streamhttp -reuse-requests=false) ;;
+			esac
 			key="n|$srv"
 			tag="[n round $((r + 1)) $srv]"
 			[ -z "$(probe "$eco_port")" ] || die "port $eco_port already answers: something else listens there (set BENCH_PORT)"
 			SERVER_LOG=$tmp/server-$srv.log
-			GOMAXPROCS=1 taskset -c 0 "$tmp/ecosystem" -server "${srv#chi-}" -quiet -addr "127.0.0.1:$eco_port" >"$SERVER_LOG" 2>&1 &
+			GOMAXPROCS=1 taskset -c 0 "$tmp/ecosystem" "${eco_args[@]}" -quiet -addr "127.0.0.1:$eco_port" >"$SERVER_LOG" 2>&1 &
 			SERVER_PID=$!
 			for ((i = 0; i < 100; i++)); do
 				[ -n "$(probe "$eco_port")" ] && break
@@ -796,7 +803,7 @@ if only n; then
 			[ "$BENCH_WARMUP" -gt 0 ] && run_wrk "$BENCH_WARMUP" -c50 "$eco_url" >/dev/null
 			run_wrk "$BENCH_DUR" -c50 --latency "$eco_url" >"$out"
 			stop_server "$srv"
-			{ echo "=== $tag ecosystem -server ${srv#chi-}; wrk -t1 -d${BENCH_DUR}s -c50 --latency $eco_url"; cat "$out"; } >>"$RAW"
+			{ echo "=== $tag ecosystem ${eco_args[*]}; wrk -t1 -d${BENCH_DUR}s -c50 --latency $eco_url"; cat "$out"; } >>"$RAW"
 			read -r rps p50 p99 errs _ < <(parse_wrk "$out")
 			[ -z "$CRASH" ] || NOTE[$key]=$CRASH
 			if [ "$rps" = "-" ]; then
@@ -809,7 +816,10 @@ if only n; then
 			printf 'bench: %-40s %10s req/s  p50 %-8s p99 %-8s errors %s\n' "$tag" "$rps" "$p50" "$p99" "$errs" >&2
 		done
 	done
-	ECO_ALLOCS=$($GO test -run '^$' -bench 'AdapterHello|NetHTTPRecorderHello' -benchmem -benchtime=20000x ./nethttp 2>&1 | grep -E '^Benchmark' || true)
+	ECO_ALLOCS=$(
+		$GO test -run '^$' -bench 'AdapterHello|NetHTTPRecorderHello' -benchmem -benchtime=20000x ./nethttp 2>&1 | grep -E '^Benchmark' || true
+		$GO test -run '^$' -bench 'ReplayAdapter' -benchmem -benchtime=100x ./nethttp 2>&1 | grep -E '^Benchmark' || true
+	)
 	echo "$ECO_ALLOCS" >>"$RAW"
 fi
 
@@ -994,14 +1004,14 @@ report() {
 	if only n; then
 		echo "n: the chi router of examples/ecosystem, GET /hello, wrk -t1 -c50, server on core 0 (GOMAXPROCS 1)"
 		row_load scenario server req/s spread p50 p99 errors vs-net/http - - note | sed 's/vs-net\/http/vs net\/http/'
-		for srv in chi-nethttp chi-streamhttp; do
+		for srv in chi-nethttp chi-streamhttp chi-streamhttp-noreuse; do
 			m=$(med "n|$srv")
 			# shellcheck disable=SC2086
 			row_load "n chi /hello c50" "$srv" "$([ -n "$m" ] && printf '%.0f' "$m" || echo -)" "$(spread ${RPS["n|$srv"]:-})" \
 				"$(fmt_lat "$(median ${P50["n|$srv"]:-})")" "$(fmt_lat "$(median ${P99["n|$srv"]:-})")" "${ERRS["n|$srv"]:--}" \
 				"$(ratio "$m" "$(med "n|chi-nethttp")")" - - "${NOTE["n|$srv"]:-}"
 		done
-		echo "the adapter's allocations per request (AdapterHello; NetHTTPRecorderHello is net/http's handler side for the same request):"
+		echo "the adapter's allocations per request (AdapterHello: the adapter alone, without reuse; NetHTTPRecorderHello: net/http's handler side for the same request; ReplayAdapter: allocs/req of 1024 keep-alive requests through the server and the adapter, without and with reuse, one of them the handler's):"
 		echo "${ECO_ALLOCS:-not measured}"
 		echo
 	fi

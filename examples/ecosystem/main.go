@@ -42,8 +42,9 @@ func main() {
 	addr := flag.String("addr", "127.0.0.1:8080", "address to listen on")
 	server := flag.String("server", "streamhttp", "streamhttp, or nethttp to serve the same router with net/http")
 	quiet := flag.Bool("quiet", false, "no request log (for load runs)")
+	reuse := flag.Bool("reuse-requests", true, "streamhttp: reuse the memory of requests once answered (the router's handlers keep nothing of a request after they return)")
 	flag.Parse()
-	cfg := config{metrics: prometheus.NewRegistry()}
+	cfg := config{metrics: prometheus.NewRegistry(), reuse: *reuse}
 	if !*quiet {
 		cfg.logTo = os.Stderr
 	}
@@ -78,11 +79,15 @@ func serveStreamHTTP(ctx context.Context, addr string, cfg config, ready func(*s
 			return b.Stats(), true
 		}))
 	}
-	h := nethttp.Handler(newRouter(cfg), nethttp.Options{})
+	// With cfg.reuse, the adapter and the server reuse the memory of a
+	// request once it is answered: no handler of the router keeps a
+	// request past its return (the WebSocket ones hijack, and hijacked
+	// requests are never reused).
+	h := nethttp.Handler(newRouter(cfg), nethttp.Options{ReuseRequests: cfg.reuse})
 	// /debug/pprof/profile and /trace answer only after their 30 s of
 	// sampling, and the server answers 503 to a handler that has not
 	// started its response within RequestTimeout (20 s by default).
-	s := streamhttp.ServerSettings{DisableSignals: true, RequestTimeout: 2 * time.Minute}
+	s := streamhttp.ServerSettings{DisableSignals: true, ReuseRequests: cfg.reuse, RequestTimeout: 2 * time.Minute}
 	b, err := streamhttp.BindAndHandleAsync(ctx, addr, h, 1, s)
 	if err != nil {
 		return err

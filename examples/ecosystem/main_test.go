@@ -33,7 +33,8 @@ type server struct {
 func start(t *testing.T) *server {
 	t.Helper()
 	s := &server{sseDone: make(chan bool, 4)}
-	cfg := config{metrics: prometheus.NewRegistry(), sseDone: func(done bool) { s.sseDone <- done }}
+	// Request reuse on, as the command's default.
+	cfg := config{metrics: prometheus.NewRegistry(), sseDone: func(done bool) { s.sseDone <- done }, reuse: true}
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan *streamhttp.ServerBinding, 1)
 	errc := make(chan error, 1)

@@ -34,6 +34,9 @@ type config struct {
 	// sseDone, if not nil, is called when an SSE handler returns, with
 	// whether its request's context had ended (tests watch it).
 	sseDone func(ctxDone bool)
+	// reuse: streamhttp reuses the memory of requests once answered
+	// (nethttp.Options.ReuseRequests, ServerSettings.ReuseRequests).
+	reuse bool
 }
 
 // Limits of the demo routes: a bad query gets 400, never a huge response.

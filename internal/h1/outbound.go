@@ -22,6 +22,9 @@ type outbound struct {
 	// the next Pull (ServerSettings.ReuseRequests): until then, what the
 	// last Pull returned may be a body in a request's memory.
 	reusable []*Request
+	// written are the OnWritten hooks of responses written in full, to be
+	// called at the next Pull for the same reason.
+	written []func()
 
 	upDone bool
 	done   error
@@ -60,6 +63,13 @@ type outbound struct {
 func (o *outbound) Pull() ([]byte, error) {
 	if o.done != nil {
 		return nil, o.done
+	}
+	if len(o.written) > 0 {
+		for _, f := range o.written {
+			f()
+		}
+		clear(o.written)
+		o.written = o.written[:0]
 	}
 	if len(o.reusable) > 0 {
 		for _, r := range o.reusable {
@@ -664,6 +674,17 @@ func (c *conn) popPending() (reusable *Request) {
 	return reusable
 }
 
+// writtenHook returns the OnWritten hook of x's response, which is out in
+// full, when it is to be called: the response is the handler's own, not
+// shared, and the connection did not fail. Called with c.mu held.
+func (c *conn) writtenHook(x *exchange) func() {
+	c.mustHold()
+	if r := x.resp; r != nil && r.OnWritten != nil && x.made == nil && !c.aborted && !r.IsShared() {
+		return r.OnWritten
+	}
+	return nil
+}
+
 // newExchange returns a recycled exchange or a new one. Called with c.mu held.
 func (c *conn) newExchange() *exchange {
 	c.mustHold()
@@ -689,6 +710,9 @@ func (o *outbound) finish(x *exchange) {
 	c.mu.Lock()
 	b := x.body // x may be recycled once popped and the lock released
 	if c.head() == x {
+		if f := c.writtenHook(x); f != nil {
+			o.written = append(o.written, f)
+		}
 		if r := c.popPending(); r != nil {
 			o.reusable = append(o.reusable, r)
 		}
