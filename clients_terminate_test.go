@@ -113,6 +113,13 @@ type rawResponse struct {
 
 func readRaw(t *testing.T, br *bufio.Reader) rawResponse {
 	t.Helper()
+	resp, body := readFull(t, br)
+	return rawResponse{resp.StatusCode, resp.Close, string(body)}
+}
+
+// readFull reads a response and its body.
+func readFull(t *testing.T, br *bufio.Reader) (*http.Response, []byte) {
+	t.Helper()
 	resp, err := http.ReadResponse(br, nil)
 	if err != nil {
 		t.Fatalf("reading a response: %v", err)
@@ -121,7 +128,7 @@ func readRaw(t *testing.T, br *bufio.Reader) rawResponse {
 	if err != nil {
 		t.Fatalf("reading a response body: %v", err)
 	}
-	return rawResponse{resp.StatusCode, resp.Close, string(body)}
+	return resp, body
 }
 
 // expectRaw reads responses and compares them with want.

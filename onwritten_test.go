@@ -1,12 +1,9 @@
 package streamhttp
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"fmt"
-	"io"
-	"net/http"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -24,27 +21,6 @@ import (
 func writtenBody(i int) []byte {
 	n := []int{0, 7, 600, 5000, 70000, 300000}[i%6]
 	return bytes.Repeat([]byte{byte('a' + i%26)}, n)
-}
-
-// fullResponse is a response as read by readFull.
-type fullResponse struct {
-	StatusCode int
-	Header     http.Header
-	Body       []byte
-}
-
-// readFull reads a response with its header and body.
-func readFull(t *testing.T, br *bufio.Reader) fullResponse {
-	t.Helper()
-	resp, err := http.ReadResponse(br, nil)
-	if err != nil {
-		t.Fatalf("reading a response: %v", err)
-	}
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatalf("reading a response body: %v", err)
-	}
-	return fullResponse{resp.StatusCode, resp.Header, body}
 }
 
 // TestOnWritten: Response.OnWritten is called once per response, and only
@@ -103,9 +79,9 @@ func TestOnWritten(t *testing.T) {
 		c.Write([]byte(in.String()))
 	}()
 	for i := range n {
-		resp := readFull(t, br)
-		if resp.StatusCode != 200 || resp.Header.Get("X-Id") != strconv.Itoa(i) || !bytes.Equal(resp.Body, writtenBody(i)) {
-			t.Fatalf("response %d: %d, X-Id %q, %d bytes of body %.20q", i, resp.StatusCode, resp.Header.Get("X-Id"), len(resp.Body), resp.Body)
+		resp, body := readFull(t, br)
+		if resp.StatusCode != 200 || resp.Header.Get("X-Id") != strconv.Itoa(i) || !bytes.Equal(body, writtenBody(i)) {
+			t.Fatalf("response %d: %d, X-Id %q, %d bytes of body %.20q", i, resp.StatusCode, resp.Header.Get("X-Id"), len(body), body)
 		}
 	}
 	// Each hook runs once the bytes of its response are written, when the
