@@ -202,8 +202,9 @@
 //	internal/h1/inbound.go    parsing heads, the pipelining guard, the server's own answers
 //	internal/h1/body.go       streamed request bodies and their limits
 //	internal/h1/outbound.go   linking responses to requests (reorder) and rendering,
-//	                          and when a request's memory may be reused (popPending;
+//	                          when a request's memory may be reused (popPending;
 //	                          ServerSettings.ReuseRequests, the pools in httpcore/reuse.go)
+//	                          and when a response's OnWritten runs (writtenHook)
 //	internal/reorder          the one reorder: the window of stream.Reorder and of the server
 //	internal/h1/asynccall.go  handler functions joined to the layer: inline or in goroutines
 //	internal/h1/logging.go    what is logged at which level
