@@ -7,6 +7,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -101,4 +103,107 @@ func echoContentTypes(t *testing.T, addr string, first, n int) {
 			return
 		}
 	}
+}
+
+// pipelineAnswers sends requests first to first+n-1, made by raw, in
+// batches of 16 pipelined requests on one connection, and reads each
+// answer with check.
+func pipelineAnswers(t *testing.T, addr string, first, n int, raw func(int) string, check func(*bufio.Reader, int) string) {
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Error(err)
+		return
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(20 * time.Second))
+	br := bufio.NewReader(c)
+	for batch := first; batch < first+n; batch += 16 {
+		var in strings.Builder
+		end := min(batch+16, first+n)
+		for i := batch; i < end; i++ {
+			in.WriteString(raw(i))
+		}
+		if _, err := io.WriteString(c, in.String()); err != nil {
+			t.Error(err)
+			return
+		}
+		for i := batch; i < end; i++ {
+			if d := check(br, i); d != "" {
+				t.Error(d)
+				return
+			}
+		}
+	}
+}
+
+// TestReuseCloseNotify: CloseNotify's channel gets its value once the
+// request's context ends, ServeHTTP's return included, and its goroutine
+// waits on that context whenever it runs: a request whose handler asked
+// for it is not reused under the goroutine (which the race detector, or a
+// nil context, would report).
+func TestReuseCloseNotify(t *testing.T) {
+	var notified sync.WaitGroup
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if d := checkReuseRequest(r, reuseID(r), true); d != "" {
+			http.Error(w, d, http.StatusInternalServerError)
+			return
+		}
+		ch := w.(http.CloseNotifier).CloseNotify()
+		notified.Add(1)
+		go func() {
+			defer notified.Done()
+			select {
+			case <-ch:
+			case <-time.After(10 * time.Second):
+				t.Error("CloseNotify's channel got no value after ServeHTTP returned")
+			}
+		}()
+		w.Header().Set("X-Echo", r.Header.Get("X-Id"))
+		io.WriteString(w, reuseAnswer(reuseID(r)))
+	})
+	for _, parallelism := range []int{1, 4} {
+		t.Run(fmt.Sprint("parallelism=", parallelism), func(t *testing.T) {
+			addr := bindReuse(t, Handler(h, Options{Logger: discardLogger(), ReuseRequests: true}), parallelism)
+			var wg sync.WaitGroup
+			for conn := range 2 {
+				wg.Go(func() { pipelineAnswers(t, addr, conn*1000+1, 160, reuseGetRequest, readReuseGet) })
+			}
+			wg.Wait()
+			notified.Wait()
+		})
+	}
+}
+
+// reuseID is the number of request r of reuseGetRequest (-1 when it is not
+// one).
+func reuseID(r *http.Request) int {
+	i, err := strconv.Atoi(strings.TrimPrefix(r.URL.Path, "/r/"))
+	if err != nil {
+		return -1
+	}
+	return i
+}
+
+// reuseGetRequest is the i-th GET of reuseRawRequest (whose GETs are the
+// multiples of 3).
+func reuseGetRequest(i int) string { return reuseRawRequest(3 * i) }
+
+// readReuseGet reads the answer to reuseGetRequest(i).
+func readReuseGet(br *bufio.Reader, i int) string { return readReuseAnswerOK(br, 3*i) }
+
+// readReuseAnswerOK reads an answer to request i of reuseRawRequest that
+// its handler wrote with status 200, body reuseAnswer(i) and X-Echo i.
+func readReuseAnswerOK(br *bufio.Reader, i int) string {
+	resp, err := http.ReadResponse(br, &http.Request{Method: reuseMethod(i)})
+	if err != nil {
+		return fmt.Sprintf("answer %d: %v", i, err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return fmt.Sprintf("answer %d: %v", i, err)
+	}
+	if resp.StatusCode != http.StatusOK || string(body) != reuseAnswer(i) || resp.Header.Get("X-Echo") != strconv.Itoa(i) {
+		return fmt.Sprintf("answer %d: %d %v %.80q", i, resp.StatusCode, resp.Header, body)
+	}
+	return ""
 }
