@@ -207,3 +207,189 @@ func readReuseAnswerOK(br *bufio.Reader, i int) string {
 	}
 	return ""
 }
+
+// Requests of TestReuseMixed: request i is of kind i%mixedKinds, with
+// fields of its own (lengths vary with i, so that recycled memory holds
+// other bytes where this request's were).
+const mixedKinds = 7
+
+func mixedBody(i int) string {
+	switch i % mixedKinds {
+	case 0:
+		return strings.Repeat(strconv.Itoa(i%10), 20+i%150) // strict, in the request's object
+	case 5:
+		return strings.Repeat(string(rune('a'+i%26)), 3000+i%500) // a body array
+	case 6:
+		return strings.Repeat(string(rune('A'+i%26)), 70000+i%100) // larger than the arrays
+	}
+	return ""
+}
+
+func mixedRequest(i int) string {
+	var b strings.Builder
+	method := "GET"
+	if mixedBody(i) != "" {
+		method = "POST"
+	}
+	fmt.Fprintf(&b, "%s /m/%d?k=%s HTTP/1.1\r\nHost: m%d\r\nX-Id: %d\r\nX-Pad: %s\r\n", method, i, strings.Repeat("k", i%30), i%5, i, strings.Repeat("p", i%60))
+	switch i % mixedKinds {
+	case 3:
+		fmt.Fprintf(&b, "If-None-Match: \"e%d\"\r\n", i)
+	case 5:
+		b.WriteString("Expect: 100-continue\r\n")
+	}
+	if body := mixedBody(i); body != "" {
+		fmt.Fprintf(&b, "Content-Length: %d\r\n\r\n%s", len(body), body)
+	} else {
+		b.WriteString("\r\n")
+	}
+	return b.String()
+}
+
+// mixedFields is the number of keys in the header map of request i (Host
+// is not among them).
+func mixedFields(i int) int {
+	n := 2 // X-Id, X-Pad
+	switch i % mixedKinds {
+	case 3, 5:
+		n++ // If-None-Match, Expect
+	}
+	if mixedBody(i) != "" {
+		n++ // Content-Length
+	}
+	return n
+}
+
+// checkMixed reports how the target and fields of a request differ from
+// request i's as sent.
+func checkMixed(target, host, id, pad string, i int) string {
+	var diffs []string
+	if want := fmt.Sprintf("/m/%d?k=%s", i, strings.Repeat("k", i%30)); target != want {
+		diffs = append(diffs, fmt.Sprintf("target %q, want %q", target, want))
+	}
+	if host != "m"+strconv.Itoa(i%5) || id != strconv.Itoa(i) || pad != strings.Repeat("p", i%60) {
+		diffs = append(diffs, fmt.Sprintf("host %q, X-Id %q, X-Pad %q", host, id, pad))
+	}
+	return strings.Join(diffs, "; ")
+}
+
+// mixedAnswer is the body of the answer to request i: derived from the
+// request as the handler read it.
+func mixedAnswer(i int) string {
+	switch i % mixedKinds {
+	case 1:
+		return strings.Repeat(fmt.Sprintf("<%d>", i), 5000/len(fmt.Sprintf("<%d>", i))+1) // over the commit buffer
+	case 3:
+		return "" // 304
+	case 0, 5, 6:
+		body := mixedBody(i)
+		return fmt.Sprintf("%d:%d:%s", i, len(body), body[len(body)-10:])
+	}
+	return fmt.Sprintf("answer %d %s", i, strings.Repeat("p", i%60))
+}
+
+// TestReuseMixed: with request reuse in the server and in the adapter,
+// every answer is its request's own and every handler sees its request as
+// sent, before and after its head is out, over pipelined connections that
+// reuse each other's memory: bodies that came with the head (in the
+// request's object, in a body array, larger), 100-continue, an answer over
+// the commit buffer, a chunked answer with trailers echoing the request, a
+// 304, and a streamhttp handler mounted inside (ToHTTP).
+func TestReuseMixed(t *testing.T) {
+	inner := ToHTTP(func(_ context.Context, r *streamhttp.Request) (*streamhttp.Response, error) {
+		i, _ := strconv.Atoi(strings.TrimPrefix(r.URI.Path, "/m/"))
+		if d := checkMixed(r.Target, r.Host, r.Header.Get("X-Id"), r.Header.Get("X-Pad"), i); d != "" {
+			return httpcore.Text(httpcore.StatusInternalServerError, "inner: "+d), nil
+		}
+		return httpcore.Text(httpcore.StatusOK, fmt.Sprintf("answer %d %s", i, r.Header.Get("X-Pad"))), nil
+	})
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		i, err := strconv.Atoi(strings.TrimPrefix(r.URL.Path, "/m/"))
+		check := func(when string) bool {
+			d := checkMixed(r.RequestURI, r.Host, r.Header.Get("X-Id"), r.Header.Get("X-Pad"), i)
+			if want := mixedFields(i); len(r.Header) != want {
+				d = strings.TrimPrefix(d+fmt.Sprintf("; %d header keys, want %d: %v", len(r.Header), want, r.Header), "; ")
+			}
+			if d != "" {
+				t.Errorf("request %d, %s: %s", i, when, d)
+			}
+			return d == ""
+		}
+		if err != nil || !check("at first") {
+			http.Error(w, "bad request", http.StatusInternalServerError)
+			return
+		}
+		w.Header().Set("X-Echo", r.Header.Get("X-Id"))
+		switch i % mixedKinds {
+		case 0, 5, 6:
+			body, err := io.ReadAll(r.Body)
+			if err != nil || string(body) != mixedBody(i) {
+				t.Errorf("request %d: body of %d bytes, %v", i, len(body), err)
+			}
+			fmt.Fprintf(w, "%d:%d:%s", i, len(body), body[max(len(body)-10, 0):])
+		case 1:
+			piece := fmt.Sprintf("<%d>", i)
+			for range 5000/len(piece) + 1 {
+				io.WriteString(w, piece)
+			}
+			time.Sleep(50 * time.Microsecond) // the head and most of the body are out
+			check("after its head")
+		case 2:
+			w.Header().Set("Trailer", "X-Tail")
+			io.WriteString(w, mixedAnswer(i))
+			w.Header().Set("X-Tail", r.Header.Get("X-Id")+r.Header.Get("X-Pad"))
+		case 3:
+			w.Header().Set("Etag", strings.Trim(r.Header.Get("If-None-Match"), `"`))
+			w.WriteHeader(http.StatusNotModified)
+		case 4:
+			inner.ServeHTTP(w, r)
+			check("after the mounted handler")
+		}
+	})
+	for _, parallelism := range []int{1, 4} {
+		t.Run(fmt.Sprint("parallelism=", parallelism), func(t *testing.T) {
+			addr := bindReuse(t, Handler(h, Options{Logger: discardLogger(), ReuseRequests: true}), parallelism)
+			var wg sync.WaitGroup
+			for conn := range 2 {
+				wg.Go(func() { pipelineAnswers(t, addr, conn*1000, 140, mixedRequest, readMixed) })
+			}
+			wg.Wait()
+		})
+	}
+}
+
+// readMixed reads the answer to mixedRequest(i) and reports how it differs
+// from what its handler wrote.
+func readMixed(br *bufio.Reader, i int) string {
+	resp, err := http.ReadResponse(br, nil)
+	for err == nil && resp.StatusCode == http.StatusContinue && i%mixedKinds == 5 {
+		resp, err = http.ReadResponse(br, nil)
+	}
+	if err != nil {
+		return fmt.Sprintf("answer %d: %v", i, err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return fmt.Sprintf("answer %d: %v", i, err)
+	}
+	status, echo := http.StatusOK, strconv.Itoa(i)
+	var diffs []string
+	switch i % mixedKinds {
+	case 2:
+		if got, want := resp.Trailer.Get("X-Tail"), strconv.Itoa(i)+strings.Repeat("p", i%60); got != want {
+			diffs = append(diffs, fmt.Sprintf("trailer %q, want %q", got, want))
+		}
+	case 3:
+		status = http.StatusNotModified
+		if got := resp.Header.Get("Etag"); got != "e"+strconv.Itoa(i) {
+			diffs = append(diffs, fmt.Sprintf("Etag %q", got))
+		}
+	}
+	if resp.StatusCode != status || string(body) != mixedAnswer(i) || resp.Header.Get("X-Echo") != echo {
+		diffs = append(diffs, fmt.Sprintf("%d %v %.80q", resp.StatusCode, resp.Header, body))
+	}
+	if len(diffs) > 0 {
+		return fmt.Sprintf("answer %d: %s", i, strings.Join(diffs, "; "))
+	}
+	return ""
+}
