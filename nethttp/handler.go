@@ -62,12 +62,14 @@ type Options struct {
 	// What the adapter cannot vouch for it does not reuse: a request whose
 	// context anyone waited on before ServeHTTP returned (Done, or a
 	// context derived from it: a goroutine that waits so may look at the
-	// request afterwards), an
-	// upgrade or CONNECT request (it may be hijacked), and, as far as the
-	// streamhttp request goes, one whose response head went out before
-	// ServeHTTP returned (Flush, or more than the commit buffer). Default
-	// false: every request has memory of its own for as long as anything
-	// refers to it.
+	// request afterwards), an upgrade or CONNECT request (it may be
+	// hijacked), and, as far as the streamhttp request goes, one whose
+	// response head went out before ServeHTTP returned (Flush, or more than
+	// the commit buffer). A goroutine the handler starts to wait on the
+	// context is handed its Done channel, or a derived context, made before
+	// ServeHTTP returns: one that asks r.Context() for it itself may run
+	// too late, once the request is another's. Default false: every
+	// request has memory of its own for as long as anything refers to it.
 	ReuseRequests bool
 }
 

@@ -6,7 +6,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"slices"
 	"strconv"
@@ -177,31 +176,7 @@ func testReuseRequestsIsClean(t *testing.T, parallelism int) {
 	var wg sync.WaitGroup
 	for conn := range 2 {
 		wg.Go(func() {
-			c, err := net.Dial("tcp", b.LocalAddr().String())
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			defer c.Close()
-			c.SetDeadline(time.Now().Add(20 * time.Second))
-			br := bufio.NewReader(c)
-			for batch := range 10 {
-				first := conn*1000 + batch*16
-				var in bytes.Buffer
-				for i := first; i < first+16; i++ {
-					in.WriteString(reuseRawRequest(i))
-				}
-				if _, err := c.Write(in.Bytes()); err != nil {
-					t.Error(err)
-					return
-				}
-				for i := first; i < first+16; i++ {
-					if d := readReuseAnswer(br, i); d != "" {
-						t.Error(d)
-						return
-					}
-				}
-			}
+			pipelineAnswers(t, b.LocalAddr().String(), conn*1000, 160, 16, reuseRawRequest, readReuseAnswer)
 		})
 	}
 	wg.Wait()

@@ -732,10 +732,13 @@ func (x *handlerWriter) CloseNotify() <-chan bool {
 		ch <- true
 		return ch
 	}
-	ctx := w.hr.Context()
+	// Done is asked for here, not in the goroutine: a request whose
+	// context was waited on is not reused (Options.ReuseRequests), and
+	// the goroutine may run after ServeHTTP has returned.
+	done := w.hr.Context().Done()
 	w.mu.Unlock()
 	go func() {
-		<-ctx.Done()
+		<-done
 		ch <- true
 	}()
 	return ch

@@ -3,6 +3,7 @@ package h1
 import (
 	"errors"
 	"fmt"
+	"unsafe"
 
 	"github.com/streamhttp/streamhttp/entity"
 	"github.com/streamhttp/streamhttp/httpcore"
@@ -48,6 +49,7 @@ type outbound struct {
 	headInfo   httpcore.HeadInfo
 	headKey    headKey
 	headDate   []byte
+	headType   []byte // the bytes of headKey.ctype (see renderStrict)
 	headOK     bool
 	warned     bool // the renderer dropped a field since warned was last cleared
 	cur        *exchange
@@ -423,6 +425,12 @@ func (o *outbound) renderStrict(x *exchange, resp *Response, data []byte, rc *ht
 		// so that each response is warned about.
 		o.headOK = cacheable && !o.warned
 		if o.headOK {
+			// The content type may be a string in the memory of the
+			// request (a handler that echoes its Content-Type), which a
+			// server that reuses requests gives to a later one once this
+			// response is out: the key keeps a copy of its own.
+			o.headType = append(o.headType[:0], k.ctype...)
+			k.ctype = unsafe.String(unsafe.SliceData(o.headType), len(o.headType))
 			o.head, o.headInfo, o.headKey = append(o.head[:0], buf...), info, k
 			o.headDate = append(o.headDate[:0], rc.Date...)
 		}
