@@ -49,7 +49,10 @@ type Options struct {
 	// ResponseWriter), and nothing it started looks at them afterwards.
 	// Most handlers and middleware keep that promise; one that answers
 	// while a goroutine of its own still runs with the request, as
-	// http.TimeoutHandler does on a timeout, breaks it.
+	// http.TimeoutHandler does on a timeout, breaks it. A handler that
+	// breaks it sees another request's data, and a ResponseWriter used
+	// after the return may write into another request's response or
+	// crash, rather than fail as it does without reuse.
 	//
 	// In return the adapter reuses the memory of a request, once its
 	// response is written over HTTP/1.1, for a later one: the http.Request
