@@ -327,6 +327,28 @@ var confCases = []confCase{
 		},
 	},
 	{
+		name:    "HEAD flushed before the handler ends: the request's context",
+		request: "HEAD / HTTP/1.1\r\nHost: x\r\n\r\n",
+		method:  "HEAD",
+		handler: func(w http.ResponseWriter, r *http.Request, note func(string, ...any)) {
+			w.(http.Flusher).Flush() // the whole response: a HEAD head has no body to follow
+			select {
+			case <-r.Context().Done():
+				note("the context ended before ServeHTTP returned")
+			case <-time.After(300 * time.Millisecond):
+				note("the context lives until ServeHTTP returns")
+			}
+		},
+		differ: func(o *outcome) {
+			// streamhttp's request context ends with its exchange, once
+			// the response is out; net/http's at ServeHTTP's return. The
+			// head of a HEAD response names the transfer coding a GET's
+			// would have (RFC 9112 §6.1 allows it); net/http leaves it out.
+			o.Notes = "the context ended before ServeHTTP returned"
+			o.Responses[0].TransferEncoding = []string{"chunked"}
+		},
+	},
+	{
 		name:    "ErrAbortHandler before the head",
 		request: "GET / HTTP/1.1\r\nHost: x\r\n\r\n",
 		handler: func(w http.ResponseWriter, r *http.Request, note func(string, ...any)) {

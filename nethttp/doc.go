@@ -132,7 +132,11 @@
 //     net/http still sends 100 Continue when the handler reads; streamhttp
 //     has the body already and omits it (RFC 9110 §10.1.1 allows both).
 //   - A nil Date field does not suppress Date: the renderer always sends
-//     one. Every response carries a Server field (ServerSettings).
+//     one. Every response carries a Server field (ServerSettings). The
+//     head of a HEAD response whose length is not known when it goes out
+//     (a Flush before the handler returns) says Transfer-Encoding:
+//     chunked, as a GET's would (RFC 9112 §6.1 allows it); net/http's
+//     says neither.
 //   - 1xx responses: sent only while the request is the oldest unanswered
 //     one of its connection (with pipelining, an earlier response may be
 //     in the way: the 1xx is dropped and logged); a 1xx carries a Date; none
@@ -145,6 +149,11 @@
 //     when no head is decided in time: Flush early in long handlers),
 //     MaxDrainBytes after the response (64 KiB; net/http 256 KiB), the
 //     parser's limits (431, 413 and so on, before the handler runs).
+//   - The request's context ends once the response is out, which a
+//     response with nothing left to send (HEAD, 204, 304) may be before
+//     ServeHTTP returns, after a Flush; net/http's ends when ServeHTTP
+//     returns. The server's request context lasts as long as its
+//     exchange.
 //   - A client that leaves is noticed at once when a write to it fails,
 //     and within about half a second while a handler waits without writing
 //     (the server watches the connection once a request has waited a tick
