@@ -68,9 +68,10 @@ bench:
 	@GO='$(GO)' bash scripts/bench.sh
 
 # The chi router of examples/ecosystem served by net/http and by streamhttp
-# through the nethttp adapter (one P each), req/s, the server's CPU time per
-# request and the ratios, then the adapter's allocations per request. BENCH_DUR, BENCH_ROUNDS tune it (see
-# scripts/bench-ecosystem.sh); about 1.5 minutes.
+# through the nethttp adapter, with request reuse and without (one P each),
+# req/s, the server's CPU time per request and the ratios, then the
+# adapter's allocations per request. BENCH_DUR, BENCH_ROUNDS tune it (see
+# scripts/bench-ecosystem.sh); about 2 minutes.
 bench-ecosystem:
 	@GO='$(GO)' bash scripts/bench-ecosystem.sh
 
