@@ -5,7 +5,10 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -151,5 +154,116 @@ func TestEarlyAnswerWhileBodyReadBlocks(t *testing.T) {
 				<-done
 			})
 		}
+	}
+}
+
+// lateDeadlineConn is the server's end of a pipe whose read deadline, once
+// armed, is moved by the reader only after the end of the run has set one
+// in the past (and after ServeConn's own, which follows when the run can
+// end): the reader looked at the run before, and its deadline lands last.
+type lateDeadlineConn struct {
+	net.Conn
+	armed   atomic.Bool
+	waiting chan struct{} // closed when the reader is held back
+	ended   chan struct{} // gets a value each time a deadline in the past is set
+	hold    sync.Once
+}
+
+func (c *lateDeadlineConn) SetReadDeadline(t time.Time) error {
+	switch {
+	case t.IsZero():
+	case t.Before(time.Now()):
+		err := c.Conn.SetReadDeadline(t)
+		select {
+		case c.ended <- struct{}{}:
+		default:
+		}
+		return err
+	case c.armed.Load():
+		c.hold.Do(func() {
+			close(c.waiting)
+			select {
+			case <-c.ended: // the run's end (its wake-up)
+			case <-time.After(5 * time.Second):
+				return
+			}
+			select {
+			case <-c.ended: // ServeConn's, after the run
+			case <-time.After(100 * time.Millisecond): // the run cannot end
+			}
+		})
+	}
+	return c.Conn.SetReadDeadline(t)
+}
+
+// TestEarlyAnswerWhileBodyReadMovesItsDeadline is the interleaving
+// TestEarlyAnswerWhileBodyReadBlocks meets now and then, made certain: the
+// handler's goroutine reading the body has found the run going and moves
+// its read deadline; meanwhile the early answer is written and the run
+// ends, whose wake-up sets a deadline in the past; the reader's deadline
+// comes after it. The reader must not wait for the client then: the
+// connection closes at once.
+func TestEarlyAnswerWhileBodyReadMovesItsDeadline(t *testing.T) {
+	type flowOf = func(func(context.Context, *Request) (*Response, error)) stream.Flow[*Request, *Response]
+	flows := []struct {
+		name string
+		flow flowOf
+	}{
+		{"async 1", func(f func(context.Context, *Request) (*Response, error)) stream.Flow[*Request, *Response] {
+			return AsyncHandler(f, 1, 4)
+		}},
+		{"async 4", func(f func(context.Context, *Request) (*Response, error)) stream.Flow[*Request, *Response] {
+			return AsyncHandler(f, 4, 4)
+		}},
+		{"handler 4", func(f func(context.Context, *Request) (*Response, error)) stream.Flow[*Request, *Response] {
+			return handlerFlow(f, 4, 4)
+		}},
+	}
+	for _, fl := range flows {
+		t.Run(fl.name, func(t *testing.T) {
+			client, server := net.Pipe()
+			t.Cleanup(func() { client.Close() })
+			sc := &lateDeadlineConn{Conn: server, waiting: make(chan struct{}), ended: make(chan struct{}, 1)}
+			reject := func(ctx context.Context, r *Request) (*Response, error) {
+				got := make(chan struct{})
+				go func() {
+					first := true
+					stream.RunWith(context.Background(), r.Entity.DataBytes(), stream.ForEach(func([]byte) {
+						if first {
+							first = false
+							sc.armed.Store(true) // the next read is the body's, in this goroutine
+							close(got)
+						}
+					}))
+				}()
+				<-got
+				<-sc.waiting // the body's reader is about to read
+				return httpcore.Text(httpcore.StatusContentTooLarge, "no\n").ForRequest(r), nil
+			}
+			s := quietSettings()
+			s.PipeliningLimit = 4
+			// Deadlines far off, the body's the soonest: the body read
+			// moves the deadline.
+			s.IdleTimeout, s.HeadTimeout = time.Hour, time.Hour
+			s.MinRequestBodyRate, s.RequestBodyGrace = 1, time.Minute
+			done := serve(t, sc, fl.flow(reject), s)
+			io.WriteString(client, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n0123456789")
+			client.SetReadDeadline(time.Now().Add(2 * time.Second))
+			br := bufio.NewReader(client)
+			got, err := readResponse(br)
+			if err != nil || !strings.HasPrefix(got, "HTTP/1.1 413 ") {
+				t.Fatalf("answered %q, %v; want 413 at once", abbrev(got), err)
+			}
+			if rest, err := io.ReadAll(br); err != nil || len(rest) > 0 {
+				t.Fatalf("after the answer: %q, %v; want the connection closed at once", rest, err)
+			}
+			select {
+			case <-sc.waiting:
+			default:
+				t.Fatal("the body's read did not move its deadline: the interleaving was not made")
+			}
+			client.Close()
+			<-done
+		})
 	}
 }
