@@ -326,7 +326,8 @@ type connIO struct {
 	// runEnded is set by the wake-up, as it starts: the reader looks at it
 	// before each read rather than at the run's context, whose state is
 	// one more cache line to fetch per request. (It may read once more in
-	// between: the wake-up then cuts that read short.)
+	// between: the wake-up then cuts that read short. A deadline the reader
+	// moves would undo the wake-up's: it looks again after moving one.)
 	runEnded atomic.Bool
 }
 
@@ -389,7 +390,19 @@ func (r *connReader) Pull() ([]byte, error) {
 			start = clock.Now()
 			allowance = c.s.RequestBodyGrace + time.Duration(c.bodyBytes*int64(time.Second)/rate) - c.bodyWaited
 		}
-		c.setDeadline(start, allowance, inBody)
+		if c.setDeadline(start, allowance, inBody) && c.runEnded.Load() {
+			// The deadline just moved may have replaced the one in the
+			// past that the run's wake-up set after the check above (and
+			// ServeConn's after the run). Nothing would cut the read short
+			// then: a request body read in a handler's goroutine, when the
+			// run ends after an early answer, would wait for the client
+			// holding the input, which the inbound stage (so the run's
+			// end) and ServeConn's releaseInput wait for, and the
+			// connection would not close. The wake-up sets runEnded before
+			// its deadline: either its deadline came last, or this sees it.
+			r.done = r.m.Cause()
+			return nil, r.done
+		}
 		n, err := c.readOrTake(rbuf, answered)
 		answered = false // a read again after a deadline follows no answer
 		if inBody {
@@ -475,10 +488,10 @@ func (c *connIO) inputWaiting() bool {
 // setDeadline moves the read deadline to the earliest of the idle timeout,
 // the head timeout and (inBody) the body's allowance from start (unix
 // nanoseconds, see internal/clock). It computes in nanoseconds, and makes a
-// time.Time only when the deadline moves.
-func (c *connIO) setDeadline(start int64, allowance time.Duration, inBody bool) {
+// time.Time only when the deadline moves, and reports whether it did.
+func (c *connIO) setDeadline(start int64, allowance time.Duration, inBody bool) bool {
 	if c.dl == nil {
-		return
+		return false
 	}
 	var d int64 // 0: none
 	if c.s.IdleTimeout > 0 {
@@ -493,7 +506,7 @@ func (c *connIO) setDeadline(start int64, allowance time.Duration, inBody bool) 
 		d = earliestDeadline(d, start+int64(max(allowance, 0)))
 	}
 	if d == 0 {
-		return
+		return false
 	}
 	// Moving the deadline is a timer operation: do it at most about once a
 	// second, unless it must come sooner (or a watch cleared it).
@@ -503,7 +516,9 @@ func (c *connIO) setDeadline(start int64, allowance time.Duration, inBody bool) 
 		if c.sub.Load() != nil {
 			c.armDeadlineTimer()
 		}
+		return true
 	}
+	return false
 }
 
 // earliestDeadline returns the earlier of the deadlines d and t (unix

@@ -5,7 +5,10 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -110,46 +113,150 @@ func TestHeldRequestTimesOut(t *testing.T) {
 	}
 }
 
-// TestEarlyAnswerWhileBodyReadBlocks: a handler that answers part-way
-// through an upload (rejecting it) while its own goroutine is still
-// blocked reading the body gets its answer written at once, not when the
-// body read gives up.
-func TestEarlyAnswerWhileBodyReadBlocks(t *testing.T) {
-	reject := func(ctx context.Context, r *Request) (*Response, error) {
+// rejectMidUpload is a handler that answers 413 part-way through an
+// upload while its own goroutine goes on reading the body: it answers once
+// that goroutine has the first bytes (first runs there then, if not nil)
+// and ready is closed (nil: at once).
+func rejectMidUpload(first func(), ready <-chan struct{}) func(context.Context, *Request) (*Response, error) {
+	return func(ctx context.Context, r *Request) (*Response, error) {
 		got := make(chan struct{})
 		go func() {
-			first := true
+			once := true
 			stream.RunWith(context.Background(), r.Entity.DataBytes(), stream.ForEach(func([]byte) {
-				if first {
-					first = false
+				if once {
+					once = false
+					if first != nil {
+						first()
+					}
 					close(got)
 				}
 			}))
 		}()
 		<-got
+		if ready != nil {
+			<-ready
+		}
 		return httpcore.Text(httpcore.StatusContentTooLarge, "no\n").ForRequest(r), nil
 	}
+}
+
+// uploadRejected sends the head of an upload and its first bytes on
+// client, and checks that the 413 comes at once and the connection closes
+// after it, rather than wait for the body that is not coming.
+func uploadRejected(t *testing.T, client net.Conn) {
+	t.Helper()
+	io.WriteString(client, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n0123456789")
+	client.SetReadDeadline(time.Now().Add(2 * time.Second))
+	br := bufio.NewReader(client)
+	got, err := readResponse(br)
+	if err != nil || !strings.HasPrefix(got, "HTTP/1.1 413 ") {
+		t.Fatalf("answered %q, %v; want 413 at once", abbrev(got), err)
+	}
+	if rest, err := io.ReadAll(br); err != nil || len(rest) > 0 {
+		t.Fatalf("after the answer: %q, %v; want the connection closed at once", rest, err)
+	}
+}
+
+// TestEarlyAnswerWhileBodyReadBlocks: a handler that answers part-way
+// through an upload (rejecting it) while its own goroutine is still
+// blocked reading the body gets its answer written at once, not when the
+// body read gives up, and the connection closes.
+func TestEarlyAnswerWhileBodyReadBlocks(t *testing.T) {
 	for _, tr := range transports {
 		for _, parallelism := range []int{1, 4} {
 			t.Run(fmt.Sprintf("%s/parallelism %d", tr.name, parallelism), func(t *testing.T) {
 				s := quietSettings()
 				s.PipeliningLimit = 4
-				client, done := tr.dial(t, handlerFlow(reject, parallelism, 4), s)
-				io.WriteString(client, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n0123456789")
-				client.SetReadDeadline(time.Now().Add(2 * time.Second))
-				br := bufio.NewReader(client)
-				got, err := readResponse(br)
-				if err != nil || !strings.HasPrefix(got, "HTTP/1.1 413 ") {
-					t.Fatalf("answered %q, %v; want 413 at once", abbrev(got), err)
-				}
-				// And the connection closes, rather than wait for the
-				// body that is not coming.
-				if rest, err := io.ReadAll(br); err != nil || len(rest) > 0 {
-					t.Fatalf("after the answer: %q, %v; want the connection closed at once", rest, err)
-				}
+				client, done := tr.dial(t, handlerFlow(rejectMidUpload(nil, nil), parallelism, 4), s)
+				uploadRejected(t, client)
 				client.Close()
 				<-done
 			})
 		}
+	}
+}
+
+// lateDeadlineConn is the server's end of a pipe whose read deadline, once
+// armed, is moved by the reader only after the end of the run has set one
+// in the past (and after ServeConn's own, which follows when the run can
+// end): the reader looked at the run before, and its deadline lands last.
+type lateDeadlineConn struct {
+	net.Conn
+	armed   atomic.Bool
+	waiting chan struct{} // closed when the reader is held back
+	ended   chan struct{} // gets a value each time a deadline in the past is set
+	hold    sync.Once
+}
+
+func (c *lateDeadlineConn) SetReadDeadline(t time.Time) error {
+	switch {
+	case t.IsZero():
+	case t.Before(time.Now()):
+		err := c.Conn.SetReadDeadline(t)
+		select {
+		case c.ended <- struct{}{}:
+		default:
+		}
+		return err
+	case c.armed.Load():
+		c.hold.Do(func() {
+			close(c.waiting)
+			select {
+			case <-c.ended: // the run's end (its wake-up)
+			case <-time.After(5 * time.Second):
+				return
+			}
+			select {
+			case <-c.ended: // ServeConn's, after the run
+			case <-time.After(100 * time.Millisecond): // the run cannot end
+			}
+		})
+	}
+	return c.Conn.SetReadDeadline(t)
+}
+
+// TestEarlyAnswerWhileBodyReadMovesItsDeadline is the interleaving
+// TestEarlyAnswerWhileBodyReadBlocks meets now and then, made certain: the
+// handler's goroutine reading the body has found the run going and moves
+// its read deadline; meanwhile the early answer is written and the run
+// ends, whose wake-up sets a deadline in the past; the reader's deadline
+// comes after it. The reader must not wait for the client then: the
+// connection closes at once.
+func TestEarlyAnswerWhileBodyReadMovesItsDeadline(t *testing.T) {
+	// The flows of a handler function: MapAsync's (whose feed pulls the
+	// next request while the handler runs) and the layer's own (asyncCall).
+	flows := []struct {
+		name        string
+		parallelism int
+		direct      bool
+	}{{"async 1", 1, false}, {"async 4", 4, false}, {"handler 4", 4, true}}
+	for _, fl := range flows {
+		t.Run(fl.name, func(t *testing.T) {
+			client, server := net.Pipe()
+			t.Cleanup(func() { client.Close() })
+			sc := &lateDeadlineConn{Conn: server, waiting: make(chan struct{}), ended: make(chan struct{}, 1)}
+			// The body's next read, in the handler's goroutine, is the one
+			// held back; the answer waits until it is.
+			arm := func() { sc.armed.Store(true) }
+			s := quietSettings()
+			s.PipeliningLimit = 4
+			// Deadlines far off, the body's the soonest: the body read
+			// moves the deadline.
+			s.IdleTimeout, s.HeadTimeout = time.Hour, time.Hour
+			s.MinRequestBodyRate, s.RequestBodyGrace = 1, time.Minute
+			flow := AsyncHandler(rejectMidUpload(arm, sc.waiting), fl.parallelism, 4)
+			if fl.direct {
+				flow = handlerFlow(rejectMidUpload(arm, sc.waiting), fl.parallelism, 4)
+			}
+			done := serve(t, sc, flow, s)
+			uploadRejected(t, client)
+			select {
+			case <-sc.waiting:
+			default:
+				t.Fatal("the body's read did not move its deadline: the interleaving was not made")
+			}
+			client.Close()
+			<-done
+		})
 	}
 }

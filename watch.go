@@ -118,6 +118,13 @@ func (c *connIO) readOrTake(p []byte, answered bool) (int, error) {
 			if c.dlReset.Swap(false) && c.deadline != 0 {
 				// The watch cleared the deadline the reader had set.
 				c.dl.SetReadDeadline(clock.Time(c.deadline))
+				if c.runEnded.Load() {
+					// The run's end may have set its deadline in the past
+					// just before: the one above must not undo it, or
+					// the watch's read would go on waiting for the
+					// client (see connReader.Pull).
+					c.dl.SetReadDeadline(time.Unix(1, 0))
+				}
 			}
 			<-c.watchDone
 			n := copy(p, (*c.watchBuf)[:c.watchN])
