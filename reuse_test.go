@@ -15,6 +15,7 @@ import (
 
 	"github.com/streamhttp/streamhttp/entity"
 	"github.com/streamhttp/streamhttp/httpcore"
+	"github.com/streamhttp/streamhttp/internal/exampletest"
 )
 
 // reuseBody is the body of request i of the reuse tests: sizes that fit the
@@ -66,20 +67,21 @@ func checkReused(r *Request) *Response {
 	return resp
 }
 
-// readReused reads the answer to request i.
-func readReused(t *testing.T, br *bufio.Reader, i int) {
-	t.Helper()
+// readReused reads the answer to request i and reports how it differs
+// from the echo checkReused makes ("" when it does not).
+func readReused(br *bufio.Reader, i int) string {
 	resp, err := http.ReadResponse(br, nil)
 	if err != nil {
-		t.Fatalf("response %d: %v", i, err)
+		return fmt.Sprintf("response %d: %v", i, err)
 	}
 	body, err := io.ReadAll(resp.Body)
 	if err != nil {
-		t.Fatalf("response %d: %v", i, err)
+		return fmt.Sprintf("response %d: %v", i, err)
 	}
 	if resp.StatusCode != 200 || resp.Header.Get("X-Id") != strconv.Itoa(i) || string(body) != reuseBody(i) {
-		t.Fatalf("response %d: %s, X-Id %q, body of %d bytes %.40q", i, resp.Status, resp.Header.Get("X-Id"), len(body), body)
+		return fmt.Sprintf("response %d: %s, X-Id %q, body of %d bytes %.40q", i, resp.Status, resp.Header.Get("X-Id"), len(body), body)
 	}
+	return ""
 }
 
 // TestReuseRequestsServing: with ServerSettings.ReuseRequests, pipelined
@@ -105,23 +107,7 @@ func TestReuseRequestsServing(t *testing.T) {
 			defer b.Close(context.Background())
 			var wg sync.WaitGroup
 			for conn := range 2 {
-				wg.Go(func() {
-					c, br := dialSend(t, b.LocalAddr(), "")
-					defer c.Close()
-					for batch := range 8 {
-						var in strings.Builder
-						for k := range 16 {
-							in.WriteString(reuseRequest(conn*1000 + batch*16 + k))
-						}
-						if _, err := c.Write([]byte(in.String())); err != nil {
-							t.Error(err)
-							return
-						}
-						for k := range 16 {
-							readReused(t, br, conn*1000+batch*16+k)
-						}
-					}
-				})
+				wg.Go(func() { exampletest.Pipeline(t, b.LocalAddr().String(), conn*1000, 128, 16, reuseRequest, readReused) })
 			}
 			wg.Wait()
 		})
@@ -208,18 +194,7 @@ func TestReuseRequestsKeepsWhatItMust(t *testing.T) {
 		}
 	}
 	// Many requests of every size reuse memory meanwhile.
-	for batch := range 8 {
-		in.Reset()
-		for k := range 16 {
-			in.WriteString(reuseRequest(batch*16 + k))
-		}
-		if _, err := c2.Write(in.Bytes()); err != nil {
-			t.Fatal(err)
-		}
-		for k := range 16 {
-			readReused(t, br2, batch*16+k)
-		}
-	}
+	exampletest.Pipeline(t, b.LocalAddr().String(), 0, 128, 16, reuseRequest, readReused)
 	unblock()
 	if got := <-late; got != "/late?x late" {
 		t.Errorf("the timed-out request's handler sees %q, want %q", got, "/late?x late")

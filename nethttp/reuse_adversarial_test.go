@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/streamhttp/streamhttp"
 	"github.com/streamhttp/streamhttp/httpcore"
+	"github.com/streamhttp/streamhttp/internal/exampletest"
 )
 
 // bindReuse serves f with request reuse on (ServerSettings.ReuseRequests)
@@ -67,7 +67,7 @@ func TestReuseEchoedContentType(t *testing.T) {
 				addr := bindReuse(t, tc.f, parallelism)
 				var wg sync.WaitGroup
 				for conn := range 2 {
-					wg.Go(func() { pipelineAnswers(t, addr, conn*10000, 300, 1, ctypeRequest, readCtype) })
+					wg.Go(func() { exampletest.Pipeline(t, addr, conn*10000, 300, 1, ctypeRequest, readCtype) })
 				}
 				wg.Wait()
 			})
@@ -87,37 +87,6 @@ func readCtype(br *bufio.Reader, i int) string {
 		return fmt.Sprintf("answer %d: %d %v %q %v, want Content-Type %s", i, resp.StatusCode, resp.Header, body, err, want)
 	}
 	return ""
-}
-
-// pipelineAnswers sends requests first to first+n-1, made by raw, in
-// batches of the given number of pipelined requests on one connection, and
-// reads each answer with check.
-func pipelineAnswers(t *testing.T, addr string, first, n, batchLen int, raw func(int) string, check func(*bufio.Reader, int) string) {
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Error(err)
-		return
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(20 * time.Second))
-	br := bufio.NewReader(c)
-	for batch := first; batch < first+n; batch += batchLen {
-		var in strings.Builder
-		end := min(batch+batchLen, first+n)
-		for i := batch; i < end; i++ {
-			in.WriteString(raw(i))
-		}
-		if _, err := io.WriteString(c, in.String()); err != nil {
-			t.Error(err)
-			return
-		}
-		for i := batch; i < end; i++ {
-			if d := check(br, i); d != "" {
-				t.Error(d)
-				return
-			}
-		}
-	}
 }
 
 // TestReuseCloseNotify: CloseNotify's channel gets its value once the
@@ -154,7 +123,7 @@ func TestReuseCloseNotify(t *testing.T) {
 			addr := bindReuse(t, Handler(h, Options{Logger: discardLogger(), ReuseRequests: true}), parallelism)
 			var wg sync.WaitGroup
 			for conn := range 2 {
-				wg.Go(func() { pipelineAnswers(t, addr, conn*1000+1, 160, 16, reuseGetRequest, readReuseGet) })
+				wg.Go(func() { exampletest.Pipeline(t, addr, conn*1000+1, 160, 16, reuseGetRequest, readReuseGet) })
 			}
 			wg.Wait()
 			notified.Wait()
@@ -326,7 +295,7 @@ func TestReuseMixed(t *testing.T) {
 			addr := bindReuse(t, Handler(h, Options{Logger: discardLogger(), ReuseRequests: true}), parallelism)
 			var wg sync.WaitGroup
 			for conn := range 2 {
-				wg.Go(func() { pipelineAnswers(t, addr, conn*1000, 140, 16, mixedRequest, readMixed) })
+				wg.Go(func() { exampletest.Pipeline(t, addr, conn*1000, 140, 16, mixedRequest, readMixed) })
 			}
 			// HTTP/2 streams of one connection meanwhile: the server never
 			// reuses their requests nor calls OnWritten, and the adapter's

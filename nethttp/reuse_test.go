@@ -16,6 +16,7 @@ import (
 
 	"github.com/streamhttp/streamhttp"
 	"github.com/streamhttp/streamhttp/httpcore"
+	"github.com/streamhttp/streamhttp/internal/exampletest"
 	"github.com/streamhttp/streamhttp/stream"
 )
 
@@ -176,7 +177,7 @@ func testReuseRequestsIsClean(t *testing.T, parallelism int) {
 	var wg sync.WaitGroup
 	for conn := range 2 {
 		wg.Go(func() {
-			pipelineAnswers(t, b.LocalAddr().String(), conn*1000, 160, 16, reuseRawRequest, readReuseAnswer)
+			exampletest.Pipeline(t, b.LocalAddr().String(), conn*1000, 160, 16, reuseRawRequest, readReuseAnswer)
 		})
 	}
 	wg.Wait()
